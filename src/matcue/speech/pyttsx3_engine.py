@@ -1,0 +1,354 @@
+"""The default engine: pyttsx3 (espeak-ng on Linux, NSSpeech on macOS, SAPI5 on Windows).
+
+pyttsx3 has faults that must never reach a user (see DESIGN.md, "Speech
+engines"); this module is where they are contained:
+
+- Several ``save_to_file`` calls queued before one ``runAndWait`` lose all but the
+  last file, and ``runAndWait`` can return before the driver finished writing.
+  -> exactly one utterance per run, into a fresh temporary file, then a bounded
+  wait until the file is complete and parses with at least one frame.
+- The espeak driver prints "Audio saved to ..." from its synthesis callback.
+  -> stdout is redirected (Python-level and fd-level) while we synthesize.
+- The espeak driver's WAV header says 22050 Hz whatever espeak produced.
+  -> the real rate comes from espeak itself (``espeak_ng_GetSampleRate``).
+- On macOS the nsss driver writes AIFF whatever the file extension says.
+  -> the format is sniffed from the magic bytes and read with soundfile.
+- A failed setting (e.g. an unknown voice) is reported through a callback and
+  otherwise ignored. -> voices are checked up front; driver errors are collected.
+
+An empty, failed or silent clip is a SpeechError naming the text: never silence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import difflib
+import io
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from matcue.errors import EngineUnavailable, InputError, SpeechError
+from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.espeak_lib import ensure_libespeak
+from matcue.speech.stretch import is_silent, trim_silence
+
+logger = logging.getLogger(__name__)
+
+WAIT_TIMEOUT_S = 30.0
+"""How long to wait for the driver to finish one utterance's file."""
+
+POLL_S = 0.005
+
+LIST_VOICES_HINT = "Run `matcue voices` to list the voices this engine has."
+
+# pyttsx3 keeps one driver per process and per driver name, and is not
+# thread-safe: every use goes through this lock.
+_LOCK = threading.RLock()
+
+
+@dataclass
+class _DriverState:
+    """The process-wide pyttsx3 engine and the events we listen to on it."""
+
+    engine: Any
+    driver: str
+    finished: threading.Event = field(default_factory=threading.Event)
+    errors: list[BaseException] = field(default_factory=list)
+    default_voice: str | None = None
+    default_rate: int = 200
+    default_volume: float = 1.0
+    library: str = ""
+
+
+_STATE: _DriverState | None = None
+
+
+def _default_driver() -> str:
+    if sys.platform == "darwin":
+        return "nsss"
+    if sys.platform == "win32":
+        return "sapi5"
+    return "espeak"
+
+
+def _driver_state() -> _DriverState:
+    """Create (once per process) the pyttsx3 engine and hook its callbacks."""
+    global _STATE
+    with _LOCK:
+        if _STATE is not None:
+            return _STATE
+        library = ensure_libespeak()
+        try:
+            import pyttsx3
+        except ImportError as exc:  # pragma: no cover - pyttsx3 is a dependency
+            raise EngineUnavailable(f"pyttsx3 is not installed: {exc}") from exc
+        driver = _default_driver()
+        try:
+            with _quiet_stdout():
+                engine = pyttsx3.init(driver)
+        except Exception as exc:
+            raise EngineUnavailable(
+                f"pyttsx3 could not start its {driver!r} driver: {exc}"
+            ) from exc
+        state = _DriverState(engine=engine, driver=driver, library=library)
+        engine.connect("finished-utterance", lambda **_kw: state.finished.set())
+
+        def on_error(exception: BaseException | None = None, **_kw: object) -> None:
+            state.errors.append(exception or RuntimeError("unknown pyttsx3 error"))
+
+        engine.connect("error", on_error)
+        with contextlib.suppress(Exception):
+            state.default_voice = engine.getProperty("voice")
+        with contextlib.suppress(Exception):
+            state.default_rate = int(engine.getProperty("rate"))
+        with contextlib.suppress(Exception):
+            state.default_volume = float(engine.getProperty("volume"))
+        _STATE = state
+        return state
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[io.StringIO]:
+    """Swallow everything written to stdout, by Python code and at fd 1.
+
+    The espeak driver ``print``s from its callback; C code could write to fd 1
+    directly. What was printed is logged at debug level, not lost silently.
+    """
+    buf = io.StringIO()
+    saved_fd: int | None = None
+    devnull: int | None = None
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    try:
+        saved_fd = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        saved_fd = None
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield buf
+    finally:
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+        if devnull is not None:
+            os.close(devnull)
+        if buf.getvalue():
+            logger.debug("pyttsx3 said: %s", buf.getvalue().strip())
+
+
+def _sniff_format(data: bytes) -> str:
+    """Name the container from the magic bytes (the extension may lie)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "WAV"
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    raise ValueError(f"unrecognised audio format (starts with {data[:12]!r})")
+
+
+def _read_audio(data: bytes) -> tuple[np.ndarray, int]:
+    """Decode a WAV/AIFF byte string to float32 mono and its header's rate."""
+    _sniff_format(data)  # libsndfile reads the real container from the header
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    return samples.mean(axis=1).astype(np.float32), int(rate)
+
+
+def _wait_for_file(
+    path: Path, finished: threading.Event, deadline: float, timeout: float
+) -> bytes:
+    """Wait until ``path`` holds a complete, parseable clip, or raise TimeoutError.
+
+    Complete means: it exists, it parses with more than zero frames, and either
+    the driver said the utterance finished or its size stayed the same between
+    two looks (drivers that write after returning).
+    """
+    last_size = -1
+    problem = "the driver wrote no file"
+    while True:
+        size = path.stat().st_size if path.exists() else -1
+        if size > 0 and (finished.is_set() or size == last_size):
+            data = path.read_bytes()
+            try:
+                samples, _ = _read_audio(data)
+            except Exception as exc:
+                problem = f"unreadable file ({exc})"
+            else:
+                if len(samples) > 0:
+                    return data
+                problem = "the file has no audio frames"
+        elif size == 0:
+            problem = "the file is empty"
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{problem} (waited {timeout:g} s)")
+        last_size = size
+        time.sleep(POLL_S)
+
+
+def _apply_properties(state: _DriverState, voice: str | None, rate: int, volume: float) -> None:
+    """Set voice, rate and volume so that they really apply to the next utterance.
+
+    Through pyttsx3's queue, espeak settings are lost at random: the property
+    commands go into espeak's asynchronous command queue, and the ``runAndWait``
+    that follows calls ``espeak_Cancel`` while espeak still "is playing" them,
+    which throws the pending settings away (measured: a rate or volume change was
+    dropped on every other call). So on espeak we call the driver's setter
+    directly and wait with ``espeak_Synchronize`` until espeak has applied them.
+    """
+    if state.driver != "espeak":
+        if voice:
+            state.engine.setProperty("voice", voice)
+        state.engine.setProperty("rate", rate)
+        state.engine.setProperty("volume", volume)
+        return
+    from pyttsx3.drivers import _espeak
+    from pyttsx3.drivers.espeak import EspeakDriver
+
+    if voice:
+        EspeakDriver.setProperty("voice", voice)
+    EspeakDriver.setProperty("rate", rate)
+    EspeakDriver.setProperty("volume", volume)
+    _espeak.Synchronize()
+
+
+def _espeak_sample_rate() -> int | None:
+    """The rate espeak really synthesizes at (differs from 22050 for mbrola voices)."""
+    with contextlib.suppress(Exception):
+        from pyttsx3.drivers import _espeak
+
+        fn = _espeak.dll.espeak_ng_GetSampleRate
+        fn.restype = ctypes.c_int
+        fn.argtypes = []
+        rate = int(fn())
+        if rate > 0:
+            return rate
+    return None
+
+
+def _espeak_version() -> str:
+    with contextlib.suppress(Exception):
+        from pyttsx3.drivers import _espeak
+
+        return _espeak.Info(None).decode("utf-8", "replace")
+    return "unknown"
+
+
+class Pyttsx3Engine:
+    """pyttsx3 behind matcue's Engine protocol, with its known faults contained."""
+
+    name = "pyttsx3"
+
+    def __init__(self, *, timeout: float = WAIT_TIMEOUT_S) -> None:
+        self.timeout = timeout
+
+    def version(self) -> str:
+        """pyttsx3's version, the driver, and on espeak the library version and kind."""
+        state = _driver_state()
+        parts = [f"pyttsx3 {metadata.version('pyttsx3')}", f"driver {state.driver}"]
+        if state.driver == "espeak":
+            kind = state.library.split(":", 1)[0] or "system"
+            parts.append(f"espeak-ng {_espeak_version()} ({kind})")
+        return "; ".join(parts)
+
+    def voices(self) -> list[Voice]:
+        """Every voice the driver reports, as matcue Voices."""
+        state = _driver_state()
+        with _LOCK, _quiet_stdout():
+            raw = state.engine.getProperty("voices") or []
+        result = []
+        for v in raw:
+            langs = tuple(
+                lang.decode("utf-8", "replace") if isinstance(lang, bytes) else str(lang)
+                for lang in (getattr(v, "languages", None) or [])
+            )
+            gender = getattr(v, "gender", None)
+            result.append(
+                Voice(id=str(v.id), name=str(v.name or v.id), languages=langs, gender=gender)
+            )
+        return result
+
+    def resolve_voice(self, voice: str) -> str:
+        """Map a user's voice choice (id, short id such as ``en-us``, or name) to an id.
+
+        Raises EngineUnavailable naming close matches and how to list voices.
+        """
+        voices = self.voices()
+        wanted = voice.strip().casefold()
+        for v in voices:
+            if wanted == v.id.casefold():
+                return v.id
+        for v in voices:
+            if wanted in (v.id.rsplit("/", 1)[-1].casefold(), v.name.casefold()):
+                return v.id
+        names = [v.id for v in voices] + [v.id.rsplit("/", 1)[-1] for v in voices]
+        close = difflib.get_close_matches(voice, names, n=4, cutoff=0.5)
+        hint = f" Close matches: {', '.join(close)}." if close else ""
+        raise EngineUnavailable(
+            f"pyttsx3 has no voice {voice!r}.{hint} {LIST_VOICES_HINT}"
+        )
+
+    def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
+        """Speak ``text`` into a trimmed float32 mono Clip at the engine's real rate."""
+        if not text or not text.strip():
+            raise SpeechError(f"cannot speak empty text {text!r}")
+        _check_settings(settings)
+        state = _driver_state()
+        voice = self.resolve_voice(settings.voice) if settings.voice else state.default_voice
+        rate = settings.rate if settings.rate is not None else state.default_rate
+        volume = settings.volume if settings.volume is not None else state.default_volume
+
+        with _LOCK, tempfile.TemporaryDirectory(prefix="matcue-tts-") as tmp:
+            path = Path(tmp) / "clip.wav"
+            state.finished.clear()
+            state.errors.clear()
+            engine = state.engine
+            try:
+                with _quiet_stdout():
+                    _apply_properties(state, voice, int(rate), float(volume))
+                    engine.save_to_file(text, str(path))
+                    engine.runAndWait()
+                    deadline = time.monotonic() + self.timeout
+                    # runAndWait may return before the driver wrote the file.
+                    state.finished.wait(max(0.0, deadline - time.monotonic()))
+                    data = _wait_for_file(path, state.finished, deadline, self.timeout)
+                    real_rate = _espeak_sample_rate() if state.driver == "espeak" else None
+            except TimeoutError as exc:
+                raise SpeechError(f"pyttsx3 gave no audio for {text!r}: {exc}") from exc
+            except Exception as exc:
+                raise SpeechError(f"pyttsx3 failed to speak {text!r}: {exc}") from exc
+            if state.errors:
+                raise SpeechError(f"pyttsx3 failed to speak {text!r}: {state.errors[0]}")
+
+        try:
+            samples, header_rate = _read_audio(data)
+        except Exception as exc:
+            raise SpeechError(f"pyttsx3 wrote unreadable audio for {text!r}: {exc}") from exc
+        rate_hz = real_rate or header_rate
+        if is_silent(samples):
+            raise SpeechError(f"pyttsx3 produced only silence for {text!r}")
+        samples = trim_silence(samples, rate_hz)
+        return Clip(samples=np.ascontiguousarray(samples, dtype=np.float32), sample_rate=rate_hz)
+
+
+def _check_settings(settings: SpeechSettings) -> None:
+    """Reject rate/volume values no engine could honour."""
+    if settings.rate is not None and not (20 <= settings.rate <= 1000):
+        raise InputError(f"speech rate must be 20..1000 words per minute, got {settings.rate}")
+    if settings.volume is not None and not (0.0 < settings.volume <= 1.0):
+        raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
+
+
+__all__ = ["Pyttsx3Engine"]
