@@ -1,8 +1,267 @@
-"""Command-line interface (placeholder until the pipeline lands)."""
+"""The ``matcue`` command: thin click commands over the library.
+
+Commands parse options and call one library function; domain errors become
+one clear message and an exit status (2 for bad input or usage, 1 for other
+failures), with no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
+from .errors import MatcueError, ValidationError
 
-@click.group()
-def main() -> None:
-    """matcue: voice-guided audio sessions."""
+log = logging.getLogger("matcue")
+
+DEFAULT_OUT_DIR = Path("audio_out")
+
+
+class _State:
+    debug = False
+
+
+def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by commands that build a session (``render``, ``script``)."""
+    options = [
+        click.option("--pace", help="slow, normal, fast, or a factor such as 1.25 "
+                     "(scales every timed interval)."),
+        click.option("--breath", type=float, help="Seconds per breath cycle for breath-paced "
+                     "steps that do not fix their own."),
+        click.option("--minutes", type=float, help="Fit the session to about this many minutes."),
+        click.option("--verbosity", type=click.Choice(["full", "brief", "minimal"]),
+                     help="How much is said."),
+        click.option("--templates", type=click.Path(path_type=Path),
+                     help="Folder of your own templates (override built-ins by name)."),
+        click.option("--count", "count", type=float, help="Seconds per spoken count."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--engine", help="Speech engine: pyttsx3 (default), espeak-ng, piper."),
+        click.option("--voice", help="Voice id (see 'matcue voices')."),
+        click.option("--rate", type=int, help="Speaking rate in words per minute."),
+        click.option("--volume", type=float, help="Speech volume, 0 to 1."),
+        click.option("--voice-model", type=click.Path(path_type=Path),
+                     help="Voice model file for engines that need one (piper)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _overrides(**kwargs: Any) -> dict[str, Any]:
+    out = {k: v for k, v in kwargs.items() if v is not None}
+    if "voice_model" in out:
+        out["voice_model"] = str(out["voice_model"])
+    return out
+
+
+def _fail(exc: MatcueError) -> None:
+    if isinstance(exc, ValidationError):
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+    else:
+        for line in str(exc).splitlines() or [""]:
+            click.echo(f"matcue: {line}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except MatcueError as exc:
+            if _State.debug:
+                raise
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("matcue: interrupted; earlier files were left as they were.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.version_option(package_name="matcue")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """matcue: voice-guided, breath-paced audio sessions from routines.
+
+    \b
+    Quick start:
+      matcue routines              list the built-in routines
+      matcue render thaw           write audio_out/thaw.mp3 and thaw.vtt
+      matcue script thaw           print the cue script to read or edit
+      matcue render my.cue         render an edited cue script as it stands
+    """
+    _State.debug = debug
+    level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="matcue: %(levelname)s: %(message)s"
+                        if debug else "matcue: %(levelname)s: %(message)s")
+    logging.captureWarnings(True)
+    ctx.obj = {"quiet": quiet}
+
+
+@main.command()
+@click.argument("routines", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file, or a folder (ending in /) for several routines. "
+                   "Default: audio_out/NAME.mp3")
+@click.option("--timeline", "timeline_path", type=click.Path(path_type=Path),
+              help="Also write the schedule as a JSON list of events.")
+@click.option("--format", "fmt", type=click.Choice(["mp3", "wav"]), help="Audio format.")
+@click.option("--no-transcript", is_flag=True, help="Do not write the .vtt transcript.")
+@session_options
+@voice_options
+@click.option("--chime/--no-chime", default=None, help="Soft bell at step changes and the end.")
+@click.option("--breath-tone", is_flag=True, default=None,
+              help="A quiet tone that swells with each inhale and fades with each exhale.")
+@click.option("--bed", help="Background bed: pink, brown, or an audio file.")
+@click.option("--bed-volume", type=float, help="Bed level in dB relative to speech (e.g. -24).")
+@click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
+@click.option("--bitrate", type=int, help="MP3 bitrate in kbit/s (constant). Default 64.")
+@click.option("--strict", is_flag=True, default=None,
+              help="Treat a cue that does not fit its timed window as an error.")
+@click.pass_context
+@handle_errors
+def render(ctx: click.Context, routines: tuple[str, ...], output: Path | None,
+           timeline_path: Path | None, fmt: str | None, no_transcript: bool,
+           stereo: bool | None, **options: Any) -> None:
+    """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
+    from .batch import render_many
+
+    quiet = ctx.obj["quiet"]
+    overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
+    render_many(
+        list(routines), overrides, output=output, timeline_path=timeline_path,
+        transcript=not no_transcript, quiet=quiet, echo=lambda s: click.echo(s, err=True),
+        show_progress=not ctx.obj["quiet"] and sys.stderr.isatty(),
+    )
+
+
+@main.command()
+@click.argument("routine")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
+@session_options
+@handle_errors
+def script(routine: str, output: Path | None, **options: Any) -> None:
+    """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
+    from .cuescript import print_script
+    from .pipeline import build_script, load_source, resolve_settings, write_script
+
+    source = load_source(routine)
+    settings = resolve_settings(source, _overrides(**options))
+    cue, changes = build_script(source, settings)
+    for change in changes:
+        click.echo(f"matcue: {change}", err=True)
+    text = print_script(cue)
+    if output:
+        write_script(text, output)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@handle_errors
+def routines() -> None:
+    """List the built-in routines with their length at the default pace."""
+    from .catalog import describe_builtins
+
+    for line in describe_builtins():
+        click.echo(line)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@handle_errors
+def check(files: tuple[str, ...]) -> None:
+    """Validate routine files (or cue scripts) without rendering."""
+    from .pipeline import build_script, load_source, resolve_settings
+
+    problems: list[str] = []
+    for name in files:
+        try:
+            source = load_source(name)
+            if source.routine is not None:
+                build_script(source, resolve_settings(source, {}))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        except MatcueError as exc:
+            problems.append(str(exc))
+        else:
+            click.echo(f"{name}: ok")
+    if problems:
+        raise ValidationError(problems)
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Where to write (default NAME.yaml). An existing file is never overwritten.")
+@handle_errors
+def new(name: str, output: Path | None) -> None:
+    """Write a commented starter routine NAME.yaml to edit."""
+    import re
+
+    from .errors import InputError
+    from .starter import starter_routine
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise InputError(f"{name!r}: a routine name uses lowercase letters, digits and '-'")
+    path = output or Path(f"{name}.yaml")
+    if path.exists():
+        raise InputError(f"{path}: already exists; not overwritten (choose another name or -o)")
+    from .atomic import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(starter_routine(name), encoding="utf-8")
+    click.echo(f"wrote {path}; check it with: matcue check {path}")
+
+
+@main.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON Schema of the routine format (for editor completion)."""
+    import json
+
+    from .routine import routine_schema
+
+    click.echo(json.dumps(routine_schema(), indent=2))
+
+
+@main.command()
+@click.option("--engine", default="pyttsx3", show_default=True, help="Speech engine.")
+@handle_errors
+def voices(engine: str) -> None:
+    """List the voices of a speech engine: id, name, languages."""
+    from .speech import list_voices
+
+    for v in list_voices(engine):
+        langs = ",".join(v.languages)
+        click.echo(f"{v.id}\t{v.name}\t{langs}")
+
+
+def run() -> None:  # pragma: no cover - console entry alias
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
+    time.sleep(0)

@@ -37,6 +37,10 @@ class ValidationError(InputError):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Survive pickling across processes (batch renders) with problems intact.
+        return (type(self), (self.problems,))
+
 
 class RenderError(MatcueError):
     """A failure that is not the user's input: synthesis, encoding, I/O."""

@@ -1,0 +1,42 @@
+"""The built-in routines, described for ``matcue routines``."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .cuescript import CueScript
+from .schedule import schedule
+from .settings import merge
+
+ESTIMATE_WPM = 175
+"""Speaking rate assumed when estimating lengths without synthesizing."""
+ESTIMATE_RATE = 8000
+"""Samples per second used for estimates (the grid does not matter for minutes)."""
+
+
+def estimate_seconds(script: CueScript, wpm: int = ESTIMATE_WPM) -> float:
+    """The session length with each spoken line estimated from its word count:
+    exact for anchored time, close for flowing speech."""
+
+    def speech_length(text: str) -> int:
+        words = max(1, len(text.split()))
+        return round(Fraction(words * 60, wpm) * ESTIMATE_RATE)
+
+    plan = schedule(script, sample_rate=ESTIMATE_RATE, speech_length=speech_length,
+                    sound_length=lambda name: 2 * ESTIMATE_RATE)
+    return plan.timeline.duration
+
+
+def describe_builtins() -> list[str]:
+    from .pipeline import Source, build_script
+    from .routine import builtin_names, load_builtin
+
+    rows = []
+    for name in builtin_names():
+        routine = load_builtin(name)
+        settings = merge(routine.defaults, {})
+        script, _ = build_script(Source(name=name, routine=routine), settings)
+        minutes = estimate_seconds(script) / 60
+        rows.append((name, f"~{minutes:.0f} min", routine.summary or routine.title))
+    width = max((len(r[0]) for r in rows), default=0)
+    return [f"{n:<{width}}  {m:>7}  {s}" for n, m, s in rows]

@@ -1,0 +1,242 @@
+"""render(): the stages in order.
+
+routine -> cue script -> clips -> schedule -> mix -> encode -> transcript/timeline.
+Each stage is a plain function in its own module; this one only strings them
+together, logs each stage, and writes every output atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import cuescript, schedule as schedule_mod
+from .atomic import atomic_output
+from .errors import InputError, ValidationError
+from .settings import Settings, merge
+from .templating import render_script_text
+from .timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+CUE_SUFFIXES = (".cue", ".txt")
+
+
+@dataclass
+class Source:
+    """What the user asked to render: a routine, or a cue script as it stands."""
+
+    name: str
+    routine: Any | None = None
+    script: cuescript.CueScript | None = None
+    path: Path | None = None
+
+
+@dataclass
+class RenderResult:
+    output: Path
+    duration: float
+    timeline: Timeline
+    transcript: Path | None = None
+    timeline_json: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValidationError([f"{path}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
+
+
+def load_source(arg: str) -> Source:
+    """A built-in routine name, a routine file, or a cue script file."""
+    from .routine import builtin_names, load_builtin, load_routine
+
+    path = Path(arg)
+    if path.suffix.lower() in CUE_SUFFIXES or (
+        path.is_file() and _read_text(path).startswith(cuescript.HEADER)
+    ):
+        if not path.exists():
+            raise InputError(f"{arg}: no such file")
+        text = _read_text(path)
+        script = cuescript.parse_script(text, filename=str(path))
+        name = script.meta.get("routine") or path.stem
+        return Source(name=path.stem if path.stem else name, script=script, path=path)
+    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
+        routine = load_routine(path)
+        return Source(name=routine.name or path.stem, routine=routine, path=path)
+    names = builtin_names()
+    if arg in names:
+        routine = load_builtin(arg)
+        return Source(name=arg, routine=routine)
+    raise InputError(
+        f"{arg}: no built-in routine of that name and no such file "
+        f"(built-ins: {', '.join(names)}; see 'matcue routines')"
+    )
+
+
+def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
+    defaults = getattr(source.routine, "defaults", None) if source.routine is not None else None
+    return merge(defaults, overrides)
+
+
+def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
+    """The cue script for ``source`` (fitted to ``settings.minutes`` when
+    given) and the list of changes the fitting made."""
+    if source.script is not None:
+        return source.script, []
+    routine = source.routine
+    changes: list[str] = []
+    if settings.minutes is not None:
+        from .fit import fit_routine
+
+        routine, changes = fit_routine(routine, settings)
+    text = render_script_text(routine, settings)
+    try:
+        script = cuescript.parse_script(text, filename=f"<cue script of {source.name}>")
+    except ValidationError as exc:
+        raise InputError(
+            "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
+        ) from None
+    return script, changes
+
+
+def speech_settings(settings: Settings) -> Any:
+    from .speech.base import SpeechSettings
+
+    return SpeechSettings(
+        engine=settings.engine,
+        voice=settings.voice,
+        rate=settings.rate,
+        volume=settings.volume,
+        model=settings.voice_model,
+    )
+
+
+def render(
+    source: Source,
+    settings: Settings,
+    output: Path,
+    *,
+    timeline_path: Path | None = None,
+    transcript: bool = True,
+    progress: Callable[[str, float], None] | None = None,
+    synth_workers: int = 2,
+) -> RenderResult:
+    """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
+    with a WebVTT transcript beside it and optionally a JSON timeline."""
+    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+    from .mix import MixSettings, render_chunks
+    from .sounds import sound_length
+    from .speech import get_engine
+    from .speech.cache import ClipCache
+    from .speech.stretch import time_stretch
+    from .speech.synth import Synthesizer
+
+    started = time.monotonic()
+    report = progress or (lambda stage, fraction: None)
+    script, changes = build_script(source, settings)
+    log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
+
+    sr = settings.sample_rate
+    speech = speech_settings(settings)
+    engine = get_engine(settings.engine)
+    report("synthesis", 0.0)
+    with Synthesizer(speech, sample_rate=sr, cache=ClipCache(),
+                     workers=synth_workers) as synth:
+        phrases = script.phrases()
+        synth.prefetch(phrases)
+        clips: dict[str, np.ndarray] = {}
+        for i, text in enumerate(phrases, start=1):
+            clips[text] = synth.get(text)
+            report("synthesis", i / max(len(phrases), 1))
+    log.debug("synthesis done: %d phrases", len(clips))
+
+    plan = schedule_mod.schedule(
+        script,
+        sample_rate=sr,
+        speech_length=lambda text: len(clips[text]),
+        sound_length=lambda name: sound_length(name, sr),
+        strict=settings.strict,
+        rate_hint=settings.rate or 200,
+    )
+    for key, stretch in plan.stretches.items():
+        clips[key] = time_stretch(clips[stretch.text], stretch.factor, sr)
+    timeline = plan.timeline
+    timeline.meta.update(_meta(source, settings, engine))
+    log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
+
+    mix = MixSettings(chime=settings.chime, breath_tone=settings.breath_tone, bed=settings.bed,
+                      channels=settings.channels)
+    if settings.bed_volume is not None:
+        mix = replace(mix, bed_volume_db=settings.bed_volume)
+    total = timeline.length
+
+    done = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal done
+        done += n
+        report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
+
+    chunks = render_chunks(timeline, clips, mix, progress=on_chunk)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if settings.format == "wav":
+        write_wav(chunks, output, sample_rate=sr, channels=settings.channels, length=total)
+    else:
+        tags = Tags.from_timeline(timeline)
+        write_mp3(chunks, output, sample_rate=sr, channels=settings.channels,
+                  bitrate=settings.bitrate, tags=tags, chapters=timeline.chapters, length=total)
+    result = RenderResult(output=output, duration=timeline.duration, timeline=timeline,
+                          warnings=list(timeline.warnings), changes=changes)
+    if transcript:
+        result.transcript = output.with_suffix(".vtt")
+        write_vtt(timeline, result.transcript)
+    if timeline_path is not None:
+        write_timeline_json(timeline, timeline_path)
+        result.timeline_json = timeline_path
+    result.elapsed = time.monotonic() - started
+    log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
+    return result
+
+
+def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
+    voice = settings.voice or "default"
+    meta = {
+        "routine": source.name,
+        "pace": str(settings.pace),
+        "engine": settings.engine,
+        "voice": voice,
+        "verbosity": settings.verbosity,
+    }
+    if settings.rate:
+        meta["rate"] = str(settings.rate)
+    if settings.minutes:
+        meta["minutes"] = f"{settings.minutes:g}"
+    return meta
+
+
+def write_script(script_text: str, path: Path) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(script_text, encoding="utf-8")
+
+
+def dumps_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,201 @@
+"""Cue script + clip lengths -> Timeline.
+
+Two kinds of time (DESIGN.md, "Time is the product"):
+
+* flowing items (spoken lines, pauses, sounds) take as long as they take;
+* anchored blocks have a fixed length and their lines start at fixed offsets.
+
+Consecutive blocks form a *chain*. Every anchored start is computed from the
+chain's origin as ``origin + round(exact_seconds * sample_rate)`` where
+``exact_seconds`` is an exact ``Fraction``: anchors never drift, however long
+the chain, and never depend on earlier clip lengths. A spoken line that does
+not fit its window is sped up (at most ``max_speedup``) or reported; later
+anchors never move.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from .cuescript import Block, Context, CueScript, Pause, Say, Sound, StepMark
+from .errors import InputError
+from .timeline import Chapter, Event, Timeline
+
+log = logging.getLogger(__name__)
+
+INTRO_STEP = "Introduction"
+OVERRUN_FIX = (
+    "use a longer breath or hold (e.g. --breath {breath}), a shorter cue, "
+    "or a faster speaking rate (e.g. --rate {rate})"
+)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A clip that must be sped up (pitch kept) to fit its anchored window."""
+
+    text: str
+    factor: float
+
+
+@dataclass
+class Schedule:
+    timeline: Timeline
+    stretches: dict[str, Stretch] = field(default_factory=dict)
+    """Clip key -> what to make for it (keys not here are plain phrase clips)."""
+
+
+def stretched_key(text: str, factor: float) -> str:
+    return f"x{factor:.4f}:{text}"
+
+
+def _samples(seconds: Fraction, sample_rate: int) -> int:
+    return round(seconds * sample_rate)
+
+
+def schedule(
+    script: CueScript,
+    *,
+    sample_rate: int,
+    speech_length: Callable[[str], int],
+    sound_length: Callable[[str], int],
+    max_speedup: float = 1.25,
+    strict: bool = False,
+    rate_hint: int = 200,
+) -> Schedule:
+    """Place every item of ``script`` on the sample grid.
+
+    ``speech_length(text)`` is the length in samples of the (trimmed) clip
+    for ``text`` at ``sample_rate``; ``sound_length(name)`` likewise for sounds.
+    """
+    sr = sample_rate
+    events: list[Event] = []
+    chapter_starts: list[tuple[str, int]] = []
+    stretches: dict[str, Stretch] = {}
+    warnings: list[str] = []
+    overruns: list[str] = []
+
+    cursor = 0
+    chain_origin: int | None = None
+    chain_offset = Fraction(0)
+    step = INTRO_STEP
+    step_index = -1
+    ctx: dict[str, str] = {}
+
+    def labels(extra: dict[str, str]) -> dict[str, object]:
+        merged = {**ctx, **{k: v for k, v in extra.items()}}
+        out: dict[str, object] = {}
+        for key in ("rep", "set"):
+            if merged.get(key):
+                out[key] = int(merged[key])
+        for key in ("side", "phase"):
+            if merged.get(key):
+                out[key] = merged[key]
+        return out
+
+    for item in script.items:
+        if isinstance(item, StepMark):
+            step = item.name
+            step_index += 1
+            ctx = {}
+            chapter_starts.append((step, 0 if step_index == 0 else cursor))
+            continue
+        if isinstance(item, Context):
+            for key, value in item.values:
+                if value:
+                    ctx[key] = value
+                else:
+                    ctx.pop(key, None)
+            continue
+        if not isinstance(item, Block):
+            chain_origin = None
+        if isinstance(item, Say):
+            n = speech_length(item.text)
+            events.append(
+                Event("speech", cursor, cursor + n, step, step_index, text=item.text,
+                      clip=item.text, **labels({}))  # type: ignore[arg-type]
+            )
+            cursor += n
+        elif isinstance(item, Pause):
+            n = _samples(item.seconds, sr)
+            if n:
+                events.append(Event("pause", cursor, cursor + n, step, step_index,
+                                    **labels({})))  # type: ignore[arg-type]
+            cursor += n
+        elif isinstance(item, Sound):
+            n = sound_length(item.name)
+            events.append(Event("sound", cursor, cursor + n, step, step_index, sound=item.name,
+                                gain_db=item.gain_db, **labels({})))  # type: ignore[arg-type]
+            cursor += n if item.wait is None else _samples(item.wait, sr)
+        elif isinstance(item, Block):
+            if chain_origin is None:
+                chain_origin = cursor
+                chain_offset = Fraction(0)
+            base = chain_offset
+            attrs = dict(item.attrs)
+            starts = [chain_origin + _samples(base + line.offset, sr) for line in item.lines]
+            block_end = chain_origin + _samples(base + item.length, sr)
+            spoken = [i for i, line in enumerate(item.lines) if line.text]
+            for i, line in enumerate(item.lines):
+                start = starts[i]
+                window_end = starts[i + 1] if i + 1 < len(item.lines) else block_end
+                lab = labels({**attrs, **({"phase": line.phase} if line.phase else {})})
+                if line.phase:
+                    events.append(Event("phase", start, window_end, step, step_index,
+                                        anchored=True, **lab))  # type: ignore[arg-type]
+                if not line.text:
+                    continue
+                later = [j for j in spoken if j > i]
+                speech_end = starts[later[0]] if later else block_end
+                window = speech_end - start
+                n = speech_length(line.text)
+                key = line.text
+                end = start + n
+                if n > window:
+                    needed = n / window if window > 0 else math.inf
+                    factor = min(needed * 1.01, max_speedup)
+                    key = stretched_key(line.text, factor)
+                    stretches[key] = Stretch(line.text, factor)
+                    stretched = math.ceil(n / factor)
+                    end = start + stretched
+                    if stretched > window:
+                        over = (stretched - window) / sr
+                        where = ", ".join(f"{k} {v}" for k, v in lab.items())
+                        breath = math.ceil(float(item.length) * stretched / max(window, 1))
+                        rate = math.ceil(rate_hint * stretched / max(window, 1) / 5) * 5
+                        msg = (
+                            f"step '{step}'{f' ({where})' if where else ''}: cue "
+                            f"\"{line.text}\" overruns its {window / sr:.2f} s window by "
+                            f"{over:.2f} s even at {max_speedup:g}x speed; "
+                            + OVERRUN_FIX.format(breath=breath, rate=rate)
+                        )
+                        (overruns if strict else warnings).append(msg)
+                        end = speech_end  # cut, so the next anchored cue stays clear
+                events.append(
+                    Event("speech", start, end, step, step_index, text=line.text, clip=key,
+                          anchored=True, **lab)  # type: ignore[arg-type]
+                )
+            chain_offset = base + item.length
+            cursor = block_end
+    if overruns:
+        raise InputError("\n".join(f"overrun: {m}" for m in overruns))
+    length = max([cursor] + [e.end for e in events])
+    chapters: list[Chapter] = []
+    for i, (name, start) in enumerate(chapter_starts):
+        end = chapter_starts[i + 1][1] if i + 1 < len(chapter_starts) else length
+        chapters.append(Chapter(name, start, end))
+    for w in warnings:
+        log.warning("%s", w)
+    timeline = Timeline(
+        sample_rate=sr,
+        length=length,
+        events=sorted(events, key=lambda e: (e.start, e.kind != "phase")),
+        chapters=chapters,
+        meta={"title": script.title, **script.meta},
+        warnings=warnings,
+    )
+    return Schedule(timeline, stretches)
