@@ -1,0 +1,94 @@
+"""Speech: the engine protocol, the engines, the phrase cache and the synthesizer.
+
+Engines are imported lazily by :func:`get_engine`, so choosing espeak-ng never
+loads pyttsx3 and a missing optional engine (piper) costs nothing until asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+
+from matcue.errors import EngineUnavailable
+from matcue.speech.base import Clip, Engine, SpeechSettings, Voice
+
+logger = logging.getLogger(__name__)
+
+ENGINES: tuple[str, ...] = ("pyttsx3", "espeak-ng", "piper")
+"""Engine names, default first."""
+
+DEFAULT_ENGINE = ENGINES[0]
+
+LIST_VOICES_HINT = "Run `matcue voices` to list the voices this engine has."
+
+
+def get_engine(name: str) -> Engine:
+    """A fresh engine object for ``name`` (one of :data:`ENGINES`).
+
+    Raises EngineUnavailable listing the engines for an unknown name, or saying
+    how to install a known engine that is missing.
+    """
+    key = name.strip().lower()
+    if key in ("pyttsx3", "default"):
+        from matcue.speech.pyttsx3_engine import Pyttsx3Engine
+
+        return Pyttsx3Engine()
+    if key in ("espeak-ng", "espeak"):
+        from matcue.speech.espeak_cli import EspeakCliEngine
+
+        return EspeakCliEngine()
+    if key == "piper":
+        from matcue.speech.piper_engine import PiperEngine
+
+        return PiperEngine()
+    close = difflib.get_close_matches(key, ENGINES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise EngineUnavailable(f"unknown speech engine {name!r}.{hint} Engines: {', '.join(ENGINES)}.")
+
+
+def list_voices(name: str, settings: SpeechSettings | None = None) -> list[Voice]:
+    """The voices engine ``name`` offers (for piper: the speakers of ``settings.model``)."""
+    engine = get_engine(name)
+    if name.strip().lower() == "piper" and settings is not None and settings.model:
+        from matcue.speech.piper_engine import PiperEngine
+
+        assert isinstance(engine, PiperEngine)
+        return engine.voices(settings.model)
+    return engine.voices()
+
+
+def match_voice(voices: list[Voice], wanted: str, engine: str) -> str:
+    """Map a user's voice choice to a voice id.
+
+    Accepts the id (``gmw/en-us``), its last part (``en-us``) or the name
+    (``English (America)``), case-insensitively. An unknown voice raises
+    EngineUnavailable naming a few close matches and how to list voices.
+    """
+    key = wanted.strip().casefold()
+    for v in voices:
+        if key == v.id.casefold():
+            return v.id
+    for v in voices:
+        if key in (v.id.rsplit("/", 1)[-1].casefold(), v.name.casefold()):
+            return v.id
+    names = sorted(
+        {v.id.rsplit("/", 1)[-1] for v in voices}
+        | {v.id for v in voices}
+        | {v.name for v in voices}
+    )
+    close = difflib.get_close_matches(wanted, names, n=4, cutoff=0.5)
+    hint = f" Close matches: {', '.join(close)}." if close else ""
+    raise EngineUnavailable(f"{engine} has no voice {wanted!r}.{hint} {LIST_VOICES_HINT}")
+
+
+__all__ = [
+    "ENGINES",
+    "DEFAULT_ENGINE",
+    "Clip",
+    "Engine",
+    "SpeechSettings",
+    "Voice",
+    "get_engine",
+    "list_voices",
+    "match_voice",
+]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import difflib
 import io
 import logging
 import os
@@ -51,8 +50,6 @@ WAIT_TIMEOUT_S = 30.0
 """How long to wait for the driver to finish one utterance's file."""
 
 POLL_S = 0.005
-
-LIST_VOICES_HINT = "Run `matcue voices` to list the voices this engine has."
 
 # pyttsx3 keeps one driver per process and per driver name, and is not
 # thread-safe: every use goes through this lock.
@@ -167,9 +164,7 @@ def _read_audio(data: bytes) -> tuple[np.ndarray, int]:
     return samples.mean(axis=1).astype(np.float32), int(rate)
 
 
-def _wait_for_file(
-    path: Path, finished: threading.Event, deadline: float, timeout: float
-) -> bytes:
+def _wait_for_file(path: Path, finished: threading.Event, deadline: float, timeout: float) -> bytes:
     """Wait until ``path`` holds a complete, parseable clip, or raise TimeoutError.
 
     Complete means: it exists, it parses with more than zero frames, and either
@@ -285,20 +280,9 @@ class Pyttsx3Engine:
 
         Raises EngineUnavailable naming close matches and how to list voices.
         """
-        voices = self.voices()
-        wanted = voice.strip().casefold()
-        for v in voices:
-            if wanted == v.id.casefold():
-                return v.id
-        for v in voices:
-            if wanted in (v.id.rsplit("/", 1)[-1].casefold(), v.name.casefold()):
-                return v.id
-        names = [v.id for v in voices] + [v.id.rsplit("/", 1)[-1] for v in voices]
-        close = difflib.get_close_matches(voice, names, n=4, cutoff=0.5)
-        hint = f" Close matches: {', '.join(close)}." if close else ""
-        raise EngineUnavailable(
-            f"pyttsx3 has no voice {voice!r}.{hint} {LIST_VOICES_HINT}"
-        )
+        from matcue.speech import match_voice
+
+        return match_voice(self.voices(), voice, self.name)
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Speak ``text`` into a trimmed float32 mono Clip at the engine's real rate."""
