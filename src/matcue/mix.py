@@ -1,0 +1,486 @@
+"""The mixer: Timeline + speech clips -> loudness-normalised PCM chunks.
+
+The session is never held in memory whole. Each chunk is a fresh float64 buffer
+covering absolute samples ``[c0, c1)``; speech clips, bells, the breath tone and
+the bed are written into it by slicing at their sample offsets (no pydub
+concatenation, so nothing drifts), then it is handed on.
+
+Loudness needs the whole session before the first sample can be scaled, so the
+mix runs twice: pass 1 measures the integrated loudness (BS.1770-4 with gating);
+pass 2 re-mixes, applies the gain that lands the session on target, a short fade
+at both ends and a look-ahead true-peak limiter. When the limiter has real work
+to do (it takes a little loudness away), one more measuring pass corrects the
+gain first. Every ingredient is a pure function of the absolute sample index or
+a stream whose state is carried across chunks, so the output does not depend on
+the chunk size, and the same input always gives the same samples.
+
+Levels are relative to the speech: the speech clips are measured once, and the
+bells, breath tone and bed are set that many LU below them, so a quiet or loud
+voice does not change the balance.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from matcue.errors import InputError, RenderError
+from matcue.loudness import LoudnessMeter, TruePeakLimiter, integrated_loudness
+from matcue.sounds import (
+    BED_NAMES,
+    NoiseBed,
+    get_sound,
+    load_bed_file,
+    sound_length,
+    tone,
+)
+from matcue.timeline import Event, Timeline
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "MixSettings",
+    "breath_envelope",
+    "duck_envelope",
+    "render_chunks",
+    "sound_length",
+]
+
+MONO_TARGET_LUFS = -19.0
+STEREO_TARGET_LUFS = -16.0
+DEFAULT_SPEECH_LUFS = -23.0
+"""Reference level used when a session has no measurable speech."""
+MAX_GAIN_DB = 40.0
+"""Never amplify by more than this (a near-silent session stays near-silent)."""
+BREATH_PHASES = ("inhale", "exhale", "hold_in", "hold_out", "hold")
+
+
+@dataclass
+class MixSettings:
+    """How a session is mixed. Levels marked *relative* are LU against the speech."""
+
+    chime: bool = True
+    """Play sound events (bells). Off: sound events are silent."""
+    breath_tone: bool = False
+    """A quiet tone that swells through each inhale and fades through each exhale."""
+    bed: str | None = None
+    """Background bed: ``pink``, ``brown`` (generated noise) or the path of an audio file."""
+    bed_volume_db: float = -24.0
+    """Relative loudness of the bed. -24 LU sits well under the voice: heard in the pauses,
+    never competing with words (and ducked a further ``duck_db`` under them)."""
+    channels: int = 1
+    """1 (mono) or 2 (stereo: speech and bells centred, a generated bed decorrelated L/R)."""
+    target_lufs: float | None = None
+    """Integrated loudness target; None = -19 LUFS for mono, -16 LUFS for stereo."""
+    true_peak_db: float = -1.0
+    """Ceiling for the true peak (dBTP, 4x oversampled)."""
+    fade_in: float = 0.05
+    """Seconds of fade at the very start of the session (takes the edge off a bed)."""
+    fade_out: float = 0.5
+    """Seconds of fade at the very end."""
+    chime_db: float = -6.0
+    """Relative loudness of a bell (plus each sound event's own ``gain_db``)."""
+    breath_tone_db: float = -18.0
+    """Relative loudness of the breath tone at the top of an inhale."""
+    duck_db: float = 10.0
+    """How far the bed is lowered under speech."""
+    duck_attack: float = 0.25
+    """Seconds over which the bed goes down before speech starts (done by the first word)."""
+    duck_release: float = 0.6
+    """Seconds over which the bed comes back after speech ends."""
+    bed_fade: float = 3.0
+    """Seconds the bed takes to fade in at the start and out at the end."""
+
+    def resolved_target(self) -> float:
+        """The integrated loudness the session is normalised to, in LUFS."""
+        if self.target_lufs is not None:
+            return float(self.target_lufs)
+        return STEREO_TARGET_LUFS if self.channels == 2 else MONO_TARGET_LUFS
+
+
+# --- envelopes (pure functions of the absolute sample index) ---------------------
+
+
+def _rise(u: np.ndarray) -> np.ndarray:
+    """Raised-cosine ramp 0 -> 1 over u in [0, 1]."""
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(u, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: int
+    end: int
+    level_start: float
+    level_end: float
+    fade_head: bool
+    fade_tail: bool
+
+
+def _breath_segments(events: list[Event], sample_rate: int) -> list[_Segment]:
+    """Turn phase events into tone-envelope segments.
+
+    inhale 0 -> 1, exhale 1 -> 0, hold_in stays up, hold_out stays silent, a plain
+    ``hold`` keeps whatever level the previous phase ended on. Where a segment
+    does not continue seamlessly from its neighbour, a 20 ms fade avoids a click.
+    """
+    phases = sorted(
+        (e for e in events if e.kind == "phase" and e.phase in BREATH_PHASES and e.end > e.start),
+        key=lambda e: (e.start, e.end),
+    )
+    joint = int(round(0.05 * sample_rate))
+    raw: list[tuple[int, int, float, float]] = []
+    prev_end, prev_level = -(10**18), 0.0
+    for e in phases:
+        if e.phase == "inhale":
+            a, b = 0.0, 1.0
+        elif e.phase == "exhale":
+            a, b = 1.0, 0.0
+        elif e.phase == "hold_in":
+            a = b = 1.0
+        elif e.phase == "hold_out":
+            a = b = 0.0
+        else:  # plain hold: keep the previous phase's level if it just ended
+            a = b = prev_level if e.start - prev_end <= joint else 0.0
+        raw.append((e.start, e.end, a, b))
+        prev_end, prev_level = e.end, b
+    segs: list[_Segment] = []
+    for i, (s, e, a, b) in enumerate(raw):
+        if a == 0.0 and b == 0.0:
+            continue
+        prev_ok = i > 0 and raw[i - 1][1] == s and raw[i - 1][3] == a
+        next_ok = i + 1 < len(raw) and raw[i + 1][0] == e and raw[i + 1][2] == b
+        segs.append(_Segment(s, e, a, b, a > 0 and not prev_ok, b > 0 and not next_ok))
+    return segs
+
+
+def breath_envelope(segments: list[_Segment], c0: int, c1: int, sample_rate: int) -> np.ndarray:
+    """Breath-tone amplitude (0..1) for absolute samples ``[c0, c1)``."""
+    env = np.zeros(c1 - c0)
+    edge = max(1, int(round(0.02 * sample_rate)))
+    for seg in segments:
+        a, b = max(seg.start, c0), min(seg.end, c1)
+        if a >= b:
+            continue
+        idx = np.arange(a, b, dtype=np.float64)
+        u = (idx - seg.start) / (seg.end - seg.start)
+        v = seg.level_start + (seg.level_end - seg.level_start) * _rise(u)
+        if seg.fade_head:
+            v *= _rise((idx - seg.start) / edge)
+        if seg.fade_tail:
+            v *= _rise((seg.end - 1 - idx) / edge)
+        np.maximum(env[a - c0 : b - c0], v, out=env[a - c0 : b - c0])
+    return env
+
+
+def duck_envelope(
+    intervals: np.ndarray, c0: int, c1: int, attack: int, release: int
+) -> np.ndarray:
+    """How far (0..1) the bed is ducked at absolute samples ``[c0, c1)``.
+
+    1 inside each speech interval, raised-cosine ramps of ``attack`` samples
+    before and ``release`` samples after; overlapping ramps take the maximum.
+    ``intervals`` is an ``(m, 2)`` array of ``[start, end)`` sorted by start.
+    """
+    d = np.zeros(c1 - c0)
+    if len(intervals) == 0:
+        return d
+    starts = intervals[:, 0]
+    # Any interval that reaches into [c0, c1) starts before c1 + attack.
+    hi = int(np.searchsorted(starts, c1 + attack, side="left"))
+    sel = intervals[:hi]
+    sel = sel[sel[:, 1] + release > c0]
+    for s, e in sel:
+        lo_i, hi_i = max(int(s) - attack, c0), min(int(e) + release, c1)
+        if lo_i >= hi_i:
+            continue
+        idx = np.arange(lo_i, hi_i, dtype=np.float64)
+        v = np.ones(hi_i - lo_i)
+        if attack > 0:
+            v = np.minimum(v, _rise((idx - (s - attack)) / attack))
+        if release > 0:
+            v = np.minimum(v, _rise((e + release - 1 - idx) / release))
+        np.maximum(d[lo_i - c0 : hi_i - c0], v, out=d[lo_i - c0 : hi_i - c0])
+    return d
+
+
+def _edge_fades(c0: int, c1: int, length: int, fade_in: int, fade_out: int) -> np.ndarray | None:
+    """Gain for session-level fades over ``[c0, c1)``; None when the chunk needs none."""
+    if c0 >= fade_in and c1 <= length - fade_out:
+        return None
+    idx = np.arange(c0, c1, dtype=np.float64)
+    g = np.ones(c1 - c0)
+    if fade_in > 0:
+        g *= _rise((idx + 0.5) / fade_in)
+    if fade_out > 0:
+        g *= _rise((length - idx - 0.5) / fade_out)
+    return g
+
+
+# --- calibration (loudness of generated material, cached) ------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _sound_loudness(name: str, sample_rate: int) -> float:
+    return integrated_loudness(np.asarray(get_sound(name, sample_rate), np.float64), sample_rate)
+
+
+@functools.lru_cache(maxsize=8)
+def _tone_loudness(sample_rate: int) -> float:
+    return integrated_loudness(tone(0, 4 * sample_rate, sample_rate), sample_rate)
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_loudness(kind: str, sample_rate: int) -> float:
+    return integrated_loudness(NoiseBed(kind, sample_rate, 1, seed=1).read(20 * sample_rate),
+                               sample_rate)
+
+
+# --- the mixer ------------------------------------------------------------------
+
+
+def _clip_array(value: Any, key: str, sample_rate: int) -> np.ndarray:
+    samples = getattr(value, "samples", value)
+    rate = getattr(value, "sample_rate", sample_rate)
+    if rate != sample_rate:
+        raise RenderError(f"clip {key!r} is at {rate} Hz, the session at {sample_rate} Hz")
+    arr = np.asarray(samples, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise RenderError(f"clip {key!r} must be mono, got shape {arr.shape}")
+    return arr
+
+
+class _Mixer:
+    """Pre-computes everything the chunks need from the timeline, then mixes on demand."""
+
+    def __init__(self, timeline: Timeline, clips: Mapping[str, Any], settings: MixSettings):
+        if settings.channels not in (1, 2):
+            raise InputError(f"channels must be 1 or 2, not {settings.channels}")
+        self.tl = timeline
+        self.sr = sr = timeline.sample_rate
+        self.ch = settings.channels
+        self.settings = settings
+        self.length = timeline.length
+
+        # Speech: (start, end, clip), sorted, with the longest span for window look-ups.
+        arrays: dict[str, np.ndarray] = {}
+        speech: list[tuple[int, int, np.ndarray]] = []
+        for ev in timeline.events:
+            if ev.kind != "speech":
+                continue
+            if ev.clip is None or ev.clip not in clips:
+                raise RenderError(
+                    f"no audio clip {ev.clip!r} for speech {ev.text!r} at sample {ev.start}"
+                )
+            if ev.clip not in arrays:
+                arrays[ev.clip] = _clip_array(clips[ev.clip], ev.clip, sr)
+            clip = arrays[ev.clip]
+            n = min(len(clip), max(0, ev.end - ev.start), max(0, self.length - ev.start))
+            if n > 0 and ev.start >= 0:
+                speech.append((ev.start, ev.start + n, clip))
+        speech.sort(key=lambda t: t[0])
+        self.speech = speech
+        self.speech_starts = [s for s, _, _ in speech]
+        self.speech_span = max((e - s for s, e, _ in speech), default=0)
+
+        # Reference level: the distinct clips, measured as one stream.
+        meter = LoudnessMeter(sr, 1)
+        for arr in arrays.values():
+            meter.add(arr)
+        ref = meter.integrated()
+        self.speech_lufs = ref if math.isfinite(ref) else DEFAULT_SPEECH_LUFS
+
+        # Sounds (validated even when chimes are off, so a bad name fails early).
+        sounds: list[tuple[int, int, np.ndarray, float]] = []
+        for ev in timeline.events:
+            if ev.kind != "sound" or ev.sound is None:
+                continue
+            snd = get_sound(ev.sound, sr)
+            gain_db = (self.speech_lufs + settings.chime_db + ev.gain_db
+                       - _sound_loudness(ev.sound, sr))
+            end = ev.start + len(snd)
+            if ev.end > ev.start:
+                end = min(end, ev.end)
+            end = min(end, self.length)
+            if settings.chime and end > ev.start >= 0:
+                sounds.append((ev.start, end, snd, 10.0 ** (gain_db / 20.0)))
+        sounds.sort(key=lambda t: t[0])
+        self.sounds = sounds
+        self.sound_starts = [s[0] for s in sounds]
+        self.sound_span = max((e - s for s, e, _, _ in sounds), default=0)
+
+        # Breath tone.
+        self.segments = _breath_segments(timeline.events, sr) if settings.breath_tone else []
+        self.seg_starts = [s.start for s in self.segments]
+        self.seg_span = max((s.end - s.start for s in self.segments), default=0)
+        self.tone_amp = 10.0 ** (
+            (self.speech_lufs + settings.breath_tone_db - _tone_loudness(sr)) / 20.0
+        )
+
+        # Bed.
+        self.bed_file = None
+        self.bed_gain = 0.0
+        if settings.bed:
+            if settings.bed in BED_NAMES:
+                bed_lufs = _noise_loudness(settings.bed, sr)
+            else:
+                self.bed_file = load_bed_file(settings.bed, sr, self.ch)
+                bed_lufs = self.bed_file.loudness
+            self.bed_gain = 10.0 ** (
+                (self.speech_lufs + settings.bed_volume_db - bed_lufs) / 20.0
+            )
+        self.duck = np.array([[s, e] for s, e, _ in speech], dtype=np.int64).reshape(-1, 2)
+        self.attack = int(round(settings.duck_attack * sr))
+        self.release = int(round(settings.duck_release * sr))
+        self.bed_fade = min(int(round(settings.bed_fade * sr)), self.length // 2)
+
+    def close(self) -> None:
+        if self.bed_file is not None:
+            self.bed_file.close()
+
+    def _window(self, starts: list[int], span: int, c0: int, c1: int) -> range:
+        return range(bisect.bisect_right(starts, c0 - span), bisect.bisect_left(starts, c1))
+
+    def chunks(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Raw mix (before gain and limiter) as ``(start, (n, channels) float64)``."""
+        bed_stream: Any = None
+        if self.settings.bed:
+            if self.bed_file is not None:
+                self.bed_file.reset()
+                bed_stream = self.bed_file
+            else:
+                bed_stream = NoiseBed(self.settings.bed, self.sr, self.ch)
+        for c0 in range(0, self.length, size):
+            c1 = min(c0 + size, self.length)
+            buf = np.zeros((c1 - c0, self.ch))
+            for i in self._window(self.speech_starts, self.speech_span, c0, c1):
+                s, e, clip = self.speech[i]
+                a, b = max(s, c0), min(e, c1)
+                if a < b:
+                    buf[a - c0 : b - c0] += clip[a - s : b - s, None]
+            for i in self._window(self.sound_starts, self.sound_span, c0, c1):
+                s, e, snd, g = self.sounds[i]
+                a, b = max(s, c0), min(e, c1)
+                if a < b:
+                    buf[a - c0 : b - c0] += g * snd[a - s : b - s, None].astype(np.float64)
+            if self.segments:
+                lo = bisect.bisect_right(self.seg_starts, c0 - self.seg_span)
+                hi = bisect.bisect_left(self.seg_starts, c1)
+                segs = self.segments[lo:hi]
+                if segs:
+                    env = breath_envelope(segs, c0, c1, self.sr)
+                    if env.any():
+                        buf += (self.tone_amp * env * tone(c0, c1 - c0, self.sr))[:, None]
+            if bed_stream is not None:
+                bed = bed_stream.read(c1 - c0)
+                if bed.ndim == 1:
+                    bed = bed[:, None]
+                d = duck_envelope(self.duck, c0, c1, self.attack, self.release)
+                g = self.bed_gain * 10.0 ** (-self.settings.duck_db * d / 20.0)
+                fades = _edge_fades(c0, c1, self.length, self.bed_fade, self.bed_fade)
+                if fades is not None:
+                    g *= fades
+                buf += bed * g[:, None]
+            yield c0, buf
+
+
+def _final_pass(
+    mixer: _Mixer, gain_db: float, size: int
+) -> Iterator[np.ndarray]:
+    """Gain, session fades and limiter over the raw mix; yields ``(n, ch)`` float64."""
+    s = mixer.settings
+    gain = 10.0 ** (gain_db / 20.0)
+    limiter = TruePeakLimiter(mixer.sr, mixer.ch, s.true_peak_db)
+    fin = min(int(round(s.fade_in * mixer.sr)), mixer.length // 2)
+    fout = min(int(round(s.fade_out * mixer.sr)), mixer.length // 2)
+    skip = limiter.delay
+    pending: np.ndarray | None = None
+    for c0, buf in mixer.chunks(size):
+        buf *= gain
+        fades = _edge_fades(c0, c0 + len(buf), mixer.length, fin, fout)
+        if fades is not None:
+            buf *= fades[:, None]
+        out = limiter.process(buf)
+        if skip:
+            cut = min(skip, len(out))
+            out = out[cut:]
+            skip -= cut
+        if len(out) == 0:
+            continue
+        if pending is not None:
+            yield pending
+        pending = out
+    tail = limiter.flush()[skip:]
+    if tail.ndim == 1:
+        tail = tail[:, None]
+    last = tail if pending is None else np.concatenate([pending, tail])
+    if len(last):
+        yield last
+    mixer.last_min_gain = limiter.min_gain  # type: ignore[attr-defined]
+
+
+def render_chunks(
+    timeline: Timeline,
+    clips: Mapping[str, np.ndarray],
+    settings: MixSettings,
+    *,
+    chunk_seconds: float = 10.0,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[np.ndarray]:
+    """Mix the session; yield float32 chunks, ``(n,)`` mono or ``(n, 2)`` stereo.
+
+    The chunks together are exactly ``timeline.length`` samples, integrated
+    loudness on ``settings.resolved_target()`` (within about 0.1 LU) and true
+    peak at most ``settings.true_peak_db``. ``clips`` maps each speech event's
+    ``clip`` key to mono samples at the session rate (a ``Clip`` works too).
+    ``progress`` is called with the number of samples in each chunk as it is
+    yielded (so the calls add up to ``timeline.length``); the measuring pass
+    before the first chunk reports nothing.
+
+    Raises :class:`InputError` for a bad bed or sound name or an unreadable bed
+    file, :class:`RenderError` when a speech event's clip is missing.
+    """
+    size = max(1, int(round(chunk_seconds * timeline.sample_rate)))
+    mixer = _Mixer(timeline, clips, settings)
+    try:
+        target = settings.resolved_target()
+        meter = LoudnessMeter(mixer.sr, mixer.ch)
+        peak = 0.0
+        for _, buf in mixer.chunks(size):
+            meter.add(buf)
+            if len(buf):
+                peak = max(peak, float(np.max(np.abs(buf))))
+        raw = meter.integrated()
+        gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
+        log.debug("mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
+                  raw, gain_db, mixer.speech_lufs)
+        # The limiter takes a little loudness off the peaks it catches; when it
+        # will have work to do, measure the limited result and correct the gain.
+        ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
+        if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
+            for attempt in range(3):
+                check = LoudnessMeter(mixer.sr, mixer.ch)
+                for out in _final_pass(mixer, gain_db, size):
+                    check.add(out)
+                got = check.integrated()
+                log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
+                if not math.isfinite(got) or abs(target - got) < 0.05:
+                    break
+                gain_db = min(MAX_GAIN_DB, gain_db + (target - got))
+        for out in _final_pass(mixer, gain_db, size):
+            np.clip(out, -1.0, 1.0, out=out)
+            chunk = out[:, 0] if mixer.ch == 1 else out
+            chunk = chunk.astype(np.float32)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk
+    finally:
+        mixer.close()

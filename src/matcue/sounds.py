@@ -1,0 +1,464 @@
+"""Generated sounds: bells, the breath tone's waveform, noise beds, user bed files.
+
+Everything is synthesized in numpy (no downloaded assets) and is deterministic:
+the same sample rate gives the same samples. Bells are small and cached per
+sample rate. Beds are streams: :class:`NoiseBed` produces pink or brown noise
+chunk by chunk from a seeded generator with the colouring filter's state carried
+across chunks, and :func:`load_bed_file` decodes a user's file once into a
+temporary float32 memory map, so an hour-long bed never sits in memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import lfilter, resample_poly
+
+from matcue.errors import InputError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BED_NAMES",
+    "SOUND_NAMES",
+    "BedFile",
+    "NoiseBed",
+    "brown_noise",
+    "chime",
+    "chime_end",
+    "get_sound",
+    "load_bed_file",
+    "pink_noise",
+    "sound_length",
+]
+
+
+# --- bells -----------------------------------------------------------------
+
+
+def _bell(
+    sample_rate: int,
+    fundamental: float,
+    partials: list[tuple[float, float, float]],
+    seconds: float,
+    *,
+    attack: float = 0.012,
+    tail: float = 0.25,
+) -> np.ndarray:
+    """One bell strike: inharmonic partials ``(ratio, amplitude, decay_seconds)``.
+
+    Each partial decays exponentially (higher partials faster, which is what
+    makes a bell sound warm rather than glassy); a raised-cosine attack of a
+    few milliseconds takes the click out of the strike, and a short fade at the
+    end lands exactly on zero.
+    """
+    n = int(round(seconds * sample_rate))
+    t = np.arange(n) / sample_rate
+    y = np.zeros(n)
+    for ratio, amp, decay in partials:
+        f = fundamental * ratio
+        if f >= sample_rate / 2 * 0.9:
+            continue  # would alias at low session rates
+        y += amp * np.exp(-t / decay) * np.sin(2 * np.pi * f * t)
+    na = max(1, int(round(attack * sample_rate)))
+    y[:na] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(na) / na)
+    nt = max(1, int(round(tail * sample_rate)))
+    y[-nt:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, nt + 1) / nt)
+    return y
+
+
+# Ratios loosely follow a church/singing bell: hum (0.5), prime, minor third,
+# fifth, nominal (2.0), and a few upper partials, each slightly detuned.
+_WARM_PARTIALS = [
+    (0.5, 0.35, 1.6),
+    (1.0, 1.0, 1.1),
+    (1.19, 0.35, 0.8),
+    (1.51, 0.25, 0.6),
+    (2.0, 0.30, 0.5),
+    (2.74, 0.12, 0.3),
+    (3.76, 0.06, 0.2),
+]
+_BELL_PEAK = 0.5
+"""Peak level of a bell as generated; the mixer sets its loudness relative to speech."""
+
+
+@functools.lru_cache(maxsize=16)
+def _chime_cached(sample_rate: int) -> np.ndarray:
+    y = _bell(sample_rate, 523.25, _WARM_PARTIALS, 2.6)
+    y *= _BELL_PEAK / np.max(np.abs(y))
+    out = y.astype(np.float32)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _chime_end_cached(sample_rate: int) -> np.ndarray:
+    # Two soft strikes of a deeper bell, the second a fourth lower and longer:
+    # it sounds like an ending rather than a next step.
+    first = _bell(sample_rate, 392.0, _WARM_PARTIALS, 2.0)
+    second = _bell(sample_rate, 293.66, _WARM_PARTIALS, 3.4)
+    offset = int(round(1.1 * sample_rate))
+    y = np.zeros(offset + len(second))
+    y[: len(first)] += 0.8 * first
+    y[offset:] += second
+    y *= _BELL_PEAK / np.max(np.abs(y))
+    out = y.astype(np.float32)
+    out.flags.writeable = False
+    return out
+
+
+def chime(sample_rate: int) -> np.ndarray:
+    """A soft, warm bell (~2.6 s, mono float32, read-only, peak 0.5): marks a new step."""
+    return _chime_cached(int(sample_rate))
+
+
+def chime_end(sample_rate: int) -> np.ndarray:
+    """The end-of-session bell: two soft, deeper strikes (~4.5 s, mono float32, read-only)."""
+    return _chime_end_cached(int(sample_rate))
+
+
+_SOUNDS: dict[str, Callable[[int], np.ndarray]] = {
+    "chime": chime,
+    "chime-end": chime_end,
+}
+SOUND_NAMES: tuple[str, ...] = tuple(_SOUNDS)
+"""Names a sound event may use."""
+
+
+def get_sound(name: str, sample_rate: int) -> np.ndarray:
+    """The named sound at ``sample_rate`` (cached). Unknown name: :class:`InputError`."""
+    try:
+        make = _SOUNDS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown sound {name!r}; available sounds: {', '.join(SOUND_NAMES)}"
+        ) from None
+    return make(sample_rate)
+
+
+def sound_length(name: str, sample_rate: int) -> int:
+    """Length in samples of the named sound, so the scheduler can size sound events."""
+    return len(get_sound(name, sample_rate))
+
+
+# --- tone --------------------------------------------------------------------
+
+TONE_PARTIALS: tuple[tuple[int, float], ...] = ((196, 1.0), (392, 0.25), (588, 0.08))
+"""The breath tone: a soft G3 with two quiet harmonics (integer Hz, see :func:`tone`)."""
+
+
+def tone(start: int, n: int, sample_rate: int) -> np.ndarray:
+    """The steady breath-tone waveform for absolute samples ``[start, start + n)``.
+
+    Phase is computed from the absolute sample index with integer arithmetic
+    (``f * i mod sample_rate``), so any chunking gives the same samples and an
+    hour-long session does not lose precision.
+    """
+    idx = np.arange(start, start + n, dtype=np.int64)
+    y = np.zeros(n)
+    for f, amp in TONE_PARTIALS:
+        ph = (idx * f) % sample_rate
+        y += amp * np.sin(2 * np.pi * ph / sample_rate)
+    return y
+
+
+# --- noise beds ---------------------------------------------------------------
+
+# Pink: Paul Kellet's / Julius O. Smith's 3-pole approximation of a -3 dB/octave slope.
+_PINK_B = np.array([0.049922035, -0.095993537, 0.050612699, -0.004408786])
+_PINK_A = np.array([1.0, -2.494956002, 2.017265875, -0.522189400])
+BED_SEED = 20240607
+
+
+class NoiseBed:
+    """Deterministic coloured noise, produced chunk by chunk.
+
+    ``read(n)`` returns the next ``n`` samples (``(n,)`` mono or ``(n, 2)`` with
+    independent, decorrelated left/right). The white source is a seeded PCG64
+    generator, whose stream does not depend on how it is cut; the colouring
+    filter's state is carried across calls. So concatenated reads equal one big
+    read. Output is scaled to an RMS of about 0.1 per channel.
+    """
+
+    def __init__(self, kind: str, sample_rate: int, channels: int = 1, seed: int = BED_SEED):
+        if kind not in BED_NAMES:
+            raise InputError(
+                f"unknown bed {kind!r}; generated beds: {', '.join(BED_NAMES)}, "
+                "or give the path of an audio file"
+            )
+        self.kind = kind
+        self.channels = channels
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        if kind == "pink":
+            self._b, self._a = _PINK_B, _PINK_A
+        else:
+            # Brown: a leaky integrator (pole ~20 Hz at 22.05 kHz, scaled with the rate)
+            # so the level does not wander off as a pure integrator would.
+            pole = math.exp(-2 * math.pi * 20.0 / sample_rate)
+            self._b, self._a = np.array([1.0]), np.array([1.0, -pole])
+        # Output RMS for unit-variance white input: sqrt(sum of impulse response^2).
+        imp = np.zeros(1 << 17)
+        imp[0] = 1.0
+        h = lfilter(self._b, self._a, imp)
+        self._scale = 0.1 / math.sqrt(float(np.sum(h * h)))
+        self._zi = np.zeros((max(len(self._a), len(self._b)) - 1, channels))
+        # Settle the filter so the first samples are already at level.
+        warm = int(sample_rate)
+        self.read(warm)
+
+    def read(self, n: int) -> np.ndarray:
+        white = self._rng.standard_normal((n, self.channels))
+        y, self._zi = lfilter(self._b, self._a, white, axis=0, zi=self._zi)
+        y *= self._scale
+        return y[:, 0] if self.channels == 1 else y
+
+
+def pink_noise(sample_rate: int, channels: int = 1, seed: int = BED_SEED) -> NoiseBed:
+    """A pink-noise stream (soft, like distant rain); call ``.read(n)`` for chunks."""
+    return NoiseBed("pink", sample_rate, channels, seed)
+
+
+def brown_noise(sample_rate: int, channels: int = 1, seed: int = BED_SEED) -> NoiseBed:
+    """A brown-noise stream (deeper, like surf or wind); call ``.read(n)`` for chunks."""
+    return NoiseBed("brown", sample_rate, channels, seed)
+
+
+BED_NAMES: tuple[str, ...] = ("pink", "brown")
+"""Generated beds; any other bed value is taken as the path of an audio file."""
+
+
+# --- user bed files -------------------------------------------------------------
+
+
+class BedFile:
+    """A user's bed file decoded to the session rate, looped with a crossfade.
+
+    The decoded audio lives in an anonymous temporary file mapped with
+    ``np.memmap`` (deleted when this object is closed or collected), so the
+    file's length does not matter for memory. :meth:`read` loops the file
+    seamlessly: each repeat starts ``crossfade`` samples before the previous one
+    ends, the two overlapping with equal-power fades, so there is no click or
+    gap at the seam.
+    """
+
+    def __init__(
+        self, data: np.ndarray, handle: object, loudness: float, path: Path, sample_rate: int
+    ) -> None:
+        self._data = data
+        self._handle = handle
+        self.loudness = loudness
+        """Integrated loudness of the decoded file, LUFS, mono-equivalent per channel."""
+        self.path = path
+        self.length = len(data)
+        self.channels = data.shape[1]
+        self._pos = 0
+        xf = min(int(0.5 * sample_rate), self.length // 4)
+        self.crossfade = max(0, xf)
+        self.period = self.length - self.crossfade
+
+    def close(self) -> None:
+        """Release the temporary file."""
+        self._data = None  # type: ignore[assignment]
+        close = getattr(self._handle, "close", None)
+        if close is not None:
+            close()
+
+    def reset(self) -> None:
+        """Start again from the beginning (for a second mixing pass)."""
+        self._pos = 0
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` samples of the looped bed, ``(n, channels)`` float64."""
+        start = self._pos
+        self._pos += n
+        if start + n <= self.period:  # still inside the first pass, before any seam
+            return np.asarray(self._data[start : start + n], dtype=np.float64)
+        idx = np.arange(start, start + n, dtype=np.int64)
+        pos = idx % self.period
+        out = np.asarray(self._data[pos], dtype=np.float64)
+        if self.crossfade:
+            # In each repeat after the first, the head overlaps the previous tail.
+            seam = (pos < self.crossfade) & (idx >= self.period)
+            if seam.any():
+                p = pos[seam]
+                w = (p + 0.5) / self.crossfade
+                fade_in = np.sin(0.5 * np.pi * w)[:, None]
+                fade_out = np.cos(0.5 * np.pi * w)[:, None]
+                tail = np.asarray(self._data[p + self.period], dtype=np.float64)
+                out[seam] = out[seam] * fade_in + tail * fade_out
+        return out
+
+
+BED_READ_ERROR = (
+    "cannot read bed file {path}: {reason}. Use a WAV, FLAC, OGG or MP3 file, "
+    "or a generated bed: " + ", ".join(BED_NAMES)
+)
+
+
+def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int = 1) -> BedFile:
+    """Decode a user's bed file (WAV/FLAC/OGG/MP3 via soundfile) for the session.
+
+    The file is read block by block, mixed to the session's channel count,
+    resampled to ``sample_rate`` with ``resample_poly`` (block-wise with enough
+    context that the seams are exact), measured for loudness and written to a
+    temporary float32 memory map. Other formats fall back to pydub when ffmpeg
+    is installed (pydub decodes such files whole). A file that cannot be read or
+    holds only silence raises :class:`InputError` naming the path and the reason.
+    """
+    import soundfile as sf
+
+    from matcue.loudness import LoudnessMeter
+
+    p = Path(path)
+    if not p.is_file():
+        reason = "no such file" if not p.exists() else "not a file"
+        raise InputError(BED_READ_ERROR.format(path=p, reason=reason))
+    try:
+        info = sf.info(str(p))
+        source = _soundfile_blocks(p, info.samplerate)
+        src_rate = int(info.samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        source, src_rate = _pydub_blocks(p, str(exc))
+
+    meter = LoudnessMeter(sample_rate, channels)
+    handle = tempfile.TemporaryFile(prefix="matcue-bed-")
+    total = 0
+    try:
+        for block in _resampled(source, src_rate, sample_rate):
+            block = _to_channels(block, channels)
+            meter.add(block)
+            handle.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+            total += len(block)
+    except InputError:
+        handle.close()
+        raise
+    except Exception as exc:  # a decoder failing half-way through the file
+        handle.close()
+        reason = str(exc) or type(exc).__name__
+        raise InputError(BED_READ_ERROR.format(path=p, reason=reason)) from exc
+    handle.flush()
+    if total == 0:
+        handle.close()
+        raise InputError(BED_READ_ERROR.format(path=p, reason="it holds no audio"))
+    loud = meter.integrated()
+    if channels == 2:
+        loud -= 10 * math.log10(2)
+    if not math.isfinite(loud):
+        handle.close()
+        raise InputError(BED_READ_ERROR.format(path=p, reason="it is silent"))
+    data = np.memmap(handle, dtype=np.float32, mode="r", shape=(total, channels))
+    log.debug("bed %s: %d samples at %d Hz, %.1f LUFS", p, total, sample_rate, loud)
+    return BedFile(data, handle, loud, p, sample_rate)
+
+
+def _soundfile_blocks(path: Path, rate: int):  # noqa: ANN202 - a generator
+    import soundfile as sf
+
+    # Open once here so a bad file fails now, inside load_bed_file's try.
+    f = sf.SoundFile(str(path))
+
+    def gen():  # noqa: ANN202
+        with f:
+            block = max(4096, rate * 5)
+            while True:
+                data = f.read(block, dtype="float64", always_2d=True)
+                if len(data) == 0:
+                    break
+                yield data
+
+    return gen()
+
+
+def _pydub_blocks(path: Path, sf_reason: str):  # noqa: ANN202
+    if shutil.which("ffmpeg") is None and shutil.which("avconv") is None:
+        raise InputError(BED_READ_ERROR.format(path=path, reason=sf_reason))
+    try:
+        from pydub import AudioSegment
+
+        seg = AudioSegment.from_file(str(path))
+    except Exception as exc:
+        raise InputError(
+            BED_READ_ERROR.format(path=path, reason=f"{sf_reason}; ffmpeg: {exc}".strip())
+        ) from None
+    arr = np.array(seg.get_array_of_samples(), dtype=np.float64)
+    arr = arr.reshape(-1, seg.channels) / float(1 << (8 * seg.sample_width - 1))
+
+    def gen():  # noqa: ANN202
+        step = seg.frame_rate * 5
+        for i in range(0, len(arr), step):
+            yield arr[i : i + step]
+
+    return gen(), int(seg.frame_rate)
+
+
+def _to_channels(block: np.ndarray, channels: int) -> np.ndarray:
+    if channels == 1:
+        return block.mean(axis=1, keepdims=True)
+    if block.shape[1] == 1:
+        return np.repeat(block, 2, axis=1)
+    return block[:, :2]
+
+
+def _resampled(blocks, src: int, dst: int):  # noqa: ANN001, ANN202
+    """Resample a stream of ``(n, ch)`` blocks from ``src`` to ``dst`` Hz.
+
+    Works on windows whose starts are multiples of ``down`` input samples, each
+    with ``ctx`` samples of real context on both sides, so every output sample
+    is computed from the same neighbourhood as a whole-file resample would use.
+    """
+    if src == dst:
+        yield from blocks
+        return
+    g = math.gcd(src, dst)
+    up, down = dst // g, src // g
+    # resample_poly's filter spans 10 * max(up, down) upsampled samples each side.
+    half = int(math.ceil(10 * max(up, down) / up)) + 2
+    ctx = down * int(math.ceil(half / down))
+    step = down * max(1, int(math.ceil(src * 2 / down)))
+    buf = np.zeros((0, 1))
+    first = True
+    done_in = 0  # input samples whose output has been produced
+    base = 0  # input index of buf[0]
+    exhausted = False
+    it = iter(blocks)
+    while True:
+        while not exhausted and len(buf) - (done_in - base) < step + ctx:
+            try:
+                b = next(it)
+            except StopIteration:
+                exhausted = True
+                break
+            buf = b if first else np.concatenate([buf, b])
+            first = False
+        if first:
+            return
+        avail = base + len(buf)
+        if done_in >= avail:
+            return
+        end = min(done_in + step, avail) if exhausted else done_in + step
+        lo = max(base, done_in - ctx)
+        hi = min(avail, end + ctx)
+        seg = buf[lo - base : hi - base]
+        # Zero-pad to a full window so edges behave like a whole-file resample.
+        pad_l = max(0, lo - (done_in - ctx))
+        seg = np.concatenate([np.zeros((pad_l, seg.shape[1])), seg])
+        y = resample_poly(seg, up, down, axis=0)
+        out_lo = ctx * up // down
+        if exhausted and end == avail:
+            n_out = int(math.ceil((avail - done_in) * up / down))
+        else:
+            n_out = (end - done_in) * up // down
+        yield y[out_lo : out_lo + n_out]
+        done_in = end
+        # Keep only the context the next window needs.
+        keep_from = max(base, done_in - ctx)
+        buf = buf[keep_from - base :]
+        base = keep_from
