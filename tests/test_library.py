@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from matcue.routine import load_builtin
 
 BUILTINS = ["thaw", "clutch", "retrain", "morning", "desk-break", "control", "articulate"]
@@ -213,6 +214,8 @@ def test_builtin_loads_with_the_parts_a_session_needs(name: str) -> None:
             assert step.brief, f"{name}: {step.name} has no brief line"
         if kind == "transition":
             assert step.text, f"{name}: transition without text"
+            # The name is spoken at the step start; a bare "Transition." tells the listener nothing.
+            assert step.name != "Transition", f"{name}: give the transition a spoken name"
 
 
 @pytest.mark.parametrize("name", BUILTINS)
