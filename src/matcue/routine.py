@@ -103,7 +103,9 @@ NOT_STEP_MESSAGE = "expected a step: a mapping that starts with 'kind:' and hold
 
 def _fail(message: str, **ctx: Any) -> PydanticCustomError:
     """A validation error whose text we wrote ourselves (no pydantic prefix)."""
-    return PydanticCustomError("matcue", message.replace("{", "{{").replace("}", "}}"), ctx)
+    # The text travels in the context, never in the template, so braces in user
+    # values ("{{ name }}") are shown as written.
+    return PydanticCustomError("matcue", "{message}", {"message": message, **ctx})
 
 
 # ---------------------------------------------------------------------------
@@ -210,7 +212,7 @@ class Duration(BaseModel):
     ``{seconds: N}``, ``{breaths: N}`` or ``{counts: N}``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     unit: Literal["seconds", "breaths", "counts"] = "seconds"
     """What ``value`` counts: seconds, breath cycles, or spoken counts."""
@@ -235,23 +237,25 @@ class Duration(BaseModel):
                     f"(got {', '.join(map(repr, data)) or 'none'})"
                 )
             ((unit, value),) = data.items()
+            unit = str(unit)
             if unit not in _UNITS:
                 raise _fail(f"unknown duration unit {_show(unit)}; use seconds, breaths or counts"
                             + _did_you_mean(str(unit), _UNITS))
         else:
             raise _fail(_DURATION_EXPECTED + f", got {_show(data)}")
+        where = {"sub": unit} if isinstance(data, dict) else {}
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise _fail(f"{unit} must be a number, got {_show(value)}", sub=unit)
+            raise _fail(f"expected a number, got {_show(value)}", **where)
         if unit == "counts" and value != int(value):
-            raise _fail(f"counts must be a whole number, got {_show(value)}", sub=unit)
+            raise _fail(f"expected a whole number of counts, got {_show(value)}", **where)
         if value < 0:
-            raise _fail(f"{unit} must be 0 or more, got {_show(value)}", sub=unit)
+            raise _fail(f"must be 0 or more, got {_show(value)}", **where)
         limit = _UNIT_LIMITS[unit]
         if value > limit:
             what = "s (1 hour, the limit for a duration)" if unit == "seconds" else (
                 f"(the limit for {unit} in a duration)"
             )
-            raise _fail(f"must be at most {_num(limit)} {what}, got {_show(value)}", sub=unit)
+            raise _fail(f"must be at most {_num(limit)} {what}, got {_show(value)}", **where)
         return {"unit": unit, "value": float(value)}
 
     def to_seconds(self, breath: float, count: float) -> float:
@@ -339,7 +343,7 @@ _PACE_SCHEMA: dict[str, Any] = {
 class Defaults(BaseModel):
     """Session defaults. Command-line flags override them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     breath: Num = Field(10.0, ge=2, le=60)
     """Seconds per breath cycle (inhale + exhale), 2..60."""
@@ -419,7 +423,7 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)]
 class _StepBase(BaseModel):
     """Fields every step kind has."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     default_name: ClassVar[str | None] = None
     timed: ClassVar[bool] = False
@@ -488,7 +492,7 @@ class TransitionStep(_StepBase):
 class BreathCues(BaseModel):
     """Full cue per breath phase (full verbosity)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     inhale: Line
     """Cue for the in-breath; required."""
     exhale: Line
@@ -502,7 +506,7 @@ class BreathCues(BaseModel):
 class BreathWords(BaseModel):
     """Short phase words for brief and minimal verbosity."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     inhale: Line = "Breathe in"
     """Word for the in-breath."""
     exhale: Line = "Breathe out"
@@ -526,10 +530,31 @@ def _check_range(step: Any) -> list[tuple[Path_, str]]:
     return out
 
 
+def _check_pair(value: Any) -> Any:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise _fail(f"expected [min, max]: two whole numbers, got {_show(value)}")
+        return tuple(value)
+    return value
+
+
 RepsRange = Annotated[
     tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)], Annotated[int, Strict(),
           Field(ge=1, le=MAX_REPS)]] | None,
-    BeforeValidator(lambda v: tuple(v) if isinstance(v, list) and len(v) == 2 else v),
+    BeforeValidator(lambda v: _check_pair(v)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1, "maximum": MAX_REPS},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            ]
+        }
+    ),
 ]
 
 
@@ -642,7 +667,7 @@ class HoldStep(_StepBase):
 class RepsCues(BaseModel):
     """Full cues for a repetition (full verbosity)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     move: Line
     """Cue to move into the position; required."""
     hold: Line | None = None
@@ -656,7 +681,7 @@ class RepsCues(BaseModel):
 class RepsWords(BaseModel):
     """Short words for brief and minimal verbosity."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     move: Line = "Now"
     """Word to move."""
     hold: Line = "Hold"
@@ -842,7 +867,7 @@ def _partial_cross_checks(data: dict[str, Any]) -> list[tuple[Path_, str]]:
 class Routine(BaseModel):
     """A routine: title, optional framing text, defaults and the steps of the session."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     matcue: Int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
     """Format version; only 1 is valid."""
@@ -1012,6 +1037,10 @@ def _show(value: Any) -> str:
         shown = value if len(value) <= 40 else value[:37] + "..."
         return repr(shown)
     if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+            inline = "[" + ", ".join(str(v) for v in value) + "]"
+            if len(inline) <= 40:
+                return inline
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
@@ -1193,7 +1222,7 @@ def _choices(expected: str) -> list[str]:
 def _quote_hint(value: Any, want_text: bool) -> str:
     if want_text and isinstance(value, (bool, int, float)):
         return " (put the text in quotes)"
-    if not want_text and isinstance(value, str):
+    if not want_text and isinstance(value, str) and re.match(r"\s*[-+]?\.?\d", value):
         return " (write the number without quotes or units)"
     return ""
 

@@ -391,6 +391,9 @@ def load_yaml_text(text: str, *, filename: str) -> LoadedYaml:
         src_lines = text.splitlines()
         bad_line = src_lines[line - 1] if 0 < line <= len(src_lines) else ""
         hint = TAB_HINT if "\t" in bad_line[: (mark.column + 1) if mark else None] else ""
+        cmark = exc.context_mark
+        if cmark is not None and mark is not None and cmark.line != mark.line:
+            hint += f" (the construct starts on line {cmark.line + 1})"
         add(line, "-", f"YAML syntax error: {what}{hint}")
     except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
         pos = getattr(exc, "position", 0) or 0
