@@ -227,8 +227,10 @@ class _Problems:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.items: list[str] = []
+        self.lines: list[int] = []
 
     def add(self, line: int, field_: str, message: str) -> None:
+        self.lines.append(line)
         self.items.append(f"{self.filename}:{line}: {field_}: {message}")
 
 
@@ -287,11 +289,12 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
     block: Block | None = None
     block_line = 0
     block_lines: list[AnchoredLine] = []
+    block_body = 0  # lines written inside the open block, valid or not
 
     def close_block(lineno: int) -> None:
         nonlocal block
         assert block is not None
-        if not block_lines:
+        if not block_body:
             problems.add(block_line, "@block", "a block needs at least one line")
         script.items.append(Block(block.length, tuple(block_lines), block.attrs))
         block = None
@@ -313,6 +316,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 close_block(lineno)
                 # fall through and treat the directive normally
             else:
+                block_body += 1
                 _parse_anchored(line, lineno, block, block_lines, problems)
                 continue
         if line.startswith("@"):
@@ -378,6 +382,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 _check_context(attrs, lineno, "block", problems)
                 block = Block(length, (), tuple(attrs))
                 block_line = lineno
+                block_body = 0
             elif name == "end":
                 problems.add(lineno, "@end", "@end without an open @block")
             else:
@@ -394,7 +399,8 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
         problems.add(block_line, "@block", "not closed with @end")
         close_block(block_line)
     if problems.items:
-        raise ValidationError(problems.items)
+        ordered = sorted(zip(problems.lines, problems.items), key=lambda pair: pair[0])
+        raise ValidationError([text for _, text in ordered])
     return script
 
 
