@@ -1,0 +1,125 @@
+"""Loudness meter, true-peak estimate and limiter, checked against known signals
+and an independent meter (pyloudnorm)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.signal import resample
+
+from matcue.loudness import LoudnessMeter, TruePeakLimiter, integrated_loudness, true_peak_db
+
+
+def sine(freq: float, seconds: float, sr: int, amp: float = 1.0, phase: float = 0.0) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return amp * np.sin(2 * np.pi * freq * t + phase)
+
+
+def independent_true_peak_db(x: np.ndarray) -> float:
+    """8x FFT interpolation: a different method from the 4x polyphase under test."""
+    up = resample(x, len(x) * 8, axis=0)
+    return 20 * math.log10(float(np.max(np.abs(up))))
+
+
+@pytest.mark.parametrize("sr", [48000, 22050])
+def test_sine_reads_as_the_standard_says(sr: int) -> None:
+    # BS.1770: a 0 dBFS 997 Hz sine in one channel reads -3.01 LUFS.
+    x = sine(997, 5.0, sr, amp=0.1)
+    assert integrated_loudness(x, sr) == pytest.approx(-23.01, abs=0.08)
+
+
+def test_stereo_sums_channels() -> None:
+    sr = 48000
+    x = sine(997, 5.0, sr, amp=0.1)
+    both = np.stack([x, x], axis=1)
+    assert integrated_loudness(both, sr) == pytest.approx(-23.01 + 3.01, abs=0.05)
+
+
+def test_absolute_gate_ignores_silence() -> None:
+    sr = 22050
+    x = np.concatenate([sine(997, 3.0, sr, amp=0.1), np.zeros(20 * sr)])
+    # 27 whole 400 ms tone blocks, plus three that overlap the tone's end by 75/50/25 %
+    # (those pass both gates); the 200-odd silent blocks are gated out.
+    expected = -23.01 + 10 * math.log10((27 + 0.75 + 0.5 + 0.25) / 30)
+    assert integrated_loudness(x, sr) == pytest.approx(expected, abs=0.08)
+
+
+def test_relative_gate_drops_quiet_passages() -> None:
+    sr = 48000
+    loud = sine(997, 4.0, sr, amp=0.1)
+    quiet = sine(997, 8.0, sr, amp=0.001)  # 40 dB down: above -70 LUFS, below the -10 LU gate
+    x = np.concatenate([loud, quiet])
+    assert integrated_loudness(x, sr) == pytest.approx(-23.0, abs=0.3)
+
+
+def test_matches_pyloudnorm_on_noise_with_pauses() -> None:
+    pyln = pytest.importorskip("pyloudnorm")
+    sr = 48000
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(sr * 12) * 0.05
+    x[sr * 2 : sr * 4] = 0.0
+    x[sr * 7 : sr * 8] *= 0.1
+    ours = integrated_loudness(x, sr)
+    theirs = pyln.Meter(sr).integrated_loudness(x)
+    assert ours == pytest.approx(theirs, abs=0.1)
+
+
+def test_streaming_equals_whole() -> None:
+    sr = 22050
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((sr * 6, 2)) * np.linspace(0.01, 0.3, sr * 6)[:, None]
+    m = LoudnessMeter(sr, 2)
+    pos = 0
+    for size in rng.integers(1, 5000, size=10_000):
+        m.add(x[pos : pos + size])
+        pos += int(size)
+        if pos >= len(x):
+            break
+    assert m.samples == len(x)
+    assert m.integrated() == pytest.approx(integrated_loudness(x, sr), abs=1e-9)
+
+
+def test_silence_is_minus_infinity() -> None:
+    assert integrated_loudness(np.zeros(22050 * 2), 22050) == float("-inf")
+
+
+def test_true_peak_sees_intersample_peak() -> None:
+    # fs/4 at 45 degrees: every sample is +-0.707 (-3 dBFS) but the wave peaks at 1.0.
+    x = sine(22050 / 4, 1.0, 22050, amp=1.0, phase=math.pi / 4)
+    assert 20 * math.log10(np.max(np.abs(x))) == pytest.approx(-3.01, abs=0.01)
+    assert true_peak_db(x) == pytest.approx(0.0, abs=0.3)
+
+
+def test_limiter_holds_the_ceiling_and_leaves_quiet_audio_alone() -> None:
+    sr = 22050
+    quiet = sine(440, 2.0, sr, amp=0.3)
+    loud = sine(5000, 1.0, sr, amp=1.6)  # +4 dBFS
+    fs4 = sine(sr / 4, 1.0, sr, amp=0.85, phase=math.pi / 4)  # samples -4.4 dB, true peak -1.4
+    x = np.concatenate([quiet, loud, quiet, fs4 * 1.2, quiet])
+    lim = TruePeakLimiter(sr, 1, -1.0)
+    out = np.concatenate([lim.process(x[i : i + 999]) for i in range(0, len(x), 999)]
+                         + [lim.flush()])[lim.delay :]
+    assert len(out) == len(x)
+    assert independent_true_peak_db(out) <= -1.0
+    # Far from the peaks the signal passes unchanged (only delayed, and compensated here).
+    np.testing.assert_allclose(out[: sr], x[: sr], atol=1e-12)
+    mid = slice(3 * sr + sr // 2, 4 * sr)
+    np.testing.assert_allclose(out[mid], x[mid], atol=1e-12)
+
+
+def test_limiter_is_chunk_independent_and_stereo_linked() -> None:
+    sr = 22050
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((sr * 3, 2)) * 0.3
+    x[sr : sr + 500, 0] *= 5
+    outs = []
+    for size in (1000, 7777):
+        lim = TruePeakLimiter(sr, 2, -1.0)
+        parts = [lim.process(x[i : i + size]) for i in range(0, len(x), size)]
+        outs.append(np.concatenate(parts + [lim.flush()])[lim.delay :])
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-9)
+    # One gain for both channels: the right channel dips where only the left peaks.
+    ratio = outs[0][sr : sr + 500, 1] / x[sr : sr + 500, 1]
+    assert ratio.max() < 0.5
