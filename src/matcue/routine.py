@@ -239,8 +239,10 @@ class Duration(BaseModel):
             ((unit, value),) = data.items()
             unit = str(unit)
             if unit not in _UNITS:
-                raise _fail(f"unknown duration unit {_show(unit)}; use seconds, breaths or counts"
-                            + _did_you_mean(str(unit), _UNITS))
+                raise _fail(
+                    f"unknown duration unit {_show(unit)}; use seconds, breaths or counts"
+                    + _did_you_mean(str(unit), _UNITS)
+                )
         else:
             raise _fail(_DURATION_EXPECTED + f", got {_show(data)}")
         where = {"sub": unit} if isinstance(data, dict) else {}
@@ -252,8 +254,10 @@ class Duration(BaseModel):
             raise _fail(f"must be 0 or more, got {_show(value)}", **where)
         limit = _UNIT_LIMITS[unit]
         if value > limit:
-            what = "s (1 hour, the limit for a duration)" if unit == "seconds" else (
-                f"(the limit for {unit} in a duration)"
+            what = (
+                "s (1 hour, the limit for a duration)"
+                if unit == "seconds"
+                else (f"(the limit for {unit} in a duration)")
             )
             raise _fail(f"must be at most {_num(limit)} {what}, got {_show(value)}", **where)
         return {"unit": unit, "value": float(value)}
@@ -393,8 +397,7 @@ def _check_sides(value: Any) -> Any:
     if isinstance(value, list):
         if not 1 <= len(value) <= 2 or not all(v in ("left", "right") for v in value):
             raise _fail(
-                "expected 'both' or a list of one or two of 'left' and 'right', "
-                f"got {_show(value)}"
+                f"expected 'both' or a list of one or two of 'left' and 'right', got {_show(value)}"
             )
         if len(set(value)) != len(value):
             raise _fail("each side can be listed only once")
@@ -539,8 +542,11 @@ def _check_pair(value: Any) -> Any:
 
 
 RepsRange = Annotated[
-    tuple[Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)], Annotated[int, Strict(),
-          Field(ge=1, le=MAX_REPS)]] | None,
+    tuple[
+        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
+        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
+    ]
+    | None,
     BeforeValidator(lambda v: _check_pair(v)),
     WithJsonSchema(
         {
@@ -616,8 +622,12 @@ class BreathStep(_StepBase):
         lengths in seconds (zero-length holds left out). Lengths add up to ``cycle``."""
         moving = cycle - self.hold_in - self.hold_out
         inhale = moving * self.split
-        order = [("inhale", inhale), ("hold_in", self.hold_in), ("exhale", moving - inhale),
-                 ("hold_out", self.hold_out)]
+        order = [
+            ("inhale", inhale),
+            ("hold_in", self.hold_in),
+            ("exhale", moving - inhale),
+            ("hold_out", self.hold_out),
+        ]
         if self.start == StartPhase.exhale:
             order = order[2:] + order[:2]
         return [(p, s) for p, s in order if s > 0]
@@ -656,9 +666,7 @@ class HoldStep(_StepBase):
         """``guide``, or the default for the duration's unit."""
         if self.guide is not None:
             return self.guide
-        return {"breaths": Guide.breaths, "counts": Guide.count}.get(
-            self.duration.unit, Guide.none
-        )
+        return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         return self.duration.to_seconds(breath, count) * self.side_count
@@ -1132,8 +1140,11 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
         msg = f"unknown field '{key}'"
         hint = _did_you_mean(key, allowed)
         parent = _get(data, path[:-1])
-        kind = parent.get("kind") if isinstance(parent, dict) and model in _STEP_CLASSES.values() \
+        kind = (
+            parent.get("kind")
+            if isinstance(parent, dict) and model in _STEP_CLASSES.values()
             else None
+        )
         others = _other_kinds_with(key, kind) if kind else []
         if hint:
             msg += hint
@@ -1177,8 +1188,7 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
         return path, f"expected {expected}, got {_show(value)}{hint}"
     if path == ("matcue",) and typ in ("less_than_equal", "greater_than_equal"):
         return path, (
-            f"unsupported format version {_show(value)}; this matcue reads version "
-            f"{FORMAT_VERSION}"
+            f"unsupported format version {_show(value)}; this matcue reads version {FORMAT_VERSION}"
         )
     if typ in ("less_than_equal", "less_than"):
         limit = ctx.get("le", ctx.get("lt"))

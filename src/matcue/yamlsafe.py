@@ -61,13 +61,10 @@ TAG_MESSAGE = (
     "true/false, lists and mappings"
 )
 NOT_UTF8_MESSAGE = (
-    "the file is not valid UTF-8 (byte 0x{byte:02x} at offset {offset}); "
-    "save it as UTF-8 text"
+    "the file is not valid UTF-8 (byte 0x{byte:02x} at offset {offset}); save it as UTF-8 text"
 )
 UTF16_MESSAGE = "the file is UTF-16 encoded; save it as UTF-8 text"
-BINARY_MESSAGE = (
-    "this is a binary file, not a YAML text file (NUL byte at offset {offset})"
-)
+BINARY_MESSAGE = "this is a binary file, not a YAML text file (NUL byte at offset {offset})"
 EMPTY_MESSAGE = "the file is empty; a routine needs at least 'title' and 'steps'"
 MULTI_DOC_MESSAGE = "a routine file holds one YAML document; remove the second '---'"
 TAB_HINT = "; YAML indentation must use spaces, not tabs"
