@@ -234,3 +234,18 @@ def test_invalid_bitrate_names_the_valid_ones(tmp_path: Path) -> None:
         write_mp3([], tmp_path / "x.mp3", sample_rate=22050, channels=1, bitrate=192,
                   tags=None, chapters=[], length=0)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("sr", "ch"), [(22050, 1), (48000, 2)])
+def test_miniaudio_dr_mp3_agrees(tmp_path: Path, sr: int, ch: int) -> None:
+    """A third, independent decoder (dr_mp3), when installed (it is not a dependency)."""
+    miniaudio = pytest.importorskip("miniaudio")
+    path, x, onsets = encode(tmp_path, sr, ch)
+    dec = miniaudio.decode_file(
+        str(path), output_format=miniaudio.SampleFormat.FLOAT32, nchannels=ch, sample_rate=sr
+    )
+    y = np.asarray(dec.samples, dtype=np.float32).reshape(-1, ch)
+    assert len(y) == len(x)
+    ref = x if x.ndim == 1 else x[:, 0]
+    for onset in onsets:
+        assert lag_of(ref, y[:, 0], onset, sr) == 0
