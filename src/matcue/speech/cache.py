@@ -1,0 +1,173 @@
+"""On-disk, content-addressed cache of processed speech clips.
+
+A clip is stored under the sha256 of everything that could change its samples
+(engine, engine version, speech settings, text, sample rate, processing
+version), so a stale entry can never be returned: a changed input is a new key.
+
+Entries are written to a temporary file in the same directory and renamed into
+place, so a reader sees either a whole entry or none, and two processes filling
+the same cache at once both succeed (the last rename wins; both wrote the same
+bytes). Each entry carries a header with a checksum; a truncated or corrupt
+entry is logged as a warning and treated as a miss, so it is synthesized again.
+
+Layout: ``<root>/clips/<key[:2]>/<key>.clip``. Clearing the cache is deleting
+the directory (``matcue`` recreates it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from matcue.speech.base import SpeechSettings
+
+logger = logging.getLogger(__name__)
+
+ENV_VAR = "MATCUE_CACHE_DIR"
+MAGIC = b"MCQCLIP1"
+_HEADER = struct.Struct("<8sIQ32s")  # magic, sample rate, sample count, sha256 of data
+HEADER_SIZE = _HEADER.size
+
+
+def default_cache_dir() -> Path:
+    """``$MATCUE_CACHE_DIR`` if set, else the platform's user cache dir for matcue."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("matcue"))
+
+
+def _settings_dict(settings: SpeechSettings | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(settings, SpeechSettings):
+        return dataclasses.asdict(settings)
+    return dict(settings)
+
+
+def cache_key(
+    engine_name: str,
+    engine_version: str,
+    settings: SpeechSettings | dict[str, Any],
+    text: str,
+    sample_rate: int,
+    processing_version: str,
+) -> str:
+    """sha256 hex of a canonical JSON of the inputs (sorted keys, no whitespace)."""
+    payload = {
+        "engine": engine_name,
+        "engine_version": engine_version,
+        "settings": _settings_dict(settings),
+        "text": text,
+        "sample_rate": int(sample_rate),
+        "processing": processing_version,
+    }
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def encode_entry(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Header + little-endian float32 samples."""
+    data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
+    digest = hashlib.sha256(data).digest()
+    return _HEADER.pack(MAGIC, int(sample_rate), len(data) // 4, digest) + data
+
+
+def decode_entry(blob: bytes) -> tuple[np.ndarray, int]:
+    """Inverse of :func:`encode_entry`; raises ValueError saying what is wrong."""
+    if len(blob) < HEADER_SIZE:
+        raise ValueError(f"truncated header ({len(blob)} bytes)")
+    magic, rate, count, digest = _HEADER.unpack_from(blob)
+    if magic != MAGIC:
+        raise ValueError("not a matcue clip (bad magic)")
+    data = blob[HEADER_SIZE:]
+    if len(data) != count * 4:
+        raise ValueError(f"truncated: header says {count * 4} data bytes, file has {len(data)}")
+    if hashlib.sha256(data).digest() != digest:
+        raise ValueError("checksum mismatch")
+    if rate <= 0:
+        raise ValueError(f"bad sample rate {rate}")
+    return np.frombuffer(data, dtype="<f4").astype(np.float32), int(rate)
+
+
+class ClipCache:
+    """Processed clips on disk, keyed by :func:`cache_key`."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    key = staticmethod(cache_key)
+
+    def path_for(self, key: str) -> Path:
+        return self.root / "clips" / key[:2] / f"{key}.clip"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The cached samples for ``key``, or None on a miss or a bad entry."""
+        path = self.path_for(key)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            logger.warning("cannot read cached clip %s (%s); synthesizing again", path, exc)
+            return None
+        try:
+            samples, _rate = decode_entry(blob)
+        except ValueError as exc:
+            logger.warning("corrupt cached clip %s (%s); synthesizing again", path, exc)
+            return None
+        return samples
+
+    def put(self, key: str, samples: np.ndarray, sample_rate: int) -> Path:
+        """Store ``samples`` atomically; returns the entry's path.
+
+        A failure to write is logged and otherwise ignored: the cache is an
+        optimisation, and the caller already has the samples.
+        """
+        path = self.path_for(key)
+        blob = encode_entry(samples, sample_rate)
+        tmp_name: str | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
+            # No fsync: after a crash a half-written entry fails its checksum and
+            # is synthesized again, which is cheaper than syncing every clip.
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp_name, path)
+            tmp_name = None
+        except OSError as exc:
+            logger.warning("cannot write cached clip %s (%s)", path, exc)
+        finally:
+            if tmp_name is not None:
+                try:
+                    os.unlink(tmp_name)
+                except OSError:
+                    pass
+        return path
+
+    def clear(self) -> int:
+        """Delete every cached clip; returns how many were removed."""
+        removed = 0
+        clips = self.root / "clips"
+        if not clips.exists():
+            return 0
+        for entry in clips.glob("*/*.clip"):
+            try:
+                entry.unlink()
+                removed += 1
+            except OSError as exc:
+                logger.warning("cannot remove %s (%s)", entry, exc)
+        return removed
+
+
+__all__ = ["ClipCache", "cache_key", "default_cache_dir", "ENV_VAR"]

@@ -1,0 +1,261 @@
+"""Turn a render's phrases into processed clips: cached, deduplicated, in parallel.
+
+``Synthesizer`` is what the pipeline talks to. It hands out each distinct
+phrase as float32 mono samples at the render's sample rate, trimmed of
+leading/trailing silence. A phrase is synthesized at most once per render: from
+the disk cache if possible, else by a worker process (``prefetch``) or inline
+(``get``), then stored in the cache.
+
+Synthesis runs in a pool of worker *processes*, each with its own engine:
+pyttsx3/espeak keeps process-global state and is not thread-safe, and separate
+processes let synthesis overlap both itself and the caller's mixing/encoding.
+Workers are started with "spawn" so they never inherit a forked copy of a
+speech library's threads and locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from matcue.errors import MatcueError, SpeechError
+from matcue.speech import get_engine
+from matcue.speech.base import Clip, Engine, SpeechSettings
+from matcue.speech.cache import ClipCache
+from matcue.speech.stretch import trim_silence
+
+logger = logging.getLogger(__name__)
+
+PROCESSING_VERSION = "trim-45dB-10ms+resample_poly/1"
+"""Part of every cache key: change it whenever ``process_clip`` changes output."""
+
+INLINE_MAX = 4
+"""Up to this many phrases to synthesize, starting worker processes costs more
+than it saves: they are synthesized inline when asked for."""
+
+
+@dataclass
+class SynthStats:
+    """Per-render counts of distinct phrases: from the disk cache, or synthesized."""
+
+    hits: int = 0
+    misses: int = 0
+
+
+def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
+    """Trim ``clip`` and resample it to ``sample_rate``: float32 mono in [-1, 1]."""
+    samples = trim_silence(np.asarray(clip.samples, dtype=np.float32), clip.sample_rate)
+    if clip.sample_rate != sample_rate:
+        g = math.gcd(int(clip.sample_rate), int(sample_rate))
+        samples = resample_poly(samples, sample_rate // g, clip.sample_rate // g)
+    return np.clip(samples, -1.0, 1.0).astype(np.float32)
+
+
+def _synthesize_one(engine: Engine, text: str, settings: SpeechSettings, rate: int) -> np.ndarray:
+    """Synthesize and process one phrase; any failure becomes a MatcueError naming it."""
+    try:
+        clip = engine.synthesize(text, settings)
+    except MatcueError:
+        raise
+    except Exception as exc:
+        raise SpeechError(f"{engine.name} failed to speak {text!r}: {exc}") from exc
+    return process_clip(clip, rate)
+
+
+# --- worker process side ---------------------------------------------------
+
+_WORKER_ENGINE: Engine | None = None
+
+
+def _worker_init(engine_name: str) -> None:
+    """Runs once in each worker: ignore Ctrl-C (the parent shuts us down), make an engine."""
+    global _WORKER_ENGINE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_ENGINE = get_engine(engine_name)
+
+
+def _worker_synthesize(text: str, settings: SpeechSettings, rate: int) -> np.ndarray:
+    if _WORKER_ENGINE is None:  # pragma: no cover - the initializer always runs first
+        raise SpeechError(f"speech worker has no engine for {text!r}")
+    return _synthesize_one(_WORKER_ENGINE, text, settings, rate)
+
+
+# --- parent side -------------------------------------------------------------
+
+
+class Synthesizer:
+    """Phrases -> processed clips for one render. Use as a context manager."""
+
+    def __init__(
+        self,
+        settings: SpeechSettings,
+        *,
+        sample_rate: int,
+        cache: ClipCache | None,
+        workers: int = 2,
+    ) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        self.settings = settings
+        self.sample_rate = int(sample_rate)
+        self.cache = cache
+        self.workers = max(0, int(workers))
+        self.engine: Engine = get_engine(settings.engine)
+        self.stats = SynthStats()
+        self._engine_version: str | None = None
+        self._clips: dict[str, np.ndarray] = {}
+        self._futures: dict[str, Future[np.ndarray]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+
+    # -- keys and cache
+
+    def _version(self) -> str:
+        """Engine version, plus the model file's size and mtime when there is one
+        (a replaced voice model must not hit old entries)."""
+        if self._engine_version is None:
+            version = self.engine.version()
+            if self.settings.model:
+                try:
+                    st = os.stat(self.settings.model)
+                    version += f"; model {st.st_size}:{st.st_mtime_ns}"
+                except OSError:
+                    pass
+            self._engine_version = version
+        return self._engine_version
+
+    def key(self, text: str) -> str:
+        """The cache key of ``text`` under this synthesizer's settings."""
+        return ClipCache.key(
+            self.engine.name,
+            self._version(),
+            self.settings,
+            text,
+            self.sample_rate,
+            PROCESSING_VERSION,
+        )
+
+    def _from_cache(self, text: str) -> np.ndarray | None:
+        if self.cache is None:
+            return None
+        samples = self.cache.get(self.key(text))
+        if samples is not None:
+            self.stats.hits += 1
+            self._store(text, samples, to_cache=False)
+        return samples
+
+    def _store(self, text: str, samples: np.ndarray, *, to_cache: bool) -> np.ndarray:
+        samples = np.asarray(samples, dtype=np.float32)
+        samples.flags.writeable = False  # shared by every use of the phrase
+        self._clips[text] = samples
+        if to_cache and self.cache is not None:
+            self.cache.put(self.key(text), samples, self.sample_rate)
+        return samples
+
+    # -- public API
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Start synthesizing the distinct, uncached ``texts`` in the background.
+
+        Cached phrases are loaded now. With more than :data:`INLINE_MAX` phrases
+        left (and ``workers`` > 0) they are handed to the worker pool; a handful
+        is left to be synthesized inline by :meth:`get`.
+        """
+        todo: list[str] = []
+        for text in dict.fromkeys(texts):
+            if text in self._clips or text in self._futures:
+                continue
+            if not text or not text.strip():
+                raise SpeechError(f"cannot speak empty text {text!r}")
+            if self._from_cache(text) is None:
+                todo.append(text)
+        if len(todo) <= INLINE_MAX or self.workers == 0:
+            return
+        pool = self._ensure_pool()
+        for text in todo:
+            self._futures[text] = pool.submit(
+                _worker_synthesize, text, self.settings, self.sample_rate
+            )
+        logger.debug("prefetching %d phrases on %d workers", len(todo), self.workers)
+
+    def get(self, text: str) -> np.ndarray:
+        """The processed clip for ``text`` (read-only float32 at ``sample_rate``)."""
+        clip = self._clips.get(text)
+        if clip is not None:
+            return clip
+        future = self._futures.pop(text, None)
+        if future is not None:
+            try:
+                samples = future.result()
+            except MatcueError:
+                raise
+            except BrokenProcessPool as exc:
+                raise SpeechError(f"the speech worker died while speaking {text!r}: {exc}") from exc
+            except Exception as exc:
+                raise SpeechError(f"speech failed for {text!r}: {exc}") from exc
+            self.stats.misses += 1
+            return self._store(text, samples, to_cache=True)
+        cached = self._from_cache(text)
+        if cached is not None:
+            return self._clips[text]
+        samples = _synthesize_one(self.engine, text, self.settings, self.sample_rate)
+        self.stats.misses += 1
+        return self._store(text, samples, to_cache=True)
+
+    # -- lifecycle
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(self.settings.engine,),
+            )
+        return self._pool
+
+    def close(self, *, terminate: bool = False) -> None:
+        """Shut the worker pool down; pending work is cancelled.
+
+        ``terminate`` (used on KeyboardInterrupt) kills workers instead of
+        letting a phrase in progress finish, so nothing is left hanging.
+        """
+        pool, self._pool = self._pool, None
+        self._futures.clear()
+        if pool is None:
+            return
+        if terminate:
+            # ProcessPoolExecutor has no public "kill" before Python 3.14.
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in processes:
+                proc.join(timeout=5)
+        else:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Synthesizer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(terminate=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
+
+
+__all__ = ["Synthesizer", "SynthStats", "process_clip", "PROCESSING_VERSION"]
