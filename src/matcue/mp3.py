@@ -80,6 +80,7 @@ def _crc16_table() -> np.ndarray:
 _CRC_TABLE = _crc16_table()
 _CRC_LIST = [int(v) for v in _CRC_TABLE]
 _BLOCK = 4096
+_CRC_BATCH = 1 << 20
 
 
 def _crc16_bytes_loop(data: bytes | bytearray | memoryview, crc: int) -> int:
@@ -336,6 +337,7 @@ class Mp3StreamWriter:
         self._frames = 0
         self._music = self._info_size.size  # bytes from the Info frame's start
         self._crc = 0
+        self._crc_buf = bytearray()
         self._samples = 0
         self._done = False
 
@@ -343,7 +345,11 @@ class Mp3StreamWriter:
         if not data:
             return
         self._f.write(data)
-        self._crc = crc16_lame(data, self._crc)
+        # The music CRC runs in big batches: its numpy path pays per call, not per byte.
+        self._crc_buf += data
+        if len(self._crc_buf) >= _CRC_BATCH:
+            self._crc = crc16_lame(self._crc_buf, self._crc)
+            self._crc_buf.clear()
         self._pending += data
         pos = 0
         while len(self._pending) - pos >= 4:
@@ -379,6 +385,8 @@ class Mp3StreamWriter:
         self._take(self._enc.flush())
         if self._pending:
             raise RenderError("lameenc ended with a partial MP3 frame")
+        self._crc = crc16_lame(self._crc_buf, self._crc)
+        self._crc_buf.clear()
         if self._first_header is None:
             raise RenderError("lameenc produced no MP3 frames")
         spf = 1152 if _SAMPLE_RATES[self.sample_rate][2] else 576
