@@ -111,6 +111,9 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       matcue render my.cue         render an edited cue script as it stands
     """
     _State.debug = debug
+    from .atomic import install_sigterm_as_keyboardinterrupt
+
+    install_sigterm_as_keyboardinterrupt()  # a kill cleans up temp files like Ctrl-C
     level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="matcue: %(levelname)s: %(message)s"
                         if debug else "matcue: %(levelname)s: %(message)s")

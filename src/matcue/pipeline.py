@@ -197,11 +197,11 @@ def render(
         report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
 
     chunks = render_chunks(timeline, clips, mix, progress=on_chunk)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    tags = Tags.from_timeline(timeline)
     if settings.format == "wav":
-        write_wav(chunks, output, sample_rate=sr, channels=settings.channels, length=total)
+        write_wav(chunks, output, sample_rate=sr, channels=settings.channels, length=total,
+                  tags=tags)
     else:
-        tags = Tags.from_timeline(timeline)
         write_mp3(chunks, output, sample_rate=sr, channels=settings.channels,
                   bitrate=settings.bitrate, tags=tags, chapters=timeline.chapters, length=total)
     result = RenderResult(output=output, duration=timeline.duration, timeline=timeline,

@@ -81,6 +81,7 @@ def merge(routine_defaults: Any, overrides: dict[str, Any]) -> Settings:
     for key in ("pace", "breath", "verbosity", "engine", "voice", "rate", "volume", "count",
                 "transition", "pause"):
         value = getattr(routine_defaults, key, None) if routine_defaults is not None else None
+        value = getattr(value, "value", value)  # str-based enums -> their plain value
         if value is not None:
             base[key] = value if key != "pace" else str(value)
     given = {k: v for k, v in overrides.items() if v is not None and k in names}

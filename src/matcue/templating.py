@@ -174,11 +174,11 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
     pause = _sec(settings.pause if settings.pause is not None
                  else getattr(d, "pause", None) if getattr(d, "pause", None) is not None else 1)
     cycle = breath * pace
-    kind = step.kind if isinstance(step.kind, str) else step.kind.value
+    kind = str(getattr(step.kind, "value", step.kind))
     sides = getattr(step, "sides", None)
     if sides == "both":
         sides = ["left", "right"]
-    side_list = [s if isinstance(s, str) else s.value for s in sides] if sides else [None]
+    side_list = [str(getattr(s, "value", s)) for s in sides] if sides else [None]
     name = getattr(step, "name", None) or {"say": "Instructions", "transition": "Transition"}.get(
         kind, kind.title())
     plan: dict[str, Any] = {
