@@ -864,7 +864,9 @@ def _partial_cross_checks(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     names = [
         item.get("name") or (_STEP_CLASSES[item["kind"]].default_name or "")
         for item in raw_steps
-        if isinstance(item, dict) and item.get("kind") in _STEP_CLASSES
+        if isinstance(item, dict)
+        and isinstance(item.get("kind"), str)
+        and item["kind"] in _STEP_CLASSES
     ]
     main = data.get("main")
     if not isinstance(main, list) or not all(isinstance(m, str) for m in main):
