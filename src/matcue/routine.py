@@ -112,7 +112,14 @@ def _fail(message: str, **ctx: Any) -> PydanticCustomError:
 # Small value types
 
 
-class Pace(str, Enum):
+class _Choice(str, Enum):
+    """A fixed choice that prints as its YAML spelling (``str(Pace.slow) == "slow"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Pace(_Choice):
     """Named paces; each scales every anchored interval."""
 
     slow = "slow"
@@ -120,7 +127,7 @@ class Pace(str, Enum):
     fast = "fast"
 
 
-class Verbosity(str, Enum):
+class Verbosity(_Choice):
     """How much is said."""
 
     full = "full"
@@ -128,21 +135,21 @@ class Verbosity(str, Enum):
     minimal = "minimal"
 
 
-class Side(str, Enum):
+class Side(_Choice):
     """A side of the body, for steps done once per side."""
 
     left = "left"
     right = "right"
 
 
-class StartPhase(str, Enum):
+class StartPhase(_Choice):
     """Which breath phase opens each cycle."""
 
     inhale = "inhale"
     exhale = "exhale"
 
 
-class Guide(str, Enum):
+class Guide(_Choice):
     """What is said during a hold."""
 
     breaths = "breaths"
