@@ -17,5 +17,5 @@ class FakeSpeechLengths:
         return round(len(text.split()) * self.word_seconds * self.sample_rate)
 
 
-def fake_sound_length(sample_rate: int) -> "callable":
+def fake_sound_length(sample_rate: int) -> callable:
     return lambda name: 2 * sample_rate

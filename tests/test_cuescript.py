@@ -56,9 +56,14 @@ def test_parse_example():
     assert s.items[3] == StepMark("Cat and Cow")
     assert s.items[4] == Context((("side", "left"),))
     block = s.items[6]
-    assert block == Block(Fraction(15), (AnchoredLine(Fraction(0), "inhale", "Breathe in and lift the chest."),
-                                         AnchoredLine(Fraction(15, 2), "exhale", "Breathe out and round.")),
-                          (("rep", "1"),))
+    assert block == Block(
+        Fraction(15),
+        (
+            AnchoredLine(Fraction(0), "inhale", "Breathe in and lift the chest."),
+            AnchoredLine(Fraction(15, 2), "exhale", "Breathe out and round."),
+        ),
+        (("rep", "1"),),
+    )
     assert s.items[7].lines[0] == AnchoredLine(Fraction(0), "hold", None)
     assert s.items[7].lines[1].text == "@ sign spoken as is"
     assert s.phrases()[:2] == ["Welcome.", "Come onto your hands and knees."]
@@ -71,9 +76,11 @@ def test_print_then_parse_is_identity_on_example():
 
 
 def test_errors_are_all_reported_with_file_line_and_field():
-    text = ("# matcue cue script 1\n@pase 2\n@pause soon\n@block 0\n  0 inhale: in\n@end\n"
-            "@block 10 rep=zero\n  5 inhale: a\n  2 exhale: b\n  12 hold\n@end\n@end\n"
-            "@context sied=left\n@block 5\nforgot the offset\n@end\n@block 4\n  0 x: y\n")
+    text = (
+        "# matcue cue script 1\n@pase 2\n@pause soon\n@block 0\n  0 inhale: in\n@end\n"
+        "@block 10 rep=zero\n  5 inhale: a\n  2 exhale: b\n  12 hold\n@end\n@end\n"
+        "@context sied=left\n@block 5\nforgot the offset\n@end\n@block 4\n  0 x: y\n"
+    )
     with pytest.raises(ValidationError) as info:
         parse_script(text, filename="my.cue")
     assert info.value.problems == [
@@ -107,25 +114,53 @@ def test_format_seconds():
 
 # ---- Hypothesis: any script the model can hold prints and parses back equal
 
-text_st = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40
-).map(lambda t: " ".join(t.split())).filter(bool)
+text_st = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+        min_size=1,
+        max_size=40,
+    )
+    .map(lambda t: " ".join(t.split()))
+    .filter(bool)
+)
 secs = st.integers(min_value=0, max_value=10**6).map(lambda n: Fraction(n, 1000))
 pos_secs = st.integers(min_value=1, max_value=10**6).map(lambda n: Fraction(n, 1000))
 phase_st = st.sampled_from([None, "inhale", "exhale", "hold", "hold_in", "rest", "move"])
-ctx_st = st.lists(st.sampled_from([("rep", "3"), ("set", "2"), ("side", "left"),
-                                   ("side", "right"), ("phase", "hold"), ("side", "")]),
-                  max_size=3).map(tuple)
+ctx_st = st.lists(
+    st.sampled_from(
+        [
+            ("rep", "3"),
+            ("set", "2"),
+            ("side", "left"),
+            ("side", "right"),
+            ("phase", "hold"),
+            ("side", ""),
+        ]
+    ),
+    max_size=3,
+).map(tuple)
 
 
 @st.composite
 def block_st(draw):
     length = draw(pos_secs)
-    offsets = sorted(set(draw(st.lists(st.integers(min_value=0,
-                                                   max_value=length.numerator * 1000 // length.denominator - 1),
-                                       min_size=1, max_size=5))))
-    lines = tuple(AnchoredLine(Fraction(o, 1000), draw(phase_st),
-                               draw(st.one_of(st.none(), text_st))) for o in offsets)
+    offsets = sorted(
+        set(
+            draw(
+                st.lists(
+                    st.integers(
+                        min_value=0, max_value=length.numerator * 1000 // length.denominator - 1
+                    ),
+                    min_size=1,
+                    max_size=5,
+                )
+            )
+        )
+    )
+    lines = tuple(
+        AnchoredLine(Fraction(o, 1000), draw(phase_st), draw(st.one_of(st.none(), text_st)))
+        for o in offsets
+    )
     return Block(length, lines, draw(ctx_st.map(lambda c: tuple(x for x in c if x[1]))))
 
 
@@ -139,9 +174,14 @@ item_st = st.one_of(
 )
 
 
-@given(st.builds(CueScript, title=st.one_of(st.just(""), text_st),
-                 meta=st.dictionaries(st.sampled_from(["routine", "pace", "voice"]), text_st, max_size=3),
-                 items=st.lists(item_st, max_size=12)))
+@given(
+    st.builds(
+        CueScript,
+        title=st.one_of(st.just(""), text_st),
+        meta=st.dictionaries(st.sampled_from(["routine", "pace", "voice"]), text_st, max_size=3),
+        items=st.lists(item_st, max_size=12),
+    )
+)
 @settings(max_examples=150, deadline=None)
 def test_round_trip_property(script):
     assert parse_script(print_script(script)) == script

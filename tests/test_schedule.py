@@ -6,14 +6,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from fakes import FakeSpeechLengths, fake_sound_length
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcue.cuescript import AnchoredLine, Block, CueScript, Pause, Say, StepMark, parse_script
 from matcue.errors import InputError
 from matcue.schedule import schedule
-
-from fakes import FakeSpeechLengths, fake_sound_length
 
 SR = 22050
 
@@ -22,14 +21,24 @@ def breath_script(cycle: Fraction, reps: int, lead: str = "Come to hands and kne
     half = cycle / 2
     items: list = [StepMark("Cat and Cow"), Say(lead), Pause(Fraction(1))]
     for rep in range(1, reps + 1):
-        items.append(Block(cycle, (AnchoredLine(Fraction(0), "inhale", "In"),
-                                   AnchoredLine(half, "exhale", "Out")), (("rep", str(rep)),)))
+        items.append(
+            Block(
+                cycle,
+                (AnchoredLine(Fraction(0), "inhale", "In"), AnchoredLine(half, "exhale", "Out")),
+                (("rep", str(rep)),),
+            )
+        )
     return CueScript(title="t", items=items)
 
 
 def run(script: CueScript, sr: int = SR, word_seconds: float = 0.3, **kw):
-    return schedule(script, sample_rate=sr, speech_length=FakeSpeechLengths(sr, word_seconds),
-                    sound_length=fake_sound_length(sr), **kw)
+    return schedule(
+        script,
+        sample_rate=sr,
+        speech_length=FakeSpeechLengths(sr, word_seconds),
+        sound_length=fake_sound_length(sr),
+        **kw,
+    )
 
 
 def test_fifteen_second_cycle_lands_at_exact_offsets():
@@ -40,7 +49,7 @@ def test_fifteen_second_cycle_lands_at_exact_offsets():
     origin = inhales[0].start
     # The flowing lead-in: 5 words * 0.3 s + 1 s pause, exactly.
     assert origin == round(5 * 0.3 * SR) + SR
-    for k, (i, x) in enumerate(zip(inhales, exhales)):
+    for k, (i, x) in enumerate(zip(inhales, exhales, strict=True)):
         assert i.start == origin + round(Fraction(15) * k * SR)
         assert x.start == origin + round((Fraction(15) * k + Fraction(15, 2)) * SR)
         assert i.rep == k + 1 and i.step == "Cat and Cow"
@@ -62,8 +71,9 @@ def test_anchors_do_not_drift_with_a_non_integer_sample_cycle():
 
 @given(
     cycle=st.fractions(min_value=2, max_value=60).map(lambda f: f.limit_denominator(1000)),
-    pace=st.sampled_from([Fraction(4, 5), Fraction(1), Fraction(5, 4), Fraction(3, 2),
-                          Fraction(7, 3)]),
+    pace=st.sampled_from(
+        [Fraction(4, 5), Fraction(1), Fraction(5, 4), Fraction(3, 2), Fraction(7, 3)]
+    ),
     reps=st.integers(min_value=1, max_value=30),
     sr=st.sampled_from([16000, 22050, 44100, 48000]),
 )
@@ -79,9 +89,7 @@ def test_anchors_are_sample_exact_for_any_pace_and_breath(cycle, pace, reps, sr)
 
 
 def test_flowing_lines_take_their_speech_length_plus_pauses():
-    script = parse_script(
-        "# matcue cue script 1\n@step A\none two three\n@pause 2.5\nfour five\n"
-    )
+    script = parse_script("# matcue cue script 1\n@step A\none two three\n@pause 2.5\nfour five\n")
     tl = run(script).timeline
     speech = [e for e in tl.events if e.kind == "speech"]
     assert speech[0].start == 0 and speech[0].end == round(0.9 * SR)
@@ -126,8 +134,10 @@ def test_overrun_is_sped_up_within_limit_without_moving_anchors():
 
 def test_overrun_beyond_limit_warns_names_step_and_fix_and_strict_fails():
     words = " ".join(["word"] * 12)  # 3.6 s in a 2 s window: 1.8x needed
-    text = (f"# matcue cue script 1\n@step Lunge\n@block 4 rep=3\n  0 inhale: {words}\n"
-            "  2 exhale: out\n@end\n")
+    text = (
+        f"# matcue cue script 1\n@step Lunge\n@block 4 rep=3\n  0 inhale: {words}\n"
+        "  2 exhale: out\n@end\n"
+    )
     plan = run(parse_script(text))
     assert len(plan.timeline.warnings) == 1
     w = plan.timeline.warnings[0]
@@ -143,7 +153,9 @@ def test_overrun_beyond_limit_warns_names_step_and_fix_and_strict_fails():
 
 def test_silent_phase_lines_do_not_shorten_the_speech_window():
     # the inhale cue may run over a silent hold marker into the exhale's start
-    text = ("# matcue cue script 1\n@step A\n@block 6\n  0 inhale: a b c d e f g h\n"
-            "  1 hold_in\n  3 exhale: out\n@end\n")
+    text = (
+        "# matcue cue script 1\n@step A\n@block 6\n  0 inhale: a b c d e f g h\n"
+        "  1 hold_in\n  3 exhale: out\n@end\n"
+    )
     plan = run(parse_script(text))
     assert plan.stretches == {} and plan.timeline.warnings == []

@@ -64,10 +64,15 @@ class Progress:
             sys.stderr.flush()
 
 
-def render_one(name: str, overrides: dict[str, Any], output: Path | None,
-               timeline_path: Path | None, transcript: bool,
-               progress: Callable[[str, float], None] | None = None,
-               synth_workers: int = 2) -> Any:
+def render_one(
+    name: str,
+    overrides: dict[str, Any],
+    output: Path | None,
+    timeline_path: Path | None,
+    transcript: bool,
+    progress: Callable[[str, float], None] | None = None,
+    synth_workers: int = 2,
+) -> Any:
     from .pipeline import load_source, render, resolve_settings
 
     source = load_source(name)
@@ -80,13 +85,28 @@ def render_one(name: str, overrides: dict[str, Any], output: Path | None,
     tl = timeline_path
     if tl is not None and _is_dir_arg(tl):
         tl = tl / f"{source.name}.json"
-    return render(source, settings, out, timeline_path=tl, transcript=transcript,
-                  progress=progress, synth_workers=synth_workers)
+    return render(
+        source,
+        settings,
+        out,
+        timeline_path=tl,
+        transcript=transcript,
+        progress=progress,
+        synth_workers=synth_workers,
+    )
 
 
-def render_many(names: list[str], overrides: dict[str, Any], *, output: Path | None,
-                timeline_path: Path | None, transcript: bool, quiet: bool,
-                echo: Callable[[str], None], show_progress: bool) -> None:
+def render_many(
+    names: list[str],
+    overrides: dict[str, Any],
+    *,
+    output: Path | None,
+    timeline_path: Path | None,
+    transcript: bool,
+    quiet: bool,
+    echo: Callable[[str], None],
+    show_progress: bool,
+) -> None:
     plan_outputs(names, output, overrides.get("format"))
     if len(names) > 1 and timeline_path is not None and not _is_dir_arg(timeline_path):
         raise InputError(
@@ -95,11 +115,21 @@ def render_many(names: list[str], overrides: dict[str, Any], *, output: Path | N
     if len(names) > 1:
         from .parallel import render_parallel
 
-        failures = render_parallel(names, overrides, output=output, timeline_path=timeline_path,
-                                   transcript=transcript, echo=echo, quiet=quiet)
+        failures = render_parallel(
+            names,
+            overrides,
+            output=output,
+            timeline_path=timeline_path,
+            transcript=transcript,
+            echo=echo,
+            quiet=quiet,
+        )
         if failures:
-            raise failures[0] if len(failures) == 1 else MatcueError(
-                f"{len(failures)} of {len(names)} routines failed")
+            raise (
+                failures[0]
+                if len(failures) == 1
+                else MatcueError(f"{len(failures)} of {len(names)} routines failed")
+            )
         return
     name = names[0]
     bar = Progress(name, show_progress)

@@ -22,8 +22,12 @@ def estimate_seconds(script: CueScript, wpm: int = ESTIMATE_WPM) -> float:
         words = max(1, len(text.split()))
         return round(Fraction(words * 60, wpm) * ESTIMATE_RATE)
 
-    plan = schedule(script, sample_rate=ESTIMATE_RATE, speech_length=speech_length,
-                    sound_length=lambda name: 2 * ESTIMATE_RATE)
+    plan = schedule(
+        script,
+        sample_rate=ESTIMATE_RATE,
+        speech_length=speech_length,
+        sound_length=lambda name: 2 * ESTIMATE_RATE,
+    )
     return plan.timeline.duration
 
 

@@ -32,15 +32,24 @@ class _State:
 def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by commands that build a session (``render``, ``script``)."""
     options = [
-        click.option("--pace", help="slow, normal, fast, or a factor such as 1.25 "
-                     "(scales every timed interval)."),
-        click.option("--breath", type=float, help="Seconds per breath cycle for breath-paced "
-                     "steps that do not fix their own."),
+        click.option(
+            "--pace",
+            help="slow, normal, fast, or a factor such as 1.25 (scales every timed interval).",
+        ),
+        click.option(
+            "--breath",
+            type=float,
+            help="Seconds per breath cycle for breath-paced steps that do not fix their own.",
+        ),
         click.option("--minutes", type=float, help="Fit the session to about this many minutes."),
-        click.option("--verbosity", type=click.Choice(["full", "brief", "minimal"]),
-                     help="How much is said."),
-        click.option("--templates", type=click.Path(path_type=Path),
-                     help="Folder of your own templates (override built-ins by name)."),
+        click.option(
+            "--verbosity", type=click.Choice(["full", "brief", "minimal"]), help="How much is said."
+        ),
+        click.option(
+            "--templates",
+            type=click.Path(path_type=Path),
+            help="Folder of your own templates (override built-ins by name).",
+        ),
         click.option("--count", "count", type=float, help="Seconds per spoken count."),
     ]
     for option in reversed(options):
@@ -54,8 +63,11 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--voice", help="Voice id (see 'matcue voices')."),
         click.option("--rate", type=int, help="Speaking rate in words per minute."),
         click.option("--volume", type=float, help="Speech volume, 0 to 1."),
-        click.option("--voice-model", type=click.Path(path_type=Path),
-                     help="Voice model file for engines that need one (piper)."),
+        click.option(
+            "--voice-model",
+            type=click.Path(path_type=Path),
+            help="Voice model file for engines that need one (piper).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -115,45 +127,76 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 
     install_sigterm_as_keyboardinterrupt()  # a kill cleans up temp files like Ctrl-C
     level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING)
-    logging.basicConfig(level=level, format="matcue: %(levelname)s: %(message)s"
-                        if debug else "matcue: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=level,
+        format="matcue: %(levelname)s: %(message)s"
+        if debug
+        else "matcue: %(levelname)s: %(message)s",
+    )
     logging.captureWarnings(True)
     ctx.obj = {"quiet": quiet}
 
 
 @main.command()
 @click.argument("routines", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file, or a folder (ending in /) for several routines. "
-                   "Default: audio_out/NAME.mp3")
-@click.option("--timeline", "timeline_path", type=click.Path(path_type=Path),
-              help="Also write the schedule as a JSON list of events.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file, or a folder (ending in /) for several routines. Default: audio_out/NAME.mp3",
+)
+@click.option(
+    "--timeline",
+    "timeline_path",
+    type=click.Path(path_type=Path),
+    help="Also write the schedule as a JSON list of events.",
+)
 @click.option("--format", "fmt", type=click.Choice(["mp3", "wav"]), help="Audio format.")
 @click.option("--no-transcript", is_flag=True, help="Do not write the .vtt transcript.")
 @session_options
 @voice_options
 @click.option("--chime/--no-chime", default=None, help="Soft bell at step changes and the end.")
-@click.option("--breath-tone", is_flag=True, default=None,
-              help="A quiet tone that swells with each inhale and fades with each exhale.")
+@click.option(
+    "--breath-tone",
+    is_flag=True,
+    default=None,
+    help="A quiet tone that swells with each inhale and fades with each exhale.",
+)
 @click.option("--bed", help="Background bed: pink, brown, or an audio file.")
 @click.option("--bed-volume", type=float, help="Bed level in dB relative to speech (e.g. -24).")
 @click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
 @click.option("--bitrate", type=int, help="MP3 bitrate in kbit/s (constant). Default 64.")
-@click.option("--strict", is_flag=True, default=None,
-              help="Treat a cue that does not fit its timed window as an error.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Treat a cue that does not fit its timed window as an error.",
+)
 @click.pass_context
 @handle_errors
-def render(ctx: click.Context, routines: tuple[str, ...], output: Path | None,
-           timeline_path: Path | None, fmt: str | None, no_transcript: bool,
-           stereo: bool | None, **options: Any) -> None:
+def render(
+    ctx: click.Context,
+    routines: tuple[str, ...],
+    output: Path | None,
+    timeline_path: Path | None,
+    fmt: str | None,
+    no_transcript: bool,
+    stereo: bool | None,
+    **options: Any,
+) -> None:
     """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
     from .batch import render_many
 
     quiet = ctx.obj["quiet"]
     overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
     render_many(
-        list(routines), overrides, output=output, timeline_path=timeline_path,
-        transcript=not no_transcript, quiet=quiet, echo=lambda s: click.echo(s, err=True),
+        list(routines),
+        overrides,
+        output=output,
+        timeline_path=timeline_path,
+        transcript=not no_transcript,
+        quiet=quiet,
+        echo=lambda s: click.echo(s, err=True),
         show_progress=not ctx.obj["quiet"] and sys.stderr.isatty(),
     )
 
@@ -215,8 +258,12 @@ def check(files: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Where to write (default NAME.yaml). An existing file is never overwritten.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Where to write (default NAME.yaml). An existing file is never overwritten.",
+)
 @handle_errors
 def new(name: str, output: Path | None) -> None:
     """Write a commented starter routine NAME.yaml to edit."""

@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Union
 
 from .errors import ValidationError
 
@@ -92,7 +91,7 @@ class Block:
     attrs: tuple[tuple[str, str], ...] = ()
 
 
-Item = Union[Say, Pause, Sound, StepMark, Context, Block]
+Item = Say | Pause | Sound | StepMark | Context | Block
 
 
 @dataclass
@@ -266,11 +265,15 @@ def _check_context(
     for key, value in attrs:
         if key not in CONTEXT_KEYS:
             hint = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
-            extra = f"; did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(CONTEXT_KEYS)})"
+            extra = (
+                f"; did you mean '{hint[0]}'?" if hint else f" (known: {', '.join(CONTEXT_KEYS)})"
+            )
             problems.add(lineno, f"@{directive}.{key}", f"unknown label '{key}'{extra}")
             ok = False
         elif key in ("rep", "set") and value and not (value.isdigit() and int(value) >= 1):
-            problems.add(lineno, f"@{directive}.{key}", f"expected a whole number >= 1, got {value!r}")
+            problems.add(
+                lineno, f"@{directive}.{key}", f"expected a whole number >= 1, got {value!r}"
+            )
             ok = False
         elif key == "side" and value and value not in SIDES:
             problems.add(lineno, f"@{directive}.side", f"expected left or right, got {value!r}")
@@ -312,7 +315,9 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 close_block(lineno)
                 continue
             if line.startswith("@"):
-                problems.add(lineno, "@block", "a block must be closed with @end before other directives")
+                problems.add(
+                    lineno, "@block", "a block must be closed with @end before other directives"
+                )
                 close_block(lineno)
                 # fall through and treat the directive normally
             else:
@@ -340,7 +345,9 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 try:
                     seconds = _parse_number(rest)
                 except ValueError:
-                    problems.add(lineno, "@pause", f"expected seconds (a number >= 0), got {rest!r}")
+                    problems.add(
+                        lineno, "@pause", f"expected seconds (a number >= 0), got {rest!r}"
+                    )
                     continue
                 if seconds > MAX_PAUSE_SECONDS:
                     problems.add(lineno, "@pause", "must be at most 3600 seconds (1 hour)")
@@ -363,7 +370,9 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                         elif key == "gain":
                             gain = float(value)
                         else:
-                            problems.add(lineno, f"@sound.{key}", "unknown option (known: wait, gain)")
+                            problems.add(
+                                lineno, f"@sound.{key}", "unknown option (known: wait, gain)"
+                            )
                     except ValueError:
                         problems.add(lineno, f"@sound.{key}", f"expected a number, got {value!r}")
                 script.items.append(Sound(sname, wait, gain))
@@ -374,7 +383,9 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                     if length <= 0:
                         raise ValueError(length_text)
                 except ValueError:
-                    problems.add(lineno, "@block", f"expected a length in seconds > 0, got {length_text!r}")
+                    problems.add(
+                        lineno, "@block", f"expected a length in seconds > 0, got {length_text!r}"
+                    )
                     length = Fraction(1)
                 if length > MAX_BLOCK_SECONDS:
                     problems.add(lineno, "@block", "must be at most 3600 seconds (1 hour)")
@@ -399,7 +410,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
         problems.add(block_line, "@block", "not closed with @end")
         close_block(block_line)
     if problems.items:
-        ordered = sorted(zip(problems.lines, problems.items), key=lambda pair: pair[0])
+        ordered = sorted(zip(problems.lines, problems.items, strict=True), key=lambda pair: pair[0])
         raise ValidationError([text for _, text in ordered])
     return script
 
@@ -413,8 +424,10 @@ def _parse_anchored(
     m = _ANCHORED_RE.match(line)
     if not m:
         problems.add(
-            lineno, "block line", "expected 'OFFSET [phase][: text]' (inside a block every "
-            "line starts with its offset in seconds; close the block with @end)"
+            lineno,
+            "block line",
+            "expected 'OFFSET [phase][: text]' (inside a block every "
+            "line starts with its offset in seconds; close the block with @end)",
         )
         return
     off_text, phase, text_ = m.group(1), m.group(2), m.group(3)
@@ -422,8 +435,10 @@ def _parse_anchored(
         offset = _parse_number(off_text)
     except ValueError:
         problems.add(
-            lineno, "block line", f"expected an offset in seconds, got {off_text!r} "
-            "(inside a block every line starts with its offset; close the block with @end)"
+            lineno,
+            "block line",
+            f"expected an offset in seconds, got {off_text!r} "
+            "(inside a block every line starts with its offset; close the block with @end)",
         )
         return
     if phase is not None and not _NAME_RE.match(phase):
@@ -431,7 +446,8 @@ def _parse_anchored(
         return
     if offset >= block.length:
         problems.add(
-            lineno, "block line",
+            lineno,
+            "block line",
             f"offset {off_text} is not inside the block (length {format_seconds(block.length)})",
         )
         return

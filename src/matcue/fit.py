@@ -49,7 +49,10 @@ def _reps(step: Any, factor: float, relaxed: bool = False) -> int:
     elif rng:
         lo, hi = rng[0], rng[1]
     else:
-        lo, hi = max(1, math.ceil(step.reps * REP_BOUNDS[0])), max(1, int(step.reps * REP_BOUNDS[1]))
+        lo, hi = (
+            max(1, math.ceil(step.reps * REP_BOUNDS[0])),
+            max(1, int(step.reps * REP_BOUNDS[1])),
+        )
     return int(min(max(round(step.reps * factor), lo), hi, 1000))
 
 
@@ -69,8 +72,9 @@ def scale_step(step: Any, factor: float, relaxed: bool = False) -> Any:
             "rest": _dur(step.rest, max(factor, 1.0), REST_BOUNDS, step.rest.unit != "seconds"),
         }
         if step.sets > 1:
-            update["set_rest"] = _dur(step.set_rest, factor, REST_BOUNDS,
-                                      step.set_rest.unit != "seconds")
+            update["set_rest"] = _dur(
+                step.set_rest, factor, REST_BOUNDS, step.set_rest.unit != "seconds"
+            )
         return step.model_copy(update=update)
     if kind == "rest":
         whole = step.duration.unit != "seconds"
@@ -86,26 +90,30 @@ def with_rounds(routine: Any, rounds: int) -> Any:
 
     idx = routine.main_indices() or [i for i, s in enumerate(routine.steps)]
     first, last = min(idx), max(idx)
-    span = routine.steps[first:last + 1]
-    steps = list(routine.steps[:last + 1])
+    span = routine.steps[first : last + 1]
+    steps = list(routine.steps[: last + 1])
     for r in range(2, rounds + 2):
-        back = TransitionStep(kind="transition", name=f"Round {r}",
-                              text=f"Round {r}. Come back into position for "
-                                   f"{span[0].display_name.lower()}.")
+        back = TransitionStep(
+            kind="transition",
+            name=f"Round {r}",
+            text=f"Round {r}. Come back into position for {span[0].display_name.lower()}.",
+        )
         steps.append(back)
         for s in span:
             steps.append(s.model_copy(update={"name": f"{s.display_name} (round {r})"}))
-    steps.extend(routine.steps[last + 1:])
+    steps.extend(routine.steps[last + 1 :])
     return routine.model_copy(update={"steps": steps})
 
 
 def _scaled(routine: Any, factor: float, relaxed: bool = False) -> Any:
     return routine.model_copy(
-        update={"steps": [scale_step(s, factor, relaxed) for s in routine.steps]})
+        update={"steps": [scale_step(s, factor, relaxed) for s in routine.steps]}
+    )
 
 
-def fit_routine(routine: Any, settings: Settings,
-                measure: Callable[[Any], float] | None = None) -> tuple[Any, list[str]]:
+def fit_routine(
+    routine: Any, settings: Settings, measure: Callable[[Any], float] | None = None
+) -> tuple[Any, list[str]]:
     """Return the fitted routine and a list of human-readable changes."""
     assert settings.minutes is not None
     target = settings.minutes * 60
@@ -119,8 +127,10 @@ def fit_routine(routine: Any, settings: Settings,
 
     before = length(routine)
     if abs(before - target) <= TOLERANCE * target:
-        return routine, [f"--minutes {settings.minutes:g}: already about "
-                         f"{before / 60:.1f} minutes; nothing changed"]
+        return routine, [
+            f"--minutes {settings.minutes:g}: already about "
+            f"{before / 60:.1f} minutes; nothing changed"
+        ]
     best: tuple[float, Any, int, float] | None = None
     if length(_scaled(routine, SCALE_RANGE[0])) > target * (1 + TOLERANCE):
         # Too long even at the shortest sensible scaling: let reps leave their range.
@@ -136,12 +146,14 @@ def fit_routine(routine: Any, settings: Settings,
         extra: list[str] = []
         if after > target * (1 + TOLERANCE):
             # Last resort: each step's set-up shortened to its first line.
-            fitted = fitted.model_copy(update={"steps": [
-                s.model_copy(update={"setup": s.setup[:1]}) for s in fitted.steps]})
+            fitted = fitted.model_copy(
+                update={
+                    "steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in fitted.steps]
+                }
+            )
             after = length(fitted)
             extra.append("  set-up instructions shortened to their first line")
-        return fitted, describe_changes(routine, fitted, 0, before, after, settings.minutes,
-                                        extra)
+        return fitted, describe_changes(routine, fitted, 0, before, after, settings.minutes, extra)
     for rounds in range(0, MAX_ROUNDS + 1):
         base = with_rounds(routine, rounds)
         lo, hi = SCALE_RANGE
@@ -169,10 +181,17 @@ def fit_routine(routine: Any, settings: Settings,
     return fitted, describe_changes(routine, fitted, rounds, before, after, settings.minutes)
 
 
-def describe_changes(original: Any, fitted: Any, rounds: int, before: float, after: float,
-                     minutes: float, extra: list[str] | None = None) -> list[str]:
+def describe_changes(
+    original: Any,
+    fitted: Any,
+    rounds: int,
+    before: float,
+    after: float,
+    minutes: float,
+    extra: list[str] | None = None,
+) -> list[str]:
     changes = [f"--minutes {minutes:g}: about {before / 60:.1f} -> {after / 60:.1f} minutes"]
-    for old, new in zip(original.steps, fitted.steps):
+    for old, new in zip(original.steps, fitted.steps, strict=False):
         for field_ in ("reps", "duration", "rest", "set_rest"):
             a, b = getattr(old, field_, None), getattr(new, field_, None)
             if a is not None and a != b:
@@ -180,8 +199,9 @@ def describe_changes(original: Any, fitted: Any, rounds: int, before: float, aft
     if rounds:
         idx = original.main_indices() or list(range(len(original.steps)))
         names = ", ".join(original.steps[i].display_name for i in idx)
-        changes.append(f"  added {rounds} more round{'s' if rounds > 1 else ''} of the main part "
-                       f"({names})")
+        changes.append(
+            f"  added {rounds} more round{'s' if rounds > 1 else ''} of the main part ({names})"
+        )
     changes.extend(extra or [])
     if abs(after - minutes * 60) > 0.1 * minutes * 60:
         changes.append(f"  could only reach about {after / 60:.1f} minutes within sensible bounds")

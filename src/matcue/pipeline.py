@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from . import cuescript, schedule as schedule_mod
+from . import cuescript
+from . import schedule as schedule_mod
 from .atomic import atomic_output
 from .errors import InputError, ValidationError
 from .settings import Settings, merge
@@ -130,37 +131,38 @@ def speech_settings(settings: Settings) -> Any:
     )
 
 
-def render(
+@dataclass
+class Prepared:
+    """Everything up to the mix: the schedule and the clips it places."""
+
+    timeline: Timeline
+    clips: dict[str, np.ndarray]
+    changes: list[str]
+
+
+def prepare(
     source: Source,
     settings: Settings,
-    output: Path,
     *,
-    timeline_path: Path | None = None,
-    transcript: bool = True,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
-) -> RenderResult:
-    """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
-    with a WebVTT transcript beside it and optionally a JSON timeline."""
-    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
-    from .mix import MixSettings, render_chunks
+) -> Prepared:
+    """Cue script, speech clips and schedule for ``source`` under ``settings``."""
     from .sounds import sound_length
     from .speech import get_engine
     from .speech.cache import ClipCache
     from .speech.stretch import time_stretch
     from .speech.synth import Synthesizer
 
-    started = time.monotonic()
     report = progress or (lambda stage, fraction: None)
     script, changes = build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
-
     sr = settings.sample_rate
-    speech = speech_settings(settings)
     engine = get_engine(settings.engine)
     report("synthesis", 0.0)
-    with Synthesizer(speech, sample_rate=sr, cache=ClipCache(),
-                     workers=synth_workers) as synth:
+    with Synthesizer(
+        speech_settings(settings), sample_rate=sr, cache=ClipCache(), workers=synth_workers
+    ) as synth:
         phrases = script.phrases()
         synth.prefetch(phrases)
         clips: dict[str, np.ndarray] = {}
@@ -182,13 +184,39 @@ def render(
     timeline = plan.timeline
     timeline.meta.update(_meta(source, settings, engine))
     log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
+    return Prepared(timeline, clips, changes)
 
-    mix = MixSettings(chime=settings.chime, breath_tone=settings.breath_tone, bed=settings.bed,
-                      channels=settings.channels)
+
+def render(
+    source: Source,
+    settings: Settings,
+    output: Path,
+    *,
+    timeline_path: Path | None = None,
+    transcript: bool = True,
+    progress: Callable[[str, float], None] | None = None,
+    synth_workers: int = 2,
+) -> RenderResult:
+    """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
+    with a WebVTT transcript beside it and optionally a JSON timeline."""
+    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+    from .mix import MixSettings, render_chunks
+
+    started = time.monotonic()
+    report = progress or (lambda stage, fraction: None)
+    prepared = prepare(source, settings, progress=progress, synth_workers=synth_workers)
+    timeline, clips = prepared.timeline, prepared.clips
+    sr = settings.sample_rate
+
+    mix = MixSettings(
+        chime=settings.chime,
+        breath_tone=settings.breath_tone,
+        bed=settings.bed,
+        channels=settings.channels,
+    )
     if settings.bed_volume is not None:
         mix = replace(mix, bed_volume_db=settings.bed_volume)
     total = timeline.length
-
     done = 0
 
     def on_chunk(n: int) -> None:
@@ -199,13 +227,27 @@ def render(
     chunks = render_chunks(timeline, clips, mix, progress=on_chunk)
     tags = Tags.from_timeline(timeline)
     if settings.format == "wav":
-        write_wav(chunks, output, sample_rate=sr, channels=settings.channels, length=total,
-                  tags=tags)
+        write_wav(
+            chunks, output, sample_rate=sr, channels=settings.channels, length=total, tags=tags
+        )
     else:
-        write_mp3(chunks, output, sample_rate=sr, channels=settings.channels,
-                  bitrate=settings.bitrate, tags=tags, chapters=timeline.chapters, length=total)
-    result = RenderResult(output=output, duration=timeline.duration, timeline=timeline,
-                          warnings=list(timeline.warnings), changes=changes)
+        write_mp3(
+            chunks,
+            output,
+            sample_rate=sr,
+            channels=settings.channels,
+            bitrate=settings.bitrate,
+            tags=tags,
+            chapters=timeline.chapters,
+            length=total,
+        )
+    result = RenderResult(
+        output=output,
+        duration=timeline.duration,
+        timeline=timeline,
+        warnings=list(timeline.warnings),
+        changes=prepared.changes,
+    )
     if transcript:
         result.transcript = output.with_suffix(".vtt")
         write_vtt(timeline, result.transcript)

@@ -116,20 +116,37 @@ def schedule(
         if isinstance(item, Say):
             n = speech_length(item.text)
             events.append(
-                Event("speech", cursor, cursor + n, step, step_index, text=item.text,
-                      clip=item.text, **labels({}))  # type: ignore[arg-type]
+                Event(
+                    "speech",
+                    cursor,
+                    cursor + n,
+                    step,
+                    step_index,
+                    text=item.text,
+                    clip=item.text,
+                    **labels({}),
+                )  # type: ignore[arg-type]
             )
             cursor += n
         elif isinstance(item, Pause):
             n = _samples(item.seconds, sr)
             if n:
-                events.append(Event("pause", cursor, cursor + n, step, step_index,
-                                    **labels({})))  # type: ignore[arg-type]
+                events.append(Event("pause", cursor, cursor + n, step, step_index, **labels({})))  # type: ignore[arg-type]
             cursor += n
         elif isinstance(item, Sound):
             n = sound_length(item.name)
-            events.append(Event("sound", cursor, cursor + n, step, step_index, sound=item.name,
-                                gain_db=item.gain_db, **labels({})))  # type: ignore[arg-type]
+            events.append(
+                Event(
+                    "sound",
+                    cursor,
+                    cursor + n,
+                    step,
+                    step_index,
+                    sound=item.name,
+                    gain_db=item.gain_db,
+                    **labels({}),
+                )
+            )  # type: ignore[arg-type]
             cursor += n if item.wait is None else _samples(item.wait, sr)
         elif isinstance(item, Block):
             if chain_origin is None:
@@ -145,8 +162,9 @@ def schedule(
                 window_end = starts[i + 1] if i + 1 < len(item.lines) else block_end
                 lab = labels({**attrs, **({"phase": line.phase} if line.phase else {})})
                 if line.phase:
-                    events.append(Event("phase", start, window_end, step, step_index,
-                                        anchored=True, **lab))  # type: ignore[arg-type]
+                    events.append(
+                        Event("phase", start, window_end, step, step_index, anchored=True, **lab)
+                    )  # type: ignore[arg-type]
                 if not line.text:
                     continue
                 later = [j for j in spoken if j > i]
@@ -169,15 +187,24 @@ def schedule(
                         rate = math.ceil(rate_hint * stretched / max(window, 1) / 5) * 5
                         msg = (
                             f"step '{step}'{f' ({where})' if where else ''}: cue "
-                            f"\"{line.text}\" overruns its {window / sr:.2f} s window by "
+                            f'"{line.text}" overruns its {window / sr:.2f} s window by '
                             f"{over:.2f} s even at {max_speedup:g}x speed; "
                             + OVERRUN_FIX.format(breath=breath, rate=rate)
                         )
                         (overruns if strict else warnings).append(msg)
                         end = speech_end  # cut, so the next anchored cue stays clear
                 events.append(
-                    Event("speech", start, end, step, step_index, text=line.text, clip=key,
-                          anchored=True, **lab)  # type: ignore[arg-type]
+                    Event(
+                        "speech",
+                        start,
+                        end,
+                        step,
+                        step_index,
+                        text=line.text,
+                        clip=key,
+                        anchored=True,
+                        **lab,
+                    )  # type: ignore[arg-type]
                 )
             chain_offset = base + item.length
             cursor = block_end

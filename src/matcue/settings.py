@@ -78,8 +78,18 @@ def merge(routine_defaults: Any, overrides: dict[str, Any]) -> Settings:
     (``None`` values in ``overrides`` mean "not given")."""
     names = {f.name for f in fields(Settings)}
     base: dict[str, Any] = {}
-    for key in ("pace", "breath", "verbosity", "engine", "voice", "rate", "volume", "count",
-                "transition", "pause"):
+    for key in (
+        "pace",
+        "breath",
+        "verbosity",
+        "engine",
+        "voice",
+        "rate",
+        "volume",
+        "count",
+        "transition",
+        "pause",
+    ):
         value = getattr(routine_defaults, key, None) if routine_defaults is not None else None
         value = getattr(value, "value", value)  # str-based enums -> their plain value
         if value is not None:
@@ -103,7 +113,9 @@ def validate(settings: Settings) -> None:
     if settings.minutes is not None and not 1 <= settings.minutes <= 240:
         raise InputError(f"--minutes: must be between 1 and 240, got {settings.minutes:g}")
     if settings.rate is not None and not 60 <= settings.rate <= 450:
-        raise InputError(f"--rate: must be between 60 and 450 words per minute, got {settings.rate}")
+        raise InputError(
+            f"--rate: must be between 60 and 450 words per minute, got {settings.rate}"
+        )
     if settings.volume is not None and not 0 <= settings.volume <= 1:
         raise InputError(f"--volume: must be between 0 and 1, got {settings.volume:g}")
     if settings.format not in FORMATS:

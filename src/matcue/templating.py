@@ -45,7 +45,9 @@ class Seconds(Fraction):
 
     def _wrap(op):  # type: ignore[no-untyped-def]
         def method(self, other):  # type: ignore[no-untyped-def]
-            result = op(Fraction(self), other if not isinstance(other, float) else to_fraction(other))
+            result = op(
+                Fraction(self), other if not isinstance(other, float) else to_fraction(other)
+            )
             return Seconds(result) if isinstance(result, Fraction) else result
 
         return method
@@ -156,8 +158,12 @@ def _cues(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
     return {k: getattr(obj, k, None) for k in keys}
 
 
-BREATH_WORDS = {"inhale": "Breathe in", "exhale": "Breathe out", "hold_in": "Hold",
-                "hold_out": "Hold"}
+BREATH_WORDS = {
+    "inhale": "Breathe in",
+    "exhale": "Breathe out",
+    "hold_in": "Hold",
+    "hold_out": "Hold",
+}
 REP_WORDS = {"move": "Now", "hold": "Hold", "release": "Release", "rest": "Rest"}
 
 
@@ -165,14 +171,30 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
     """Exact timings for one step, as plain data for the templates."""
     pace = settings.pace_factor
     d = getattr(routine, "defaults", None)
-    breath = to_fraction(settings.breath if settings.breath is not None
-                         else getattr(d, "breath", None) or 10)
-    count = to_fraction(settings.count if settings.count is not None
-                        else getattr(d, "count", None) or 1) * pace
-    transition = to_fraction(settings.transition if settings.transition is not None
-                             else getattr(d, "transition", None) or 5) * pace
-    pause = _sec(settings.pause if settings.pause is not None
-                 else getattr(d, "pause", None) if getattr(d, "pause", None) is not None else 1)
+    breath = to_fraction(
+        settings.breath if settings.breath is not None else getattr(d, "breath", None) or 10
+    )
+    count = (
+        to_fraction(
+            settings.count if settings.count is not None else getattr(d, "count", None) or 1
+        )
+        * pace
+    )
+    transition = (
+        to_fraction(
+            settings.transition
+            if settings.transition is not None
+            else getattr(d, "transition", None) or 5
+        )
+        * pace
+    )
+    pause = _sec(
+        settings.pause
+        if settings.pause is not None
+        else getattr(d, "pause", None)
+        if getattr(d, "pause", None) is not None
+        else 1
+    )
     cycle = breath * pace
     kind = str(getattr(step.kind, "value", step.kind))
     sides = getattr(step, "sides", None)
@@ -180,7 +202,8 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         sides = ["left", "right"]
     side_list = [str(getattr(s, "value", s)) for s in sides] if sides else [None]
     name = getattr(step, "name", None) or {"say": "Instructions", "transition": "Transition"}.get(
-        kind, kind.title())
+        kind, kind.title()
+    )
     plan: dict[str, Any] = {
         "index": index,
         "kind": kind,
@@ -212,17 +235,34 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         inhale = moving * split
         exhale = moving - inhale
         cues = _cues(getattr(step, "cues", None), ("inhale", "exhale", "hold_in", "hold_out"))
-        words = {**BREATH_WORDS, **{k: v for k, v in _cues(
-            getattr(step, "words", None), tuple(BREATH_WORDS)).items() if v}}
-        order = [("inhale", inhale), ("hold_in", hold_in), ("exhale", exhale),
-                 ("hold_out", hold_out)]
+        words = {
+            **BREATH_WORDS,
+            **{
+                k: v
+                for k, v in _cues(getattr(step, "words", None), tuple(BREATH_WORDS)).items()
+                if v
+            },
+        }
+        order = [
+            ("inhale", inhale),
+            ("hold_in", hold_in),
+            ("exhale", exhale),
+            ("hold_out", hold_out),
+        ]
         if (getattr(step, "start", "inhale") or "inhale") == "exhale":
             order = order[2:] + order[:2]
         phases, t = [], Fraction(0)
         for phase, length in order:
             if length > 0:
-                phases.append({"offset": Seconds(t), "length": Seconds(length), "phase": phase,
-                               "cue": cues.get(phase), "word": words[phase]})
+                phases.append(
+                    {
+                        "offset": Seconds(t),
+                        "length": Seconds(length),
+                        "phase": phase,
+                        "cue": cues.get(phase),
+                        "word": words[phase],
+                    }
+                )
                 t += length
         plan.update(reps=int(step.reps), cycle=Seconds(c), phases=phases)
     elif kind == "hold":
@@ -230,17 +270,22 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         total = _duration(dd, **dur)
         unit = _unit(dd)
         guide = getattr(step, "guide", None) or {"breaths": "breaths", "counts": "count"}.get(
-            unit, "none")
-        plan.update(duration=total, unit=unit, guide=guide, cues=_lines(getattr(step, "cues", None)),
-                    release=getattr(step, "release", None))
+            unit, "none"
+        )
+        plan.update(
+            duration=total,
+            unit=unit,
+            guide=guide,
+            cues=_lines(getattr(step, "cues", None)),
+            release=getattr(step, "release", None),
+        )
         if guide == "breaths":
             n_full = int(total // cycle)
             blocks = [Seconds(cycle)] * n_full
             if total - n_full * cycle > 0:
                 blocks.append(Seconds(total - n_full * cycle))
             plan["breaths"] = [
-                {"n": i + 1, "length": length,
-                 "exhale_at": Seconds(min(cycle / 2, length / 2))}
+                {"n": i + 1, "length": length, "exhale_at": Seconds(min(cycle / 2, length / 2))}
                 for i, length in enumerate(blocks)
             ]
         elif guide == "count":
@@ -262,15 +307,29 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         count_aloud = getattr(step, "count", None)
         if count_aloud is None:
             count_aloud = hold_unit == "counts"
-        counts = [Seconds(move + count * k) for k in range(int(hold // count))] if (
-            count_aloud and hold > 0) else []
+        counts = (
+            [Seconds(move + count * k) for k in range(int(hold // count))]
+            if (count_aloud and hold > 0)
+            else []
+        )
         cues = _cues(getattr(step, "cues", None), tuple(REP_WORDS))
-        words = {**REP_WORDS, **{k: v for k, v in _cues(
-            getattr(step, "words", None), tuple(REP_WORDS)).items() if v}}
-        plan.update(reps=int(step.reps), sets=int(getattr(step, "sets", 1) or 1), move=move,
-                    hold=hold, release_time=release, rest=rest, set_rest=set_rest,
-                    rep_length=Seconds(move + hold + release + rest), counts=counts, cues=cues,
-                    words=words)
+        words = {
+            **REP_WORDS,
+            **{k: v for k, v in _cues(getattr(step, "words", None), tuple(REP_WORDS)).items() if v},
+        }
+        plan.update(
+            reps=int(step.reps),
+            sets=int(getattr(step, "sets", 1) or 1),
+            move=move,
+            hold=hold,
+            release_time=release,
+            rest=rest,
+            set_rest=set_rest,
+            rep_length=Seconds(move + hold + release + rest),
+            counts=counts,
+            cues=cues,
+            words=words,
+        )
     elif kind == "rest":
         total = _duration(step.duration, **dur)
         every = to_fraction(getattr(step, "every", 45) or 45) * pace
@@ -278,8 +337,12 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         while t <= total - min(every / 2, Fraction(8)):
             offsets.append(Seconds(t))
             t += every
-        plan.update(duration=total, every=Seconds(every), offsets=offsets,
-                    reminders=_lines(getattr(step, "reminders", None)))
+        plan.update(
+            duration=total,
+            every=Seconds(every),
+            offsets=offsets,
+            reminders=_lines(getattr(step, "reminders", None)),
+        )
     return plan
 
 
@@ -329,8 +392,13 @@ def render_script_text(routine: Any, settings: Settings) -> str:
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name or "<template>"
         raise InputError(f"{where}:{exc.lineno}: template: {exc.message}") from None
-    except (jinja2.TemplateError, jinja2.exceptions.SecurityError, TypeError, ValueError,
-            ArithmeticError) as exc:
+    except (
+        jinja2.TemplateError,
+        jinja2.exceptions.SecurityError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+    ) as exc:
         filename, lineno = _template_location(exc)
         raise InputError(f"{filename}:{lineno}: template: {exc}") from None
 
