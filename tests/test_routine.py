@@ -281,3 +281,16 @@ def test_starter_loads_and_shows_every_kind() -> None:
 def test_starter_with_awkward_names(name: str) -> None:
     r = parse_routine(starter_routine(name), filename="x.yaml")
     assert r.name
+
+
+def test_too_many_steps_names_the_limit() -> None:
+    steps = "".join(f"  - {{kind: say, text: line {i}}}\n" for i in range(201))
+    assert problems_of("title: t\nsteps:\n" + steps) == [
+        "r.yaml:2: steps: has 201 items; the limit for steps is 200"
+    ]
+    parse_routine("title: t\nsteps:\n" + steps.split("\n", 1)[1], filename="r.yaml")  # 200 is fine
+
+
+def test_str_of_choices_is_the_yaml_word() -> None:
+    r = parse_routine(FULL, filename="r.yaml")
+    assert str(r.defaults.pace) == "slow" and str(r.defaults.verbosity) == "full"

@@ -153,7 +153,7 @@ class Guide(_Choice):
     """What is said during a hold."""
 
     breaths = "breaths"
-    count = "count"
+    count = "count"  # type: ignore[assignment]  # shadows str.count; the YAML word wins
     countdown = "countdown"
     none = "none"
 
@@ -356,7 +356,7 @@ class Defaults(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    breath: Num = Field(10.0, ge=2, le=60)
+    breath: Num = Field(default=10.0, ge=2, le=60)
     """Seconds per breath cycle (inhale + exhale), 2..60."""
     pace: Annotated[Pace | float, BeforeValidator(_check_pace), WithJsonSchema(_PACE_SCHEMA)] = (
         Pace.normal
@@ -365,19 +365,19 @@ class Defaults(BaseModel):
     anchored interval."""
     verbosity: Verbosity = Verbosity.full
     """How much is said: 'full', 'brief' or 'minimal'."""
-    count: Num = Field(1.0, ge=0.3, le=5)
+    count: Num = Field(default=1.0, ge=0.3, le=5)
     """Seconds per spoken count, 0.3..5."""
-    transition: Num = Field(5.0, ge=0, le=120)
+    transition: Num = Field(default=5.0, ge=0, le=120)
     """Seconds for a transition (including 'switch sides'), 0..120."""
-    pause: Num = Field(1.0, ge=0, le=30)
+    pause: Num = Field(default=1.0, ge=0, le=30)
     """Seconds of silence after each flowing spoken line, 0..30."""
     engine: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
     """Speech engine name (e.g. 'pyttsx3'); null = the default engine."""
     voice: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)] | None = None
     """Engine voice id; null = the engine's default voice."""
-    rate: Int | None = Field(None, ge=60, le=450)
+    rate: Int | None = Field(default=None, ge=60, le=450)
     """Speech rate in words per minute, 60..450; null = the engine's default."""
-    volume: Num | None = Field(None, ge=0, le=1)
+    volume: Num | None = Field(default=None, ge=0, le=1)
     """Speech volume 0..1; null = the engine's default."""
 
     @property
@@ -477,7 +477,7 @@ class SayStep(_StepBase):
         min_length=1
     )
     """The lines spoken one after another (one line or a list); required."""
-    pause: Num | None = Field(None, ge=0, le=30)
+    pause: Num | None = Field(default=None, ge=0, le=30)
     """Silence after each line in seconds, 0..30; null = defaults.pause."""
 
 
@@ -589,14 +589,14 @@ class BreathStep(_StepBase):
     """Number of breath cycles, 1..1000; required."""
     reps_range: RepsRange = None
     """[min, max] reps allowed when fitting a session length (--minutes); must contain reps."""
-    cycle: Num | None = Field(None, ge=2, le=120)
+    cycle: Num | None = Field(default=None, ge=2, le=120)
     """Cycle length in seconds for this step, 2..120; null = defaults.breath (or --breath).
     --pace still scales it."""
-    split: Num = Field(0.5, ge=0.2, le=0.8)
+    split: Num = Field(default=0.5, ge=0.2, le=0.8)
     """Share of the moving time (cycle minus holds) that is inhale, 0.2..0.8."""
-    hold_in: Num = Field(0.0, ge=0, le=60)
+    hold_in: Num = Field(default=0.0, ge=0, le=60)
     """Seconds held at the top after the inhale, 0..60 (part of the cycle)."""
-    hold_out: Num = Field(0.0, ge=0, le=60)
+    hold_out: Num = Field(default=0.0, ge=0, le=60)
     """Seconds held at the bottom after the exhale, 0..60 (part of the cycle)."""
     start: StartPhase = StartPhase.inhale
     """Which phase opens each cycle: 'inhale' or 'exhale'."""
@@ -719,7 +719,7 @@ class RepsStep(_StepBase):
     """Repetitions per set, 1..1000; required."""
     reps_range: RepsRange = None
     """[min, max] reps allowed when fitting a session length (--minutes); must contain reps."""
-    sets: Int = Field(1, ge=1, le=MAX_SETS)
+    sets: Int = Field(default=1, ge=1, le=MAX_SETS)
     """Number of sets, 1..50."""
     move: DurationField = _duration(2)
     """Time to move into the position (default 2 s)."""
@@ -767,7 +767,7 @@ class RestStep(_StepBase):
     """Chapter title; required."""
     duration: DurationField
     """Total length (more than 0); required."""
-    every: Num = Field(45.0, ge=10, le=600)
+    every: Num = Field(default=45.0, ge=10, le=600)
     """Seconds between calm reminders, 10..600."""
     reminders: Lines = []
     """Reminders, used in turn; empty = the template's defaults."""
@@ -886,7 +886,7 @@ class Routine(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    matcue: Int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
+    matcue: Int = Field(default=FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
     """Format version; only 1 is valid."""
     name: Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=SLUG_PATTERN)] = "routine"
     """Routine id, lowercase letters, digits and '-'; defaults to the file name without
@@ -1088,7 +1088,7 @@ def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
     while i < len(path):
         seg = path[i]
         if model is Routine and seg == "steps" and i + 1 < len(path):
-            item = node.get("steps")[path[i + 1]] if isinstance(node, dict) else None
+            item = _get(node, ("steps", path[i + 1]))
             kind = item.get("kind") if isinstance(item, dict) else None
             model = _STEP_CLASSES.get(kind) if isinstance(kind, str) else None
             node = item
@@ -1096,14 +1096,14 @@ def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
             continue
         if model is None or not isinstance(seg, str):
             return None
-        sub = {
+        subs: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
             (Routine, "defaults"): Defaults,
             (BreathStep, "cues"): BreathCues,
             (BreathStep, "words"): BreathWords,
             (RepsStep, "cues"): RepsCues,
             (RepsStep, "words"): RepsWords,
-        }.get((model, seg))
-        model = sub
+        }
+        model = subs.get((model, seg))
         node = node.get(seg) if isinstance(node, dict) else None
         i += 1
     return model
@@ -1200,19 +1200,19 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
             f"unsupported format version {_show(value)}; this matcue reads version {FORMAT_VERSION}"
         )
     if typ in ("less_than_equal", "less_than"):
-        limit = ctx.get("le", ctx.get("lt"))
+        limit = float(ctx.get("le", ctx.get("lt", 0)))
         word = "at most" if typ == "less_than_equal" else "less than"
         return path, (
             f"must be {word} {_num(limit)} (the limit for {field_name}), got {_show(value)}"
         )
     if typ in ("greater_than_equal", "greater_than"):
-        limit = ctx.get("ge", ctx.get("gt"))
+        limit = float(ctx.get("ge", ctx.get("gt", 0)))
         word = "at least" if typ == "greater_than_equal" else "more than"
         return path, f"must be {word} {_num(limit)}, got {_show(value)}"
     if typ == "string_too_long":
-        limit = ctx.get("max_length")
+        max_len = ctx.get("max_length")
         return path, (
-            f"is {len(value)} characters long; the limit for {field_name} is {limit} characters"
+            f"is {len(value)} characters long; the limit for {field_name} is {max_len} characters"
         )
     if typ == "string_too_short":
         return path, "must not be empty"
@@ -1223,9 +1223,9 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
             return path, "a routine needs at least one step"
         return path, f"must not be empty (at least {ctx.get('min_length')} item)"
     if typ == "too_long":
-        limit = ctx.get("max_length")
+        max_items = ctx.get("max_length")
         return path, (
-            f"has {ctx.get('actual_length')} items; the limit for {field_name} is {limit}"
+            f"has {ctx.get('actual_length')} items; the limit for {field_name} is {max_items}"
         )
     return path, err["msg"]
 

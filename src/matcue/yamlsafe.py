@@ -359,7 +359,7 @@ def load_yaml_text(text: str, *, filename: str) -> LoadedYaml:
                 else:
                     top.seen[key] = line
                     top.key = key
-                    lines[(*top.path, key)] = line
+                    lines[top.path + (key,)] = line
                 continue
             if isinstance(ev, yaml.ScalarEvent):
                 place(_scalar(loader, ev), line)
