@@ -1,0 +1,179 @@
+"""End to end with real parts: the real pyttsx3 engine, the real mixer and
+encoder, and an independent decoder (soundfile's libsndfile/mpg123)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from matcue.cli import main
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def thaw(tmp_path_factory):
+    out = tmp_path_factory.mktemp("thaw")
+    result = CliRunner().invoke(
+        main, ["render", "thaw", "-o", str(out / "thaw.mp3"), "--timeline", str(out / "t.json")]
+    )
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "t.json").read_text()), result.output
+
+
+def test_render_writes_mp3_vtt_and_timeline(thaw):
+    out, events, output = thaw
+    assert (out / "thaw.mp3").stat().st_size > 10_000
+    assert re.search(r"wrote .*thaw\.mp3 \+ thaw\.vtt \(\d+:\d\d\)", output)
+    kinds = {e["kind"] for e in events}
+    assert {"speech", "pause", "sound", "phase"} <= kinds
+    for e in events:
+        assert e["end"] >= e["start"] >= 0
+        assert isinstance(e["step"], str)
+
+
+def test_mp3_decodes_to_the_timeline_length(thaw):
+    out, events, _ = thaw
+    audio, rate = sf.read(out / "thaw.mp3", dtype="float32")
+    assert rate == SR
+    end = max(e["end"] for e in events)
+    assert abs(len(audio) / rate - end) <= 0.020
+    assert np.abs(audio).max() <= 1.0
+    assert np.sqrt(np.mean(audio**2)) > 0.005  # not silent
+
+
+def test_cat_cow_phases_are_exactly_one_cycle_apart(thaw):
+    _, events, _ = thaw
+    cat = [e for e in events if e["kind"] == "phase" and e["step"] == "Mid-back Cat and Cow"]
+    inhales = [e for e in cat if e["phase"] == "inhale"]
+    exhales = [e for e in cat if e["phase"] == "exhale"]
+    assert 8 <= len(inhales) <= 10 and len(exhales) == len(inhales)
+    assert [e["rep"] for e in inhales] == list(range(1, len(inhales) + 1))
+    start = inhales[0]["start"]
+    for k, (i, x) in enumerate(zip(inhales, exhales, strict=True)):
+        # 12 s cycle (thaw's default breath), split evenly; sample-exact at 22050 Hz
+        assert round((i["start"] - start) * SR) == round(12 * k * SR)
+        assert round((x["start"] - start) * SR) == round((12 * k + 6) * SR)
+
+
+def test_lunge_both_sides_and_five_locust_lifts(thaw):
+    _, events, _ = thaw
+    lunge = [e for e in events if e["kind"] == "phase" and e["step"] == "Low lunge"
+             and e["phase"] == "inhale"]
+    assert [e["side"] for e in lunge] == ["left"] * 6 + ["right"] * 6
+    assert [e["rep"] for e in lunge] == list(range(1, 7)) * 2
+    lifts = [e for e in events if e["kind"] == "phase" and e["step"] == "Easy Locust"
+             and e["phase"] == "move"]
+    assert [e["rep"] for e in lifts] == [1, 2, 3, 4, 5]
+    counts = [e for e in events if e["kind"] == "speech" and e["step"] == "Easy Locust"
+              and e.get("phase") == "hold"]
+    assert [c["text"] for c in counts[:3]] == ["One.", "Two.", "Three."]
+
+
+def test_speech_onsets_are_heard_where_the_timeline_says(thaw):
+    """Decode the MP3 and find every speech onset that follows a clear
+    silence within 30 ms of its timeline start."""
+    out, events, _ = thaw
+    audio, rate = sf.read(out / "thaw.mp3", dtype="float32")
+    sounding = [e for e in events if e["kind"] in ("speech", "sound")]
+    errors = []
+    for e in (e for e in events if e["kind"] == "speech"):
+        s = e["start"]
+        if any(o is not e and o["start"] < s and o["end"] > s - 0.3 for o in sounding):
+            continue  # no clear silence before it
+        i0 = int((s - 0.3) * rate)
+        seg = np.abs(audio[i0 : int((s + 0.3) * rate)])
+        env = np.convolve(seg, np.ones(22) / 22, "same")  # 1 ms smoothing
+        floor = env[: int(0.25 * rate)].max()
+        k = int(np.argmax(env > max(4 * floor, 0.005)))
+        errors.append(k / rate - 0.3)
+    errors = np.abs(np.array(errors))
+    assert len(errors) >= 40
+    assert np.mean(errors <= 0.030) >= 0.95, sorted(errors)[-5:]
+
+
+def test_vtt_has_one_cue_per_spoken_line_with_real_times(thaw):
+    out, events, _ = thaw
+    vtt = (out / "thaw.vtt").read_text()
+    assert vtt.startswith("WEBVTT")
+    assert "routine: thaw" in vtt and "engine: pyttsx3" in vtt and "breath: 12" in vtt
+    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)", vtt)
+    speech = [e for e in events if e["kind"] == "speech"]
+    assert len(cues) == len(speech)
+
+    def secs(t: str) -> float:
+        h, m, s = t.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    for (a, b, text), e in zip(cues, speech, strict=True):
+        assert abs(secs(a) - e["start"]) < 0.001 and abs(secs(b) - e["end"]) < 0.001
+        assert text == e["text"]
+
+
+# ---------------------------------------------------------------- CLI errors
+
+
+def test_missing_routine_is_a_clear_usage_error(tmp_path):
+    r = CliRunner().invoke(main, ["render", str(tmp_path / "nope.yaml")])
+    assert r.exit_code == 2
+    assert "nope.yaml" in r.output and "Traceback" not in r.output
+
+
+def test_unknown_builtin_lists_the_builtins():
+    r = CliRunner().invoke(main, ["render", "thwa"])
+    assert r.exit_code == 2
+    assert "thwa: no built-in routine of that name" in r.output and "thaw" in r.output
+
+
+def test_bad_routine_names_file_line_field_and_leaves_existing_output(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: Bad\nsteps:\n  - kind: breath\n    name: X\n    reps: -2\n"
+                   "    cues: {inhale: in, exhale: out}\n")
+    target = tmp_path / "bad.mp3"
+    target.write_bytes(b"earlier file")
+    r = CliRunner().invoke(main, ["render", str(bad), "-o", str(target)])
+    assert r.exit_code == 2
+    assert re.search(rf"{re.escape(str(bad))}:5: steps\[0\]\.reps: ", r.output), r.output
+    assert target.read_bytes() == b"earlier file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp3", "bad.yaml"]
+
+
+def test_bad_option_value_exits_2():
+    r = CliRunner().invoke(main, ["render", "thaw", "--pace", "quick"])
+    assert r.exit_code == 2
+    assert "--pace" in r.output and "Traceback" not in r.output
+
+
+def test_several_routines_need_a_folder(tmp_path):
+    r = CliRunner().invoke(main, ["render", "thaw", "clutch", "-o", str(tmp_path / "x.mp3")])
+    assert r.exit_code == 2 and "must be a folder" in r.output
+
+
+def test_cue_script_renders_as_it_stands(tmp_path):
+    cue = tmp_path / "mine.cue"
+    cue.write_text("# matcue cue script 1\n@title Mine\n@step One\nHello.\n"
+                   "@block 4 rep=1\n  0 inhale: In.\n  2 exhale: Out.\n@end\n")
+    r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / "mine.wav"),
+                                  "--timeline", str(tmp_path / "m.json"), "--no-chime"])
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(tmp_path / "mine.wav")
+    events = json.loads((tmp_path / "m.json").read_text())
+    phases = [e for e in events if e["kind"] == "phase"]
+    assert [p["phase"] for p in phases] == ["inhale", "exhale"]
+    assert abs(phases[1]["start"] - phases[0]["start"] - 2) < 1e-6
+    assert abs(len(audio) / rate - max(e["end"] for e in events)) < 0.001
+
+
+def test_bad_cue_script_reports_every_problem(tmp_path):
+    cue = tmp_path / "bad.cue"
+    cue.write_text("# matcue cue script 1\n@pase 2\n@block 3\n  5 inhale: x\n@end\n")
+    r = CliRunner().invoke(main, ["render", str(cue)])
+    assert r.exit_code == 2
+    assert f"{cue}:2: @pase: unknown directive; did you mean '@pause'?" in r.output
+    assert f"{cue}:4: block line: offset 5 is not inside the block (length 3)" in r.output
