@@ -64,15 +64,24 @@ def test_cat_cow_phases_are_exactly_one_cycle_apart(thaw):
 
 def test_lunge_both_sides_and_five_locust_lifts(thaw):
     _, events, _ = thaw
-    lunge = [e for e in events if e["kind"] == "phase" and e["step"] == "Low lunge"
-             and e["phase"] == "inhale"]
+    lunge = [
+        e
+        for e in events
+        if e["kind"] == "phase" and e["step"] == "Low lunge" and e["phase"] == "inhale"
+    ]
     assert [e["side"] for e in lunge] == ["left"] * 6 + ["right"] * 6
     assert [e["rep"] for e in lunge] == list(range(1, 7)) * 2
-    lifts = [e for e in events if e["kind"] == "phase" and e["step"] == "Easy Locust"
-             and e["phase"] == "move"]
+    lifts = [
+        e
+        for e in events
+        if e["kind"] == "phase" and e["step"] == "Easy Locust" and e["phase"] == "move"
+    ]
     assert [e["rep"] for e in lifts] == [1, 2, 3, 4, 5]
-    counts = [e for e in events if e["kind"] == "speech" and e["step"] == "Easy Locust"
-              and e.get("phase") == "hold"]
+    counts = [
+        e
+        for e in events
+        if e["kind"] == "speech" and e["step"] == "Easy Locust" and e.get("phase") == "hold"
+    ]
     assert [c["text"] for c in counts[:3]] == ["One.", "Two.", "Three."]
 
 
@@ -133,8 +142,10 @@ def test_unknown_builtin_lists_the_builtins():
 
 def test_bad_routine_names_file_line_field_and_leaves_existing_output(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("title: Bad\nsteps:\n  - kind: breath\n    name: X\n    reps: -2\n"
-                   "    cues: {inhale: in, exhale: out}\n")
+    bad.write_text(
+        "title: Bad\nsteps:\n  - kind: breath\n    name: X\n    reps: -2\n"
+        "    cues: {inhale: in, exhale: out}\n"
+    )
     target = tmp_path / "bad.mp3"
     target.write_bytes(b"earlier file")
     r = CliRunner().invoke(main, ["render", str(bad), "-o", str(target)])
@@ -157,10 +168,22 @@ def test_several_routines_need_a_folder(tmp_path):
 
 def test_cue_script_renders_as_it_stands(tmp_path):
     cue = tmp_path / "mine.cue"
-    cue.write_text("# matcue cue script 1\n@title Mine\n@step One\nHello.\n"
-                   "@block 4 rep=1\n  0 inhale: In.\n  2 exhale: Out.\n@end\n")
-    r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / "mine.wav"),
-                                  "--timeline", str(tmp_path / "m.json"), "--no-chime"])
+    cue.write_text(
+        "# matcue cue script 1\n@title Mine\n@step One\nHello.\n"
+        "@block 4 rep=1\n  0 inhale: In.\n  2 exhale: Out.\n@end\n"
+    )
+    r = CliRunner().invoke(
+        main,
+        [
+            "render",
+            str(cue),
+            "-o",
+            str(tmp_path / "mine.wav"),
+            "--timeline",
+            str(tmp_path / "m.json"),
+            "--no-chime",
+        ],
+    )
     assert r.exit_code == 0, r.output
     audio, rate = sf.read(tmp_path / "mine.wav")
     events = json.loads((tmp_path / "m.json").read_text())

@@ -231,6 +231,12 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         hold_in = to_fraction(getattr(step, "hold_in", 0) or 0) * pace
         hold_out = to_fraction(getattr(step, "hold_out", 0) or 0) * pace
         moving = c - hold_in - hold_out
+        if moving < 1:
+            raise InputError(
+                f"step '{name}': with a {format_seconds(c)} s breath cycle its holds "
+                f"({format_seconds(hold_in + hold_out)} s) leave less than 1 s to breathe; "
+                "use a longer --breath or a slower --pace"
+            )
         split = to_fraction(getattr(step, "split", 0.5) or 0.5)
         inhale = moving * split
         exhale = moving - inhale
