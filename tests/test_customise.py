@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakes import FakeSpeechLengths, fake_sound_length
 
 from matcue.cli import main
-from matcue.cuescript import Block, parse_script
+from matcue.cuescript import Block
 from matcue.errors import InputError
 from matcue.pipeline import build_script, load_source, prepare, resolve_settings
 from matcue.schedule import schedule
-
-from fakes import FakeSpeechLengths, fake_sound_length
 
 SR = 22050
 
