@@ -13,16 +13,19 @@ its voices; ``voice`` picks one by name or number.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from matcue.errors import EngineUnavailable, InputError, SpeechError
+from matcue.errors import EngineUnavailable, InputError, MatcueError, SpeechError
 from matcue.speech.base import Clip, SpeechSettings, Voice
 from matcue.speech.stretch import is_silent, trim_silence
 
@@ -40,16 +43,14 @@ NO_MODEL = (
 NOMINAL_WPM = 170
 
 
-def _import_piper() -> Any:
-    try:
-        import piper
-    except ImportError as exc:
-        raise EngineUnavailable(INSTALL_ADVICE) from exc
-    return piper
+def _import_piper() -> None:
+    """Check that piper is installed, without importing it into this process."""
+    if importlib.util.find_spec("piper") is None:
+        raise EngineUnavailable(INSTALL_ADVICE)
 
 
-def _model_paths(model: str | None) -> tuple[Path, Path]:
-    """The model and config paths, checked; InputError names a bad path."""
+def _model_paths(model: str | None) -> tuple[Path, Path, dict[str, Any]]:
+    """The model and config paths and the parsed config; InputError names a bad path."""
     if not model:
         raise InputError(NO_MODEL)
     path = Path(model).expanduser()
@@ -59,19 +60,64 @@ def _model_paths(model: str | None) -> tuple[Path, Path]:
     if not config.is_file():
         raise InputError(f"piper voice model {path} has no config beside it: expected {config}")
     try:
-        json.loads(config.read_text(encoding="utf-8"))
+        data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"piper voice config {config} is not valid JSON: {exc}") from exc
-    return path, config
+    if not isinstance(data, dict) or "audio" not in data:
+        raise InputError(f"piper voice config {config} is not a piper voice config")
+    return path, config, data
+
+
+# --- the isolated piper process ----------------------------------------------
+# piper-tts links its own copy of espeak-ng into piper.espeakbridge. In a process
+# that also has libespeak-ng loaded for pyttsx3, the two copies' symbols collide
+# and the process crashes (measured: a segfault in the test suite). So piper
+# always runs in its own spawned process, started once per engine.
+
+_WORKER_VOICES: dict[str, Any] = {}
+
+
+def _piper_worker(
+    model: str,
+    config: str,
+    text: str,
+    speaker: int | None,
+    length_scale: float | None,
+    volume: float | None,
+) -> tuple[np.ndarray, int]:
+    import piper
+
+    voice = _WORKER_VOICES.get(model)
+    if voice is None:
+        try:
+            voice = piper.PiperVoice.load(model, config_path=config)
+        except Exception as exc:
+            raise InputError(f"piper could not load voice model {model}: {exc}") from exc
+        _WORKER_VOICES[model] = voice
+    syn = piper.SynthesisConfig(speaker_id=speaker)
+    if length_scale is not None:
+        syn.length_scale = length_scale
+    if volume is not None:
+        syn.volume = volume
+    try:
+        chunks = list(voice.synthesize(text, syn_config=syn))
+    except Exception as exc:
+        raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
+    if not chunks:
+        raise SpeechError(f"piper produced no audio for {text!r}")
+    samples = np.concatenate(
+        [np.asarray(c.audio_float_array, dtype=np.float32).reshape(-1) for c in chunks]
+    )
+    return samples, int(chunks[0].sample_rate)
 
 
 class PiperEngine:
-    """piper-tts behind matcue's Engine protocol. Loaded models are kept per path."""
+    """piper-tts behind matcue's Engine protocol, run in a separate process."""
 
     name = "piper"
 
     def __init__(self) -> None:
-        self._voices: dict[Path, Any] = {}
+        self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def version(self) -> str:
@@ -83,90 +129,83 @@ class PiperEngine:
             pass
         return "; ".join(parts)
 
-    def _load(self, model: str | None) -> Any:
-        piper = _import_piper()
-        path, config = _model_paths(model)
-        key = path.resolve()
-        with self._lock:
-            voice = self._voices.get(key)
-            if voice is None:
-                try:
-                    voice = piper.PiperVoice.load(str(path), config_path=str(config))
-                except Exception as exc:
-                    raise InputError(f"piper could not load voice model {path}: {exc}") from exc
-                self._voices[key] = voice
-        return voice
-
     def voices(self, model: str | None = None) -> list[Voice]:
-        """The speakers of ``model`` (one unnamed voice for a single-speaker model).
+        """The speakers of ``model`` (one voice, id "0", for a single-speaker model).
 
         Without a model there is nothing to list: piper's voices are model files.
         """
+        _import_piper()
         if not model:
-            _import_piper()
             return []
-        cfg = self._load(model).config
-        lang = (cfg.espeak_voice,) if cfg.espeak_voice else ()
-        if cfg.num_speakers <= 1 or not cfg.speaker_id_map:
-            stem = Path(model).name.removesuffix(".onnx")
-            return [Voice(id="0", name=stem, languages=lang)]
+        _path, _config, cfg = _model_paths(model)
+        espeak = (cfg.get("espeak") or {}).get("voice")
+        lang = (str(espeak),) if espeak else ()
+        speakers = cfg.get("speaker_id_map") or {}
+        if int(cfg.get("num_speakers", 1)) <= 1 or not speakers:
+            return [Voice(id="0", name=Path(model).name.removesuffix(".onnx"), languages=lang)]
         return [
-            Voice(id=str(sid), name=name, languages=lang)
-            for name, sid in sorted(cfg.speaker_id_map.items(), key=lambda kv: kv[1])
+            Voice(id=str(sid), name=str(name), languages=lang)
+            for name, sid in sorted(speakers.items(), key=lambda kv: kv[1])
         ]
+
+    def _speaker_id(self, model: str, cfg: dict[str, Any], voice: str | None) -> int | None:
+        if not voice:
+            return None
+        from matcue.speech import match_voice
+
+        if int(cfg.get("num_speakers", 1)) <= 1 and voice == "0":
+            return None
+        chosen = match_voice(self.voices(model), voice, self.name)
+        return int(chosen) if int(cfg.get("num_speakers", 1)) > 1 else None
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Speak ``text`` with the model in ``settings.model``; trimmed float32 mono."""
         if not text or not text.strip():
             raise SpeechError(f"cannot speak empty text {text!r}")
-        piper = _import_piper()
-        voice = self._load(settings.model)
-        syn = piper.SynthesisConfig(speaker_id=self._speaker_id(voice, settings))
+        _import_piper()
+        path, config, cfg = _model_paths(settings.model)
+        speaker = self._speaker_id(str(path), cfg, settings.voice)
+        length_scale = None
         if settings.rate is not None:
             if not 20 <= settings.rate <= 1000:
                 raise InputError(
                     f"speech rate must be 20..1000 words per minute, got {settings.rate}"
                 )
-            syn.length_scale = NOMINAL_WPM / float(settings.rate)
-        if settings.volume is not None:
-            if not 0.0 < settings.volume <= 1.0:
-                raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
-            syn.volume = float(settings.volume)
+            length_scale = NOMINAL_WPM / float(settings.rate)
+        if settings.volume is not None and not 0.0 < settings.volume <= 1.0:
+            raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
+        future = self._ensure_pool().submit(
+            _piper_worker, str(path), str(config), text, speaker, length_scale, settings.volume
+        )
         try:
-            chunks = list(voice.synthesize(text, syn_config=syn))
+            samples, rate = future.result()
+        except MatcueError:
+            raise
         except Exception as exc:
             raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
-        if not chunks:
-            raise SpeechError(f"piper produced no audio for {text!r}")
-        rate = int(chunks[0].sample_rate)
-        samples = np.concatenate(
-            [np.asarray(c.audio_float_array, dtype=np.float32).reshape(-1) for c in chunks]
-        )
         if is_silent(samples):
             raise SpeechError(f"piper produced only silence for {text!r}")
         return Clip(samples=trim_silence(samples, rate).astype(np.float32), sample_rate=rate)
 
-    @staticmethod
-    def _speaker_id(voice: Any, settings: SpeechSettings) -> int | None:
-        if not settings.voice:
-            return None
-        cfg = voice.config
-        if settings.voice in cfg.speaker_id_map:
-            return int(cfg.speaker_id_map[settings.voice])
-        if settings.voice.isdigit() and int(settings.voice) < max(1, cfg.num_speakers):
-            return int(settings.voice) if cfg.num_speakers > 1 else None
-        from matcue.speech import match_voice
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._pool
 
-        # Raises EngineUnavailable with close matches.
-        match_voice(PiperEngine.voices_of(voice, settings.model), settings.voice, "piper")
-        return None  # pragma: no cover - match_voice always raises here
+    def close(self) -> None:
+        """Stop the piper process (also done at interpreter exit)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
-    @staticmethod
-    def voices_of(voice: Any, model: str | None) -> list[Voice]:
-        cfg = voice.config
-        return [Voice(id=str(sid), name=name) for name, sid in cfg.speaker_id_map.items()] or [
-            Voice(id="0", name=Path(model or "").name)
-        ]
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 __all__ = ["PiperEngine", "INSTALL_ADVICE", "NOMINAL_WPM"]

@@ -107,12 +107,22 @@ def _driver_state() -> _DriverState:
             state.errors.append(exception or RuntimeError("unknown pyttsx3 error"))
 
         engine.connect("error", on_error)
-        with contextlib.suppress(Exception):
-            state.default_voice = engine.getProperty("voice")
-        with contextlib.suppress(Exception):
-            state.default_rate = int(engine.getProperty("rate"))
-        with contextlib.suppress(Exception):
-            state.default_volume = float(engine.getProperty("volume"))
+        if driver == "espeak":
+            # Not getProperty(): the driver's own initial settings are still in
+            # espeak's asynchronous queue, so reading them back races (measured:
+            # 175 or 200 wpm at random). Use the values the driver sets.
+            from pyttsx3.drivers import _espeak
+            from pyttsx3.drivers.espeak import EspeakDriver
+
+            _espeak.Synchronize()
+            state.default_voice = EspeakDriver._defaultVoice or None
+        else:
+            with contextlib.suppress(Exception):
+                state.default_voice = engine.getProperty("voice")
+            with contextlib.suppress(Exception):
+                state.default_rate = int(engine.getProperty("rate"))
+            with contextlib.suppress(Exception):
+                state.default_volume = float(engine.getProperty("volume"))
         _STATE = state
         return state
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from matcue.errors import MatcueError, SpeechError
 from matcue.speech import get_engine
@@ -57,6 +56,8 @@ def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
     """Trim ``clip`` and resample it to ``sample_rate``: float32 mono in [-1, 1]."""
     samples = trim_silence(np.asarray(clip.samples, dtype=np.float32), clip.sample_rate)
     if clip.sample_rate != sample_rate:
+        from scipy.signal import resample_poly  # heavy import: only when resampling
+
         g = math.gcd(int(clip.sample_rate), int(sample_rate))
         samples = resample_poly(samples, sample_rate // g, clip.sample_rate // g)
     return np.clip(samples, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,171 @@
+"""The speech engines for real: pyttsx3 (espeak-ng) and the espeak-ng program."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from matcue.errors import EngineUnavailable, SpeechError
+from matcue.speech import ENGINES, SpeechSettings, get_engine, list_voices
+from matcue.speech.espeak_cli import INSTALL_ADVICE, parse_wav_stream
+
+PHRASE = "Breathe in slowly, and lift your chest."
+
+
+@pytest.fixture(scope="module")
+def engine():  # type: ignore[no-untyped-def]
+    return get_engine("pyttsx3")
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x.astype(np.float64)))))
+
+
+def test_pyttsx3_speaks_a_phrase_at_the_real_rate_and_prints_nothing(engine, capfd) -> None:  # type: ignore[no-untyped-def]
+    clip = engine.synthesize(PHRASE, SpeechSettings())
+    out, _err = capfd.readouterr()
+    assert out == ""  # the espeak driver's "Audio saved to ..." must not leak
+    assert clip.samples.dtype == np.float32 and clip.samples.ndim == 1
+    # espeak-ng's own report of its rate, independent of the WAV header pyttsx3 writes.
+    from pyttsx3.drivers import _espeak
+
+    assert clip.sample_rate == _espeak.dll.espeak_ng_GetSampleRate()
+    assert 0.8 < clip.duration < 6.0
+    assert rms(clip.samples) > 0.02
+    # Trimmed: audible within ~10 ms of both ends.
+    edge = int(0.03 * clip.sample_rate)
+    assert np.max(np.abs(clip.samples[:edge])) > 0.01
+    assert np.max(np.abs(clip.samples[-edge:])) > 0.01
+
+
+def test_pyttsx3_rate_changes_length(engine) -> None:  # type: ignore[no-untyped-def]
+    slow = engine.synthesize(PHRASE, SpeechSettings(rate=120))
+    fast = engine.synthesize(PHRASE, SpeechSettings(rate=220))
+    slow_again = engine.synthesize(PHRASE, SpeechSettings(rate=120))
+    assert slow.duration > 1.4 * fast.duration
+    # Regression: through pyttsx3's queue a setting was dropped on every other
+    # call (espeak_Cancel discarded it), so the third call came out fast.
+    assert slow_again.duration == pytest.approx(slow.duration, rel=0.05)
+
+
+def test_pyttsx3_volume_is_applied(engine) -> None:  # type: ignore[no-untyped-def]
+    loud = engine.synthesize(PHRASE, SpeechSettings(volume=1.0))
+    quiet = engine.synthesize(PHRASE, SpeechSettings(volume=0.4))
+    loud_again = engine.synthesize(PHRASE, SpeechSettings(volume=1.0))
+    assert rms(quiet.samples) < 0.6 * rms(loud.samples)
+    assert rms(loud_again.samples) == pytest.approx(rms(loud.samples), rel=0.15)
+
+
+def test_pyttsx3_two_voices_sound_different(engine) -> None:  # type: ignore[no-untyped-def]
+    us = engine.synthesize(PHRASE, SpeechSettings(voice="gmw/en-us"))
+    de = engine.synthesize(PHRASE, SpeechSettings(voice="de"))
+    n = min(len(us.samples), len(de.samples))
+    assert len(us.samples) != len(de.samples) or not np.allclose(us.samples[:n], de.samples[:n])
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_pyttsx3_empty_text_is_an_error_naming_it(engine, text: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SpeechError, match=repr(text).replace("\\", "\\\\")):
+        engine.synthesize(text, SpeechSettings())
+
+
+def test_pyttsx3_unknown_voice_says_how_to_list_and_suggests(engine) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(EngineUnavailable) as info:
+        engine.synthesize(PHRASE, SpeechSettings(voice="en-uss"))
+    assert "matcue voices" in str(info.value)
+    assert "en-us" in str(info.value)
+
+
+def test_pyttsx3_voices_and_version(engine) -> None:  # type: ignore[no-untyped-def]
+    voices = engine.voices()
+    ids = {v.id for v in voices}
+    assert "gmw/en-us" in ids
+    assert any("en-us" in v.languages for v in voices)
+    version = engine.version()
+    assert "pyttsx3" in version and "espeak-ng" in version
+    assert "(system)" in version or "(bundled)" in version
+
+
+def test_bundled_libespeak_works_in_a_fresh_process() -> None:
+    """The path a plain `pip install` takes on a machine without libespeak-ng."""
+    pytest.importorskip("espeakng_loader")
+    code = (
+        "from matcue.speech.espeak_lib import ensure_libespeak\n"
+        "kind = ensure_libespeak(prefer_bundled=True)\n"
+        "from matcue.speech.pyttsx3_engine import Pyttsx3Engine\n"
+        "from matcue.speech.base import SpeechSettings\n"
+        "e = Pyttsx3Engine()\n"
+        "c = e.synthesize('Rest here.', SpeechSettings())\n"
+        "print(kind, e.version(), c.sample_rate, len(c.samples))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    kind, *rest = proc.stdout.split()
+    assert kind.startswith("bundled:")
+    assert "(bundled)" in proc.stdout
+    assert int(rest[-1]) > 1000
+
+
+def test_get_engine_unknown_lists_engines() -> None:
+    with pytest.raises(EngineUnavailable) as info:
+        get_engine("festival")
+    for name in ENGINES:
+        assert name in str(info.value)
+
+
+def test_list_voices_pyttsx3() -> None:
+    assert any(v.id == "gmw/en-us" for v in list_voices("pyttsx3"))
+
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
+
+
+@needs_espeak
+def test_espeak_cli_speaks_and_honours_rate() -> None:
+    engine = get_engine("espeak-ng")
+    slow = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=120))
+    fast = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=220))
+    assert slow.sample_rate == 22050
+    assert rms(fast.samples) > 0.02
+    assert slow.duration > 1.4 * fast.duration
+    assert "espeak-ng" in engine.version()
+
+
+@needs_espeak
+def test_espeak_cli_text_starting_with_dash_is_spoken_not_an_option() -> None:
+    clip = get_engine("espeak-ng").synthesize("-v is not a voice", SpeechSettings())
+    assert clip.duration > 0.5
+
+
+@needs_espeak
+def test_espeak_cli_voices_and_unknown_voice() -> None:
+    engine = get_engine("espeak-ng")
+    assert any(v.id == "gmw/en-us" for v in engine.voices())
+    with pytest.raises(EngineUnavailable, match="matcue voices"):
+        engine.synthesize("Hello.", SpeechSettings(voice="klingon-x"))
+
+
+def test_espeak_cli_missing_program_gives_install_advice(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(EngineUnavailable, match="apt install espeak-ng"):
+        get_engine("espeak-ng").synthesize("Hello.", SpeechSettings())
+    assert "brew install espeak-ng" in INSTALL_ADVICE
+
+
+def test_parse_wav_stream_ignores_placeholder_sizes() -> None:
+    pcm = (np.arange(100, dtype=np.int16) * 100).tobytes()
+    header = (
+        b"RIFF\x24\xf0\xff\x7fWAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00"
+        + (16000).to_bytes(4, "little")
+        + (32000).to_bytes(4, "little")
+        + b"\x02\x00\x10\x00data\x00\xf0\xff\x7f"
+    )
+    samples, rate = parse_wav_stream(header + pcm + b"\x01")  # odd trailing byte dropped
+    assert rate == 16000
+    assert len(samples) == 100
+    assert samples[10] == pytest.approx(1000 / 32768)
