@@ -20,8 +20,9 @@ import logging
 import math
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy.ndimage import minimum_filter1d
-from scipy.signal import fftconvolve, firwin, lfilter, resample_poly
+from scipy.signal import firwin, lfilter, resample_poly
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,13 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     return meter.integrated()
 
 
+def _channel_max(a: np.ndarray) -> np.ndarray:
+    """Row-wise max of an ``(n, ch)`` array (``max(axis=1)`` is slow for 2 columns)."""
+    if a.shape[1] == 1:
+        return a[:, 0].copy()
+    return np.maximum(a[:, 0], a[:, 1]) if a.shape[1] == 2 else a.max(axis=1)
+
+
 def true_peak_db(chunk: np.ndarray) -> float:
     """True peak of ``chunk`` in dBTP, estimated with 4x oversampling (``resample_poly``).
 
@@ -211,6 +219,9 @@ class TruePeakLimiter:
         self._taps = taps_per_phase
         self._phases = np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
         self._phist = np.zeros((taps_per_phase - 1, channels))
+        self._gain_bound = float(np.abs(self._phases).sum(axis=1).max())
+        """No interpolated value exceeds the block's sample peak times this."""
+        self._spectra: dict[int, np.ndarray] = {}
         # The interpolated values computed at input index n describe the signal
         # between samples n - lag - 1 and n - lag.
         group = (len(h) - 1) / 2 / OVERSAMPLE
@@ -234,15 +245,14 @@ class TruePeakLimiter:
         n = len(x)
         if n == 0:
             return np.zeros((0, self.channels)) if np.ndim(chunk) == 2 else np.zeros(0)
-        peak = np.zeros(n)
         xp = np.concatenate([self._phist, x])
         self._phist = xp[-(self._taps - 1) :]
-        for hk in self._phases:
-            # FIR by FFT ("valid" over the carried history): one polyphase branch.
-            yk = fftconvolve(xp, hk[:, None], mode="valid", axes=0)
-            np.maximum(peak, np.abs(yk).max(axis=1), out=peak)
         xs = np.concatenate([self._xhist, x])
-        sample_peak = np.abs(xs).max(axis=1)
+        sample_peak = _channel_max(np.abs(xs))
+        if float(sample_peak.max()) * self._gain_bound > self.ceiling:
+            peak = self._interpolated_peak(xp, n)
+        else:
+            peak = np.zeros(n)  # nothing here can reach the ceiling: skip the FIR
         # Input samples n - lag - 1 and n - lag bracket the interpolated ones.
         np.maximum(peak, sample_peak[: n], out=peak)
         np.maximum(peak, sample_peak[1 : n + 1], out=peak)
@@ -265,6 +275,21 @@ class TruePeakLimiter:
         self._dline = d[n:]
         self.min_gain = min(self.min_gain, float(gain.min()))
         return out[:, 0] if np.ndim(chunk) == 1 else out
+
+    def _interpolated_peak(self, xp: np.ndarray, n: int) -> np.ndarray:
+        """Max |value| over the four polyphase branches, one FFT forward for all four."""
+        nfft = sp_fft.next_fast_len(len(xp) + self._taps - 1, real=True)
+        spec = self._spectra.get(nfft)
+        if spec is None:
+            spec = sp_fft.rfft(self._phases, nfft, axis=1)
+            self._spectra = {nfft: spec}
+        xf = sp_fft.rfft(xp, nfft, axis=0)
+        peak = np.zeros(n)
+        lo = self._taps - 1
+        for hf in spec:
+            yk = sp_fft.irfft(xf * hf[:, None], nfft, axis=0)[lo : lo + n]
+            np.maximum(peak, _channel_max(np.abs(yk)), out=peak)
+        return peak
 
     def flush(self) -> np.ndarray:
         """The last :attr:`delay` samples still inside the limiter."""

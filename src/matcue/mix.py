@@ -449,7 +449,15 @@ def render_chunks(
     file, :class:`RenderError` when a speech event's clip is missing.
     """
     size = max(1, int(round(chunk_seconds * timeline.sample_rate)))
+    # Built now, not on the first next(), so a bad bed or clip fails at the call.
     mixer = _Mixer(timeline, clips, settings)
+    return _render(mixer, size, progress)
+
+
+def _render(
+    mixer: _Mixer, size: int, progress: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    settings = mixer.settings
     try:
         target = settings.resolved_target()
         meter = LoudnessMeter(mixer.sr, mixer.ch)
@@ -466,15 +474,21 @@ def render_chunks(
         # will have work to do, measure the limited result and correct the gain.
         ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
         if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
-            for attempt in range(3):
+            # Secant steps on loudness(gain): limiting makes the slope less than 1.
+            slope = 1.0
+            prev: tuple[float, float] | None = None
+            for attempt in range(2):
                 check = LoudnessMeter(mixer.sr, mixer.ch)
                 for out in _final_pass(mixer, gain_db, size):
                     check.add(out)
                 got = check.integrated()
                 log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
-                if not math.isfinite(got) or abs(target - got) < 0.05:
+                if not math.isfinite(got) or abs(target - got) < 0.2:
                     break
-                gain_db = min(MAX_GAIN_DB, gain_db + (target - got))
+                if prev is not None and gain_db != prev[0]:
+                    slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
+                prev = (gain_db, got)
+                gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
         for out in _final_pass(mixer, gain_db, size):
             np.clip(out, -1.0, 1.0, out=out)
             chunk = out[:, 0] if mixer.ch == 1 else out

@@ -152,22 +152,33 @@ def sound_length(name: str, sample_rate: int) -> int:
 # --- tone --------------------------------------------------------------------
 
 TONE_PARTIALS: tuple[tuple[int, float], ...] = ((196, 1.0), (392, 0.25), (588, 0.08))
-"""The breath tone: a soft G3 with two quiet harmonics (integer Hz, see :func:`tone`)."""
+"""The breath tone: a soft G3 with its 2nd and 3rd harmonics, quiet (integer Hz)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _tone_period(sample_rate: int) -> np.ndarray:
+    """One exact period of the tone. With integer partials it repeats every
+    ``sample_rate / gcd(f0, sample_rate)`` samples (225 at 22.05 kHz)."""
+    f0 = TONE_PARTIALS[0][0]  # the others are its multiples
+    period = sample_rate // math.gcd(f0, sample_rate)
+    idx = np.arange(period, dtype=np.int64)
+    y = np.zeros(period)
+    for f, amp in TONE_PARTIALS:
+        y += amp * np.sin(2 * np.pi * ((idx * f) % sample_rate) / sample_rate)
+    y.flags.writeable = False
+    return y
 
 
 def tone(start: int, n: int, sample_rate: int) -> np.ndarray:
     """The steady breath-tone waveform for absolute samples ``[start, start + n)``.
 
-    Phase is computed from the absolute sample index with integer arithmetic
-    (``f * i mod sample_rate``), so any chunking gives the same samples and an
-    hour-long session does not lose precision.
+    The tone is periodic in whole samples, so a chunk is the period table rotated to
+    ``start`` and repeated: any chunking gives the same samples and an hour-long
+    session loses no phase precision.
     """
-    idx = np.arange(start, start + n, dtype=np.int64)
-    y = np.zeros(n)
-    for f, amp in TONE_PARTIALS:
-        ph = (idx * f) % sample_rate
-        y += amp * np.sin(2 * np.pi * ph / sample_rate)
-    return y
+    table = _tone_period(int(sample_rate))
+    rolled = np.roll(table, -(start % len(table)))
+    return np.resize(rolled, n).astype(np.float64)
 
 
 # --- noise beds ---------------------------------------------------------------
