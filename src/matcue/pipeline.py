@@ -66,14 +66,21 @@ def _read_text(path: Path) -> str:
         raise ValidationError([f"{path}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
 
 
+def _starts_like_cue_script(path: Path) -> bool:
+    """True for a file whose first bytes are the cue-script header (any name)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(cuescript.HEADER)) == cuescript.HEADER.encode()
+    except OSError:
+        return False
+
+
 def load_source(arg: str) -> Source:
     """A built-in routine name, a routine file, or a cue script file."""
     from .routine import builtin_names, load_builtin, load_routine
 
     path = Path(arg)
-    if path.suffix.lower() in CUE_SUFFIXES or (
-        path.is_file() and _read_text(path).startswith(cuescript.HEADER)
-    ):
+    if path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path):
         if not path.exists():
             raise InputError(f"{arg}: no such file")
         text = _read_text(path)

@@ -1,0 +1,158 @@
+"""The routine commands (check, new, schema, routines) and the seeds' numbers
+read back from the built-ins' real timelines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from matcue.cli import main
+from matcue.pipeline import load_source, prepare, resolve_settings
+from matcue.routine import builtin_names, load_routine
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = sorted((ROOT / "tests" / "corpus").glob("*.yaml"))
+BUILTINS = ["thaw", "clutch", "retrain", "morning", "desk-break", "control", "articulate"]
+
+
+@pytest.mark.parametrize("bad", CORPUS, ids=[p.stem for p in CORPUS])
+def test_check_prints_the_expected_problems_and_exits_2(bad, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    rel = f"tests/corpus/{bad.name}"
+    r = CliRunner().invoke(main, ["check", rel])
+    expected = bad.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    assert r.exit_code == 2
+    assert r.output.splitlines() == expected
+    assert "Traceback" not in r.output
+
+
+def test_check_missing_file_and_folder(tmp_path):
+    r = CliRunner().invoke(main, ["check", str(tmp_path / "gone.yaml"), str(tmp_path)])
+    assert r.exit_code == 2
+    lines = r.output.splitlines()
+    assert len(lines) == 2 and "gone.yaml" in lines[0] and str(tmp_path) in lines[1]
+
+
+def test_check_ok_files_and_builtins(tmp_path):
+    r = CliRunner().invoke(
+        main, ["check", *[str(ROOT / "src/matcue/library" / f"{n}.yaml") for n in BUILTINS]]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.output.count(": ok") == 7
+
+
+def test_routines_lists_all_seven_with_summary_and_length():
+    r = CliRunner().invoke(main, ["routines"])
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(BUILTINS)
+    for line in lines:
+        assert re.search(r"~\d+ min\s+\S", line), line
+    assert sorted(builtin_names()) == sorted(BUILTINS)
+
+
+def test_new_writes_a_starter_that_checks_and_never_overwrites(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["new", "my-back"])
+    assert r.exit_code == 0, r.output
+    routine = load_routine(tmp_path / "my-back.yaml")
+    assert routine.name == "my-back" and routine.safety
+    assert {str(getattr(s.kind, "value", s.kind)) for s in routine.steps} >= {
+        "say",
+        "breath",
+        "hold",
+        "reps",
+        "rest",
+        "transition",
+    }
+    before = (tmp_path / "my-back.yaml").read_bytes()
+    r = CliRunner().invoke(main, ["new", "my-back"])
+    assert r.exit_code == 2 and "already exists" in r.output
+    assert (tmp_path / "my-back.yaml").read_bytes() == before
+    r = CliRunner().invoke(main, ["new", "Bad Name"])
+    assert r.exit_code == 2
+
+
+def test_schema_is_json_schema_for_the_format():
+    r = CliRunner().invoke(main, ["schema"])
+    assert r.exit_code == 0
+    schema = json.loads(r.output)
+    assert "steps" in schema["properties"] and "title" in schema["required"]
+    text = json.dumps(schema)
+    for kind in ("breath", "hold", "reps", "rest", "transition", "say"):
+        assert f'"{kind}"' in text
+
+
+# ---------------------------------------------------------------- seeds' numbers
+
+
+@pytest.fixture(scope="module")
+def timelines():
+    out = {}
+    for name in BUILTINS:
+        src = load_source(name)
+        out[name] = prepare(src, resolve_settings(src, {})).timeline
+    return out
+
+
+def phases(tl, step_prefix, phase):
+    sr = tl.sample_rate
+    return [
+        (e.start / sr, e)
+        for e in tl.events
+        if e.kind == "phase" and e.step.startswith(step_prefix) and e.phase == phase
+    ]
+
+
+def test_every_builtin_schedules_with_chapters_per_step(timelines):
+    for name, tl in timelines.items():
+        routine = load_source(name).routine
+        assert [c.title for c in tl.chapters] == [s.display_name for s in routine.steps]
+        assert tl.warnings == [], (name, tl.warnings)
+
+
+def test_thaw_numbers(timelines):
+    tl = timelines["thaw"]
+    cat = phases(tl, "Mid-back", "inhale")
+    assert 8 <= len(cat) <= 10
+    lunge = phases(tl, "Low lunge", "inhale")
+    assert [e.side for _, e in lunge] == ["left"] * 6 + ["right"] * 6
+    assert len(phases(tl, "Easy Locust", "move")) == 5
+
+
+def test_clutch_cycles_last_15_seconds(timelines):
+    cat = phases(timelines["clutch"], "Slow Cat", "inhale")
+    assert len(cat) >= 5
+    gaps = {round(b[0] - a[0], 6) for a, b in zip(cat, cat[1:])}
+    assert gaps == {15.0}
+
+
+def test_retrain_ten_tilts_held_three_seconds(timelines):
+    tl = timelines["retrain"]
+    tilts = phases(tl, "Pelvic tilt", "move")
+    assert [e.rep for _, e in tilts] == list(range(1, 11))
+    holds = phases(tl, "Pelvic tilt", "hold")
+    assert len(holds) == 10
+    assert all(abs((e.end - e.start) / tl.sample_rate - 3) < 1e-6 for _, e in holds)
+
+
+def test_morning_three_sets_of_hinges_after_five_minutes_of_tilts(timelines):
+    tl = timelines["morning"]
+    sr = tl.sample_rate
+    tilt_events = [e for e in tl.events if e.kind == "phase" and e.step.startswith("Pelvic")]
+    tilt_time = (max(e.end for e in tilt_events) - min(e.start for e in tilt_events)) / sr
+    assert 270 <= tilt_time <= 330
+    hinges = phases(tl, "Seated hip hinge", "move")
+    assert sorted({e.set for _, e in hinges}) == [1, 2, 3]
+    assert min(t for t, _ in hinges) > max(e.end for e in tilt_events) / sr
+
+
+def test_desk_break_is_two_minutes_of_cat_cow(timelines):
+    tl = timelines["desk-break"]
+    sr = tl.sample_rate
+    cc = [e for e in tl.events if e.kind == "phase" and "Cat" in e.step]
+    assert abs((max(e.end for e in cc) - min(e.start for e in cc)) / sr - 120) < 1e-6
