@@ -127,7 +127,7 @@ def test_thaw_numbers(timelines):
 def test_clutch_cycles_last_15_seconds(timelines):
     cat = phases(timelines["clutch"], "Slow Cat", "inhale")
     assert len(cat) >= 5
-    gaps = {round(b[0] - a[0], 6) for a, b in zip(cat, cat[1:])}
+    gaps = {round(b[0] - a[0], 6) for a, b in zip(cat, cat[1:], strict=False)}
     assert gaps == {15.0}
 
 
