@@ -223,3 +223,14 @@ def test_overrun_strict_fails_with_the_step_and_fix(tmp_path):
     assert r.exit_code == 0 and "warning: step 'Tight'" in r.output
     assert Path(tmp_path / "o.mp3").exists()
     assert re.search(r"overruns its 1\.50 s window by \d+\.\d\d s", r.output)
+
+
+def test_documented_template_example_produces_a_valid_restyled_script():
+    example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "counting-style"
+    s = script_for("thaw", templates=example)
+    texts = [line.text for b in s.items if isinstance(b, Block) for line in b.lines]
+    assert "Round one, in." in texts and "And out." in texts
+    # same timing as the built-in templates: only words changed
+    assert [b.length for b in s.items if isinstance(b, Block)] == [
+        b.length for b in script_for("thaw").items if isinstance(b, Block)
+    ]
