@@ -441,9 +441,10 @@ def render_chunks(
     loudness on ``settings.resolved_target()`` (within about 0.1 LU) and true
     peak at most ``settings.true_peak_db``. ``clips`` maps each speech event's
     ``clip`` key to mono samples at the session rate (a ``Clip`` works too).
-    ``progress`` is called with the number of samples in each chunk as it is
-    yielded (so the calls add up to ``timeline.length``); the measuring pass
-    before the first chunk reports nothing.
+    ``progress`` is called with the number of samples just done: once per chunk
+    of the measuring pass (before the first chunk is yielded) and once per
+    yielded chunk, so the calls add up to ``2 * timeline.length``. (The gain
+    correction passes, run only when the limiter works hard, report nothing.)
 
     Raises :class:`InputError` for a bad bed or sound name or an unreadable bed
     file, :class:`RenderError` when a speech event's clip is missing.
@@ -466,6 +467,8 @@ def _render(
             meter.add(buf)
             if len(buf):
                 peak = max(peak, float(np.max(np.abs(buf))))
+            if progress is not None:
+                progress(len(buf))
         raw = meter.integrated()
         gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
         log.debug("mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
