@@ -18,7 +18,9 @@ PHRASE = "Breathe in slowly, and lift your chest."
 
 @pytest.fixture(scope="module")
 def engine():  # type: ignore[no-untyped-def]
-    return get_engine("pyttsx3")
+    engine = get_engine("pyttsx3")
+    yield engine
+    engine.close()
 
 
 def rms(x: np.ndarray) -> float:

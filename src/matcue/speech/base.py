@@ -46,7 +46,9 @@ class Engine(Protocol):
     name: str
 
     def version(self) -> str:
-        """A string that changes whenever the engine's output could change (goes into cache keys)."""
+        """A string that changes whenever the engine's output could change.
+
+        It goes into cache keys."""
         ...
 
     def voices(self) -> list[Voice]: ...

@@ -195,12 +195,23 @@ class PiperEngine:
                 )
             return self._pool
 
-    def close(self) -> None:
-        """Stop the piper process (also done at interpreter exit)."""
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the piper process (also done at interpreter exit).
+
+        ``kill`` stops a phrase in progress instead of waiting for it.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=not kill, cancel_futures=True)
+        if kill:
+            for proc in processes:
+                if proc.is_alive():
+                    proc.kill()
+            for proc in processes:
+                proc.join(timeout=5)
 
     def __del__(self) -> None:
         pool = getattr(self, "_pool", None)

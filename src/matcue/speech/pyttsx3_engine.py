@@ -22,18 +22,14 @@ An empty, failed or silent clip is a SpeechError naming the text: never silence.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import logging
 import os
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,14 +38,13 @@ import soundfile as sf
 from matcue.errors import EngineUnavailable, InputError, SpeechError
 from matcue.speech.base import Clip, SpeechSettings, Voice
 from matcue.speech.espeak_lib import ensure_libespeak
+from matcue.speech.helpers import HelperPool, default_isolation
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
 
 WAIT_TIMEOUT_S = 30.0
 """How long to wait for the driver to finish one utterance's file."""
-
-POLL_S = 0.005
 
 # pyttsx3 keeps one driver per process and per driver name, and is not
 # thread-safe: every use goes through this lock.
@@ -174,75 +169,6 @@ def _read_audio(data: bytes) -> tuple[np.ndarray, int]:
     return samples.mean(axis=1).astype(np.float32), int(rate)
 
 
-def _wait_for_file(path: Path, finished: threading.Event, deadline: float, timeout: float) -> bytes:
-    """Wait until ``path`` holds a complete, parseable clip, or raise TimeoutError.
-
-    Complete means: it exists, it parses with more than zero frames, and either
-    the driver said the utterance finished or its size stayed the same between
-    two looks (drivers that write after returning).
-    """
-    last_size = -1
-    problem = "the driver wrote no file"
-    while True:
-        size = path.stat().st_size if path.exists() else -1
-        if size > 0 and (finished.is_set() or size == last_size):
-            data = path.read_bytes()
-            try:
-                samples, _ = _read_audio(data)
-            except Exception as exc:
-                problem = f"unreadable file ({exc})"
-            else:
-                if len(samples) > 0:
-                    return data
-                problem = "the file has no audio frames"
-        elif size == 0:
-            problem = "the file is empty"
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{problem} (waited {timeout:g} s)")
-        last_size = size
-        time.sleep(POLL_S)
-
-
-def _apply_properties(state: _DriverState, voice: str | None, rate: int, volume: float) -> None:
-    """Set voice, rate and volume so that they really apply to the next utterance.
-
-    Through pyttsx3's queue, espeak settings are lost at random: the property
-    commands go into espeak's asynchronous command queue, and the ``runAndWait``
-    that follows calls ``espeak_Cancel`` while espeak still "is playing" them,
-    which throws the pending settings away (measured: a rate or volume change was
-    dropped on every other call). So on espeak we call the driver's setter
-    directly and wait with ``espeak_Synchronize`` until espeak has applied them.
-    """
-    if state.driver != "espeak":
-        if voice:
-            state.engine.setProperty("voice", voice)
-        state.engine.setProperty("rate", rate)
-        state.engine.setProperty("volume", volume)
-        return
-    from pyttsx3.drivers import _espeak
-    from pyttsx3.drivers.espeak import EspeakDriver
-
-    if voice:
-        EspeakDriver.setProperty("voice", voice)
-    EspeakDriver.setProperty("rate", rate)
-    EspeakDriver.setProperty("volume", volume)
-    _espeak.Synchronize()
-
-
-def _espeak_sample_rate() -> int | None:
-    """The rate espeak really synthesizes at (differs from 22050 for mbrola voices)."""
-    with contextlib.suppress(Exception):
-        from pyttsx3.drivers import _espeak
-
-        fn = _espeak.dll.espeak_ng_GetSampleRate
-        fn.restype = ctypes.c_int
-        fn.argtypes = []
-        rate = int(fn())
-        if rate > 0:
-            return rate
-    return None
-
-
 def _espeak_version() -> str:
     with contextlib.suppress(Exception):
         from pyttsx3.drivers import _espeak
@@ -256,8 +182,15 @@ class Pyttsx3Engine:
 
     name = "pyttsx3"
 
-    def __init__(self, *, timeout: float = WAIT_TIMEOUT_S) -> None:
+    def __init__(self, *, timeout: float = WAIT_TIMEOUT_S, isolation: str | None = None) -> None:
+        """``isolation``: "fork" (a zygote process forks a child per phrase; Linux)
+        or "subprocess" (a fresh interpreter per phrase; everywhere, slower).
+        Default: "fork" where available."""
         self.timeout = timeout
+        self.isolation = isolation or default_isolation()
+        self._pool: HelperPool | None = None
+        self._pool_lock = threading.Lock()
+        self._resolved: dict[str, str] = {}
 
     def version(self) -> str:
         """pyttsx3's version, the driver, and on espeak the library version and kind."""
@@ -292,10 +225,18 @@ class Pyttsx3Engine:
         """
         from matcue.speech import match_voice
 
-        return match_voice(self.voices(), voice, self.name)
+        resolved = self._resolved.get(voice)
+        if resolved is None:
+            resolved = self._resolved[voice] = match_voice(self.voices(), voice, self.name)
+        return resolved
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
-        """Speak ``text`` into a trimmed float32 mono Clip at the engine's real rate."""
+        """Speak ``text`` into a trimmed float32 mono Clip at the engine's real rate.
+
+        The phrase is spoken by a pristine speech library in a helper process
+        (see :mod:`matcue.speech.helpers`), so the result depends only on the
+        text and the settings, never on what this process spoke before.
+        """
         if not text or not text.strip():
             raise SpeechError(f"cannot speak empty text {text!r}")
         _check_settings(settings)
@@ -303,38 +244,52 @@ class Pyttsx3Engine:
         voice = self.resolve_voice(settings.voice) if settings.voice else state.default_voice
         rate = settings.rate if settings.rate is not None else state.default_rate
         volume = settings.volume if settings.volume is not None else state.default_volume
-
-        with _LOCK, tempfile.TemporaryDirectory(prefix="matcue-tts-") as tmp:
-            path = Path(tmp) / "clip.wav"
-            state.finished.clear()
-            state.errors.clear()
-            engine = state.engine
-            try:
-                with _quiet_stdout():
-                    _apply_properties(state, voice, int(rate), float(volume))
-                    engine.save_to_file(text, str(path))
-                    engine.runAndWait()
-                    deadline = time.monotonic() + self.timeout
-                    # runAndWait may return before the driver wrote the file.
-                    state.finished.wait(max(0.0, deadline - time.monotonic()))
-                    data = _wait_for_file(path, state.finished, deadline, self.timeout)
-                    real_rate = _espeak_sample_rate() if state.driver == "espeak" else None
-            except TimeoutError as exc:
-                raise SpeechError(f"pyttsx3 gave no audio for {text!r}: {exc}") from exc
-            except Exception as exc:
-                raise SpeechError(f"pyttsx3 failed to speak {text!r}: {exc}") from exc
-            if state.errors:
-                raise SpeechError(f"pyttsx3 failed to speak {text!r}: {state.errors[0]}")
-
+        request = {
+            "text": text,
+            "voice": voice,
+            "rate": int(rate),
+            "volume": float(volume),
+            "driver": state.driver,
+            "timeout": self.timeout,
+        }
+        header, data = self._helper_pool(state).speak(request)
+        if not header.get("ok"):
+            raise SpeechError(f"pyttsx3 failed to speak {text!r}: {header.get('error')}")
+        if header.get("said"):
+            logger.debug("pyttsx3 said: %s", header["said"])
         try:
             samples, header_rate = _read_audio(data)
         except Exception as exc:
             raise SpeechError(f"pyttsx3 wrote unreadable audio for {text!r}: {exc}") from exc
-        rate_hz = real_rate or header_rate
+        if len(samples) == 0:
+            raise SpeechError(f"pyttsx3 gave no audio for {text!r}")
+        rate_hz = int(header.get("rate") or 0) or header_rate
         if is_silent(samples):
             raise SpeechError(f"pyttsx3 produced only silence for {text!r}")
         samples = trim_silence(samples, rate_hz)
         return Clip(samples=np.ascontiguousarray(samples, dtype=np.float32), sample_rate=rate_hz)
+
+    def _helper_pool(self, state: _DriverState) -> HelperPool:
+        with self._pool_lock:
+            if self._pool is None:
+                library = state.library.split(":", 1)[1] if ":" in state.library else ""
+                self._pool = HelperPool(library, isolation=self.isolation)
+            return self._pool
+
+    def helper_pids(self) -> list[int]:
+        """Process ids of the running helper processes and their children (for tests)."""
+        with self._pool_lock:
+            return self._pool.pids() if self._pool is not None else []
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the helper processes (also done at interpreter exit).
+
+        ``kill`` stops a phrase in progress instead of letting it finish.
+        """
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(kill=kill)
 
 
 def _check_settings(settings: SpeechSettings) -> None:

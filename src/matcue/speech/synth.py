@@ -6,23 +6,23 @@ leading/trailing silence. A phrase is synthesized at most once per render: from
 the disk cache if possible, else by a worker process (``prefetch``) or inline
 (``get``), then stored in the cache.
 
-Synthesis runs in a pool of worker *processes*, each with its own engine:
-pyttsx3/espeak keeps process-global state and is not thread-safe, and separate
-processes let synthesis overlap both itself and the caller's mixing/encoding.
-Workers are started with "spawn" so they never inherit a forked copy of a
-speech library's threads and locks.
+Synthesis runs on ``workers`` threads sharing one engine. Engines keep the
+speech library out of this process where it has state (pyttsx3 speaks each phrase
+in a pristine forked helper, espeak-ng runs a program per phrase, piper has its
+own process), so a thread mostly waits on a pipe, and several phrases are
+spoken at once by several helper processes. Each clip is a pure function of the
+engine, its version, the settings and the text: the same phrase comes out the
+same whether it is spoken first, after others, on any worker, or in another
+render.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import os
-import signal
-from collections.abc import Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -36,8 +36,10 @@ from matcue.speech.stretch import trim_silence
 
 logger = logging.getLogger(__name__)
 
-PROCESSING_VERSION = "trim-45dB-10ms+resample_poly/1"
-"""Part of every cache key: change it whenever ``process_clip`` changes output."""
+PROCESSING_VERSION = "trim-45dB-10ms+resample_poly/2-pristine"
+"""Part of every cache key: change it whenever ``process_clip`` or the way engines
+are driven changes output. /2: every pyttsx3 phrase is spoken by a pristine
+espeak (entries from the history-dependent /1 synthesizer are never reused)."""
 
 INLINE_MAX = 4
 """Up to this many phrases to synthesize, starting worker processes costs more
@@ -74,25 +76,9 @@ def _synthesize_one(engine: Engine, text: str, settings: SpeechSettings, rate: i
     return process_clip(clip, rate)
 
 
-# --- worker process side ---------------------------------------------------
-
-_WORKER_ENGINE: Engine | None = None
-
-
-def _worker_init(engine_name: str) -> None:
-    """Runs once in each worker: ignore Ctrl-C (the parent shuts us down), make an engine."""
-    global _WORKER_ENGINE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER_ENGINE = get_engine(engine_name)
-
-
-def _worker_synthesize(text: str, settings: SpeechSettings, rate: int) -> np.ndarray:
-    if _WORKER_ENGINE is None:  # pragma: no cover - the initializer always runs first
-        raise SpeechError(f"speech worker has no engine for {text!r}")
-    return _synthesize_one(_WORKER_ENGINE, text, settings, rate)
-
-
-# --- parent side -------------------------------------------------------------
+def _close_engine(closer: Callable[..., object], *, kill: bool) -> None:
+    """Engines with helper processes have ``close(*, kill=False)``."""
+    closer(kill=kill)
 
 
 class Synthesizer:
@@ -117,7 +103,7 @@ class Synthesizer:
         self._engine_version: str | None = None
         self._clips: dict[str, np.ndarray] = {}
         self._futures: dict[str, Future[np.ndarray]] = {}
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- keys and cache
 
@@ -185,7 +171,7 @@ class Synthesizer:
         pool = self._ensure_pool()
         for text in todo:
             self._futures[text] = pool.submit(
-                _worker_synthesize, text, self.settings, self.sample_rate
+                _synthesize_one, self.engine, text, self.settings, self.sample_rate
             )
         logger.debug("prefetching %d phrases on %d workers", len(todo), self.workers)
 
@@ -200,8 +186,6 @@ class Synthesizer:
                 samples = future.result()
             except MatcueError:
                 raise
-            except BrokenProcessPool as exc:
-                raise SpeechError(f"the speech worker died while speaking {text!r}: {exc}") from exc
             except Exception as exc:
                 raise SpeechError(f"speech failed for {text!r}: {exc}") from exc
             self.stats.misses += 1
@@ -215,37 +199,36 @@ class Synthesizer:
 
     # -- lifecycle
 
-    def _ensure_pool(self) -> ProcessPoolExecutor:
+    def _ensure_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(self.settings.engine,),
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.workers, thread_name_prefix="matcue-synth"
             )
         return self._pool
 
-    def close(self, *, terminate: bool = False) -> None:
-        """Shut the worker pool down; pending work is cancelled.
+    def helper_pids(self) -> list[int]:
+        """Process ids of the engine's helper processes (for tests: none may outlive close)."""
+        pids = getattr(self.engine, "helper_pids", None)
+        return list(pids()) if callable(pids) else []
 
-        ``terminate`` (used on KeyboardInterrupt) kills workers instead of
+    def close(self, *, terminate: bool = False) -> None:
+        """Stop the workers and the engine's helper processes; pending work is cancelled.
+
+        ``terminate`` (used on KeyboardInterrupt) kills the helpers instead of
         letting a phrase in progress finish, so nothing is left hanging.
         """
         pool, self._pool = self._pool, None
+        for future in self._futures.values():
+            future.cancel()
         self._futures.clear()
-        if pool is None:
-            return
-        if terminate:
-            # ProcessPoolExecutor has no public "kill" before Python 3.14.
-            processes = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                if proc.is_alive():
-                    proc.terminate()
-            for proc in processes:
-                proc.join(timeout=5)
-        else:
+        closer = getattr(self.engine, "close", None)
+        if terminate and callable(closer):
+            # First: threads blocked on a helper's reply get an error at once.
+            _close_engine(closer, kill=True)
+        if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if callable(closer):
+            _close_engine(closer, kill=terminate)
 
     def __enter__(self) -> Synthesizer:
         return self
