@@ -5,24 +5,27 @@ an hour-long session is measured and limited with bounded memory, and the
 result does not depend on how the stream was cut into chunks.
 
 - :class:`LoudnessMeter` gives the gated integrated loudness in LUFS: K-weighting
-  (two biquads run with ``scipy.signal.lfilter`` and carried state ``zi``),
+  (the two BS.1770 biquads, run as their impulse response truncated below 1e-10
+  of its peak, with FFT overlap-add and carried state: :mod:`matcue.dsp`),
   400 ms blocks with 75 % overlap, an absolute gate at -70 LUFS and a relative
   gate 10 LU below the ungated level. A mono stream is one channel with weight
   1.0, which is what ffmpeg's ``ebur128`` filter and pyloudnorm do.
 - :func:`true_peak_db` estimates the true peak of a block by 4x oversampling.
 - :class:`TruePeakLimiter` is a look-ahead limiter whose gain is computed from a
   4x oversampled peak estimate, so its output stays below a dBTP ceiling.
+
+No scipy: its import alone costs ~70 MB of memory; :mod:`matcue.dsp` has what is needed.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 
 import numpy as np
-from scipy import fft as sp_fft
-from scipy.ndimage import minimum_filter1d
-from scipy.signal import firwin, lfilter, resample_poly
+
+from matcue.dsp import StreamingFIR, firwin, iir_impulse_response, resample_poly, trailing_min
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,15 @@ def k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(b1, a1), (b2, a2)]
 
 
+@functools.lru_cache(maxsize=8)
+def k_weighting_fir(sample_rate: int) -> np.ndarray:
+    """The K-weighting cascade as one (truncated) impulse response, read-only."""
+    (b1, a1), (b2, a2) = k_weighting(sample_rate)
+    h = iir_impulse_response(np.convolve(b1, b2), np.convolve(a1, a2))
+    h.flags.writeable = False
+    return h
+
+
 def _as_2d(chunk: np.ndarray, channels: int) -> np.ndarray:
     x = np.asarray(chunk, dtype=np.float64)
     if x.ndim == 1:
@@ -89,8 +101,7 @@ class LoudnessMeter:
             raise ValueError("channels must be 1 or 2")
         self.sample_rate = sample_rate
         self.channels = channels
-        self._filters = k_weighting(sample_rate)
-        self._zi = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a in self._filters]
+        self._filter = StreamingFIR(k_weighting_fir(sample_rate), channels)
         self._step = int(round(0.1 * sample_rate))
         """Samples per 100 ms sub-block: a 400 ms block is four of them."""
         self._partial = np.zeros(channels)
@@ -105,8 +116,7 @@ class LoudnessMeter:
         if len(x) == 0:
             return
         self.samples += len(x)
-        for i, (b, a) in enumerate(self._filters):
-            x, self._zi[i] = lfilter(b, a, x, axis=0, zi=self._zi[i])
+        x = self._filter.process(x)
         sq = x * x
         pos = 0
         # Complete the sub-block left open by the previous chunk.
@@ -169,7 +179,8 @@ def _channel_max(a: np.ndarray) -> np.ndarray:
 
 
 def true_peak_db(chunk: np.ndarray) -> float:
-    """True peak of ``chunk`` in dBTP, estimated with 4x oversampling (``resample_poly``).
+    """True peak of ``chunk`` in dBTP, estimated with 4x oversampling (polyphase, as
+    ``scipy.signal.resample_poly`` does it).
 
     Each call stands alone: intersample peaks across the edge of two chunks are
     not seen. ``-inf`` for silence.
@@ -177,7 +188,7 @@ def true_peak_db(chunk: np.ndarray) -> float:
     x = np.asarray(chunk, dtype=np.float64)
     if x.size == 0:
         return float("-inf")
-    up = resample_poly(x, OVERSAMPLE, 1, axis=0)
+    up = resample_poly(x, OVERSAMPLE, 1)
     peak = max(float(np.max(np.abs(up))), float(np.max(np.abs(x))))
     return 20.0 * math.log10(peak) if peak > 0 else float("-inf")
 
@@ -214,14 +225,15 @@ class TruePeakLimiter:
         # Nyquist (hiss, noise beds) are seen as well as ffmpeg's 192 kHz resampler sees
         # them. Its images leak a little, which can only overestimate a peak.
         taps_per_phase = 32
-        h = firwin(OVERSAMPLE * taps_per_phase, cutoff, window=("kaiser", 8.0))
+        h = firwin(OVERSAMPLE * taps_per_phase, cutoff, 8.0)
         h *= OVERSAMPLE
         self._taps = taps_per_phase
         self._phases = np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
+        self._rphases = np.ascontiguousarray(self._phases[:, ::-1].T)
+        """(taps, 4): a window of input samples times this is the four interpolated values."""
         self._phist = np.zeros((taps_per_phase - 1, channels))
         self._gain_bound = float(np.abs(self._phases).sum(axis=1).max())
-        """No interpolated value exceeds the block's sample peak times this."""
-        self._spectra: dict[int, np.ndarray] = {}
+        """No interpolated value exceeds the largest sample under its taps times this."""
         # The interpolated values computed at input index n describe the signal
         # between samples n - lag - 1 and n - lag.
         group = (len(h) - 1) / 2 / OVERSAMPLE
@@ -231,13 +243,19 @@ class TruePeakLimiter:
         self.delay = self._box + self._lag
         self._xhist = np.zeros((self._lag + 1, channels))
         """The last input samples, to line up sample peaks with interpolated ones."""
-        self._rhist = np.ones(self._win - 1)
-        """The last required gains, for the trailing minimum."""
-        self._mhist = np.ones(self._box - 1)
-        """The last minimum-filtered gains, for the moving average."""
+        self._rhist = np.zeros(self._win - 1)
+        """The last required gain reductions (1 - gain), for the trailing maximum."""
+        self._mhist = np.zeros(self._box - 1)
+        """The last max-filtered reductions, for the moving average."""
         self._dline = np.zeros((self.delay, channels))
         """Input delayed by :attr:`delay` samples."""
         self.min_gain = 1.0
+        self._idle = True
+        """No gain reduction in the histories: an unflagged chunk passes through unchanged."""
+        self._block = 256
+        """Samples per block for the can-it-reach-the-ceiling test."""
+        self._group = 64
+        """Blocks interpolated per matrix product (bounds the temporary to ~4 MB)."""
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Limit the next chunk; returns ``len(chunk)`` samples, delayed by :attr:`delay`."""
@@ -249,26 +267,35 @@ class TruePeakLimiter:
         self._phist = xp[-(self._taps - 1) :]
         xs = np.concatenate([self._xhist, x])
         sample_peak = _channel_max(np.abs(xs))
-        if float(sample_peak.max()) * self._gain_bound > self.ceiling:
-            peak = self._interpolated_peak(xp, n)
-        else:
-            peak = np.zeros(n)  # nothing here can reach the ceiling: skip the FIR
-        # Input samples n - lag - 1 and n - lag bracket the interpolated ones.
-        np.maximum(peak, sample_peak[: n], out=peak)
-        np.maximum(peak, sample_peak[1 : n + 1], out=peak)
         self._xhist = xs[-(self._lag + 1) :]
+        peak = self._interpolated_peak(xp, n)
+        if peak is None and self._idle:
+            # Nothing here can reach the ceiling and no gain reduction is still in
+            # flight: the gain is exactly 1, the output is the delayed input.
+            d = np.concatenate([self._dline, x])
+            out = d[:n]
+            self._dline = d[n:]
+            return out[:, 0] if np.ndim(chunk) == 1 else out
+        if peak is None:
+            peak = np.zeros(n)
+        # Input samples n - lag - 1 and n - lag bracket the interpolated ones.
+        np.maximum(peak, sample_peak[:n], out=peak)
+        np.maximum(peak, sample_peak[1 : n + 1], out=peak)
 
+        # Work with the gain *reduction* 1 - gain: exactly 0 wherever nothing is limited,
+        # so long unlimited stretches come out bit-exact whatever came before them.
         with np.errstate(divide="ignore"):
-            need = np.minimum(1.0, self.ceiling / peak)
-        r = np.concatenate([self._rhist, need])
-        m = minimum_filter1d(r, self._win, origin=(self._win - 1) // 2, mode="nearest")
-        m = m[self._win - 1 :]  # trailing minimum over the last `win` required gains
+            red = 1.0 - np.minimum(1.0, self.ceiling / peak)
+        r = np.concatenate([self._rhist, red])
+        # Trailing minimum of the gain = trailing maximum of the reduction.
+        m = -trailing_min(-r, self._win)
         self._rhist = r[-(self._win - 1) :] if self._win > 1 else r[:0]
         mm = np.concatenate([self._mhist, m])
         c = np.concatenate([[0.0], np.cumsum(mm)])
-        gain = (c[self._box :] - c[: -self._box]) / self._box
-        gain = np.minimum(gain, 1.0)
+        avg = (c[self._box :] - c[: -self._box]) / self._box
+        gain = 1.0 - np.maximum(avg, 0.0)
         self._mhist = mm[-(self._box - 1) :] if self._box > 1 else mm[:0]
+        self._idle = not (self._rhist.any() or self._mhist.any())
 
         d = np.concatenate([self._dline, x])
         out = d[:n] * gain[:, None]
@@ -276,19 +303,33 @@ class TruePeakLimiter:
         self.min_gain = min(self.min_gain, float(gain.min()))
         return out[:, 0] if np.ndim(chunk) == 1 else out
 
-    def _interpolated_peak(self, xp: np.ndarray, n: int) -> np.ndarray:
-        """Max |value| over the four polyphase branches, one FFT forward for all four."""
-        nfft = sp_fft.next_fast_len(len(xp) + self._taps - 1, real=True)
-        spec = self._spectra.get(nfft)
-        if spec is None:
-            spec = sp_fft.rfft(self._phases, nfft, axis=1)
-            self._spectra = {nfft: spec}
-        xf = sp_fft.rfft(xp, nfft, axis=0)
+    def _interpolated_peak(self, xp: np.ndarray, n: int) -> np.ndarray | None:
+        """Max |value| over the four polyphase branches for each of the ``n`` new samples,
+        computed only in blocks where the taps' bound says the ceiling is reachable
+        (zeros elsewhere); ``None`` when no block is."""
+        taps = self._taps
+        absx = _channel_max(np.abs(xp))
+        blk = self._block
+        nb = -(-n // blk)
+        padded = np.zeros((nb + 1) * blk)
+        padded[: len(absx)] = absx[: (nb + 1) * blk]
+        bmax = padded.reshape(nb + 1, blk).max(axis=1)
+        # Output block j reads xp[j*blk : (j+1)*blk + taps - 1], inside blocks j and j + 1.
+        reach = np.maximum(bmax[:-1], bmax[1:]) * self._gain_bound > self.ceiling
+        if not reach.any():
+            return None
         peak = np.zeros(n)
-        lo = self._taps - 1
-        for hf in spec:
-            yk = sp_fft.irfft(xf * hf[:, None], nfft, axis=0)[lo : lo + n]
-            np.maximum(peak, _channel_max(np.abs(yk)), out=peak)
+        flagged = np.flatnonzero(reach)
+        for g0 in range(0, len(flagged), self._group):
+            sel = flagged[g0 : g0 + self._group]
+            idx = (sel[:, None] * blk + np.arange(blk)[None, :]).ravel()
+            idx = idx[idx < n]
+            best = np.zeros(len(idx))
+            for c in range(xp.shape[1]):
+                win = np.lib.stride_tricks.sliding_window_view(xp[:, c], taps)
+                vals = win[idx] @ self._rphases
+                np.maximum(best, np.abs(vals).max(axis=1), out=best)
+            peak[idx] = best
         return peak
 
     def flush(self) -> np.ndarray:

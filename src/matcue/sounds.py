@@ -4,8 +4,10 @@ Everything is synthesized in numpy (no downloaded assets) and is deterministic:
 the same sample rate gives the same samples. Bells are small and cached per
 sample rate. Beds are streams: :class:`NoiseBed` produces pink or brown noise
 chunk by chunk from a seeded generator with the colouring filter's state carried
-across chunks, and :func:`load_bed_file` decodes a user's file once into a
-temporary float32 memory map, so an hour-long bed never sits in memory.
+across chunks (the filter runs as its truncated impulse response with FFT
+overlap-add, :mod:`matcue.dsp`, so no scipy), and :func:`load_bed_file` decodes a
+user's file once into a temporary float32 memory map, so an hour-long bed never
+sits in memory.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import lfilter, resample_poly
 
+from matcue.dsp import StreamingFIR, iir_impulse_response, resample_poly
 from matcue.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -208,28 +210,34 @@ class NoiseBed:
         self.kind = kind
         self.channels = channels
         self._rng = np.random.Generator(np.random.PCG64(seed))
-        if kind == "pink":
-            self._b, self._a = _PINK_B, _PINK_A
-        else:
-            # Brown: a leaky integrator (pole ~20 Hz at 22.05 kHz, scaled with the rate)
-            # so the level does not wander off as a pure integrator would.
-            pole = math.exp(-2 * math.pi * 20.0 / sample_rate)
-            self._b, self._a = np.array([1.0]), np.array([1.0, -pole])
+        # Pink: a 3-pole fit of -3 dB/octave. Brown: a leaky integrator (pole at 20 Hz)
+        # so the level does not wander off as a pure integrator would.
+        h = _colour_response(kind, sample_rate)
         # Output RMS for unit-variance white input: sqrt(sum of impulse response^2).
-        imp = np.zeros(1 << 17)
-        imp[0] = 1.0
-        h = lfilter(self._b, self._a, imp)
         self._scale = 0.1 / math.sqrt(float(np.sum(h * h)))
-        self._zi = np.zeros((max(len(self._a), len(self._b)) - 1, channels))
+        self._fir = StreamingFIR(h, channels)
         # Settle the filter so the first samples are already at level.
         warm = int(sample_rate)
         self.read(warm)
 
     def read(self, n: int) -> np.ndarray:
         white = self._rng.standard_normal((n, self.channels))
-        y, self._zi = lfilter(self._b, self._a, white, axis=0, zi=self._zi)
+        y = self._fir.process(white)
         y *= self._scale
         return y[:, 0] if self.channels == 1 else y
+
+
+@functools.lru_cache(maxsize=8)
+def _colour_response(kind: str, sample_rate: int) -> np.ndarray:
+    """Impulse response of a bed's colouring filter (cut below 1e-10 of its peak)."""
+    if kind == "pink":
+        b, a = _PINK_B, _PINK_A
+    else:
+        pole = math.exp(-2 * math.pi * 20.0 / sample_rate)
+        b, a = np.array([1.0]), np.array([1.0, -pole])
+    h = iir_impulse_response(b, a)
+    h.flags.writeable = False
+    return h
 
 
 def pink_noise(sample_rate: int, channels: int = 1, seed: int = BED_SEED) -> NoiseBed:
@@ -318,7 +326,7 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
     """Decode a user's bed file (WAV/FLAC/OGG/MP3 via soundfile) for the session.
 
     The file is read block by block, mixed to the session's channel count,
-    resampled to ``sample_rate`` with ``resample_poly`` (block-wise with enough
+    resampled to ``sample_rate`` with :func:`matcue.dsp.resample_poly` (block-wise with enough
     context that the seams are exact), measured for loudness and written to a
     temporary float32 memory map. Other formats fall back to pydub when ffmpeg
     is installed (pydub decodes such files whole). A file that cannot be read or
@@ -461,7 +469,7 @@ def _resampled(blocks, src: int, dst: int):  # noqa: ANN001, ANN202
         # Zero-pad to a full window so edges behave like a whole-file resample.
         pad_l = max(0, lo - (done_in - ctx))
         seg = np.concatenate([np.zeros((pad_l, seg.shape[1])), seg])
-        y = resample_poly(seg, up, down, axis=0)
+        y = resample_poly(seg, up, down)
         out_lo = ctx * up // down
         if exhausted and end == avail:
             n_out = int(math.ceil((avail - done_in) * up / down))
