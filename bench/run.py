@@ -1,0 +1,302 @@
+"""``make bench``: how fast and how lean a render is, at 10, 30 and 60 minutes.
+
+For each length it renders the built-in ``control`` routine fitted with
+``--minutes``, each in a fresh subprocess so that peak memory is per render:
+
+- cold: an empty phrase cache (``MATCUE_CACHE_DIR`` in a new temporary folder);
+- warm: the same render again on the cache the cold run filled;
+- then, untimed, the same session as WAV, whose PCM is given to the MP3 encoder
+  alone (lameenc, same bitrate, rate, channels and quality as ``export.write_mp3``)
+  in another fresh subprocess: the reference a render is compared with.
+
+It prints one table and a PASS/FAIL line per target of issue 6, and always exits
+0 (a benchmark is read, not gated). ``docs/performance.md`` explains the columns.
+
+Usage: ``python bench/run.py [--minutes 10 30 60] [--routine control] [--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK_SECONDS = 10.0
+"""Blocks fed to the encoder alone: the mixer's chunk length."""
+
+TARGET_COLD = 2.0
+TARGET_WARM = 1.2
+TARGET_MEMORY_MB = 150.0
+MEMORY_GROWTH_MB = 15.0
+"""More than this between the shortest and the longest session counts as growing."""
+LINEARITY = (0.75, 1.33)
+"""Allowed ratio between the marginal cost per minute of the two length steps."""
+
+
+# ---------------------------------------------------------------- child side
+
+
+def _usage() -> dict[str, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "main_peak_mb": me.ru_maxrss / 1024.0,  # Linux: kilobytes
+        "children_peak_mb": kids.ru_maxrss / 1024.0,
+        "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+    }
+
+
+def child_render(argv: list[str]) -> int:
+    """Run ``matcue render ARGV`` in this process; print its resource use as JSON."""
+    from matcue.cli import main
+
+    code: int | str | None = 0
+    try:
+        main(["-q", "render", *argv], prog_name="matcue", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    print(json.dumps({"exit": code, **_usage()}))
+    return 0
+
+
+def child_encode(wav: str) -> int:
+    """Encode ``wav`` with lameenc exactly as the renderer configures it; print the
+    seconds spent in the encoder (reading the WAV is not counted)."""
+    import lameenc
+    import soundfile as sf
+
+    from matcue.export import write_mp3
+    from matcue.settings import Settings
+
+    defaults = Settings()
+    quality = inspect.signature(write_mp3).parameters["quality"].default
+    info = sf.info(wav)
+    enc = lameenc.Encoder()
+    enc.set_bit_rate(defaults.bitrate)
+    enc.set_in_sample_rate(info.samplerate)
+    enc.set_out_sample_rate(info.samplerate)
+    enc.set_channels(info.channels)
+    enc.set_quality(quality)
+    enc.silence()
+    spent = 0.0
+    size = 0
+    block = int(CHUNK_SECONDS * info.samplerate)
+    for pcm in sf.blocks(wav, blocksize=block, dtype="int16", always_2d=True):
+        data = pcm.tobytes()
+        t = time.perf_counter()
+        size += len(enc.encode(data))
+        spent += time.perf_counter() - t
+    t = time.perf_counter()
+    size += len(enc.flush())
+    spent += time.perf_counter() - t
+    print(
+        json.dumps(
+            {
+                "encode_s": spent,
+                "bytes": size,
+                "seconds": info.frames / info.samplerate,
+                "settings": f"{defaults.bitrate} kbps, {info.samplerate} Hz, "
+                f"{info.channels} ch, quality {quality}",
+            }
+        )
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- parent side
+
+
+@dataclass
+class Run:
+    minutes: float
+    cache: str
+    wall: float
+    exit: int | str | None
+    main_peak_mb: float
+    children_peak_mb: float
+    cpu_s: float
+    audio_s: float = 0.0
+    encode_s: float = 0.0
+
+    @property
+    def realtime(self) -> float:
+        return self.audio_s / self.wall if self.wall else 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / self.encode_s if self.encode_s else float("inf")
+
+
+def _child(args: list[str], env: dict[str, str], timeout: float) -> tuple[float, dict]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    wall = time.perf_counter() - t
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"bench: child {' '.join(args)} failed (exit {proc.returncode})")
+    data = json.loads(lines[-1])
+    if data.get("exit") not in (None, 0):
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"bench: matcue {' '.join(args)} exited {data['exit']}")
+    return wall, data
+
+
+def bench_length(routine: str, minutes: float, work: Path) -> tuple[Run, Run, dict]:
+    cache = work / f"cache-{minutes:g}"
+    if cache.exists():
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True)
+    env = {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
+    timeout = 60 + 20 * minutes
+    common = [routine, "--minutes", f"{minutes:g}", "--no-transcript"]
+    runs = []
+    for label in ("cold", "warm"):
+        out = work / f"{routine}-{minutes:g}-{label}.mp3"
+        wall, data = _child(["--child-render", *common, "-o", str(out)], env, timeout)
+        runs.append(
+            Run(
+                minutes,
+                label,
+                wall,
+                data["exit"],
+                data["main_peak_mb"],
+                data["children_peak_mb"],
+                data["cpu_s"],
+            )
+        )
+        print(f"  {minutes:g} min {label}: {wall:.1f} s", file=sys.stderr, flush=True)
+    wav = work / f"{routine}-{minutes:g}.wav"
+    _child(["--child-render", *common, "--format", "wav", "-o", str(wav)], env, timeout)
+    _, enc = _child(["--child-encode", str(wav)], env, timeout)
+    wav.unlink()
+    for r in runs:
+        r.audio_s = enc["seconds"]
+        r.encode_s = enc["encode_s"]
+    same = (work / f"{routine}-{minutes:g}-cold.mp3").read_bytes() == (
+        work / f"{routine}-{minutes:g}-warm.mp3"
+    ).read_bytes()
+    enc["identical"] = same
+    return runs[0], runs[1], enc
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(runs: list[Run], encodes: dict[float, dict], routine: str) -> list[str]:
+    lines = []
+    head = (
+        f"{'session':>9} {'cache':>5} {'audio':>7} {'wall s':>7} {'x real':>7} "
+        f"{'main MB':>8} {'helpers MB':>10} {'cpu/wall':>8} {'encoder s':>9} {'ratio':>6}"
+    )
+    lines.append(head)
+    lines.append("-" * len(head))
+    for r in runs:
+        lines.append(
+            f"{r.minutes:>7g} m {r.cache:>5} {r.audio_s / 60:>5.1f} m {r.wall:>7.1f} "
+            f"{r.realtime:>6.0f}x {r.main_peak_mb:>8.0f} {r.children_peak_mb:>10.0f} "
+            f"{r.cpu_s / r.wall:>8.2f} {r.encode_s:>9.1f} {r.ratio:>5.2f}x"
+        )
+    any_enc = next(iter(encodes.values()))
+    lines.append(f"encoder alone: lameenc {any_enc['settings']}, fed the same session's PCM")
+    lines.append("")
+
+    by = {(r.minutes, r.cache): r for r in runs}
+    lengths = sorted({r.minutes for r in runs})
+    longest, shortest = lengths[-1], lengths[0]
+    cold, warm = by[(longest, "cold")], by[(longest, "warm")]
+    lines.append(
+        f"{_verdict(cold.ratio <= TARGET_COLD)}  {longest:g} min cold within "
+        f"{TARGET_COLD}x of the encoder alone: {cold.ratio:.2f}x"
+    )
+    lines.append(
+        f"{_verdict(warm.ratio <= TARGET_WARM)}  {longest:g} min warm within "
+        f"{TARGET_WARM}x of the encoder alone: {warm.ratio:.2f}x"
+    )
+    peak = max(max(r.main_peak_mb, r.children_peak_mb) for r in runs if r.minutes == longest)
+    lines.append(
+        f"{_verdict(peak <= TARGET_MEMORY_MB)}  peak memory at {longest:g} min at most "
+        f"{TARGET_MEMORY_MB:g} MB (largest process): {peak:.0f} MB"
+    )
+    grow = max(
+        by[(longest, c)].main_peak_mb - by[(shortest, c)].main_peak_mb for c in ("cold", "warm")
+    )
+    lines.append(
+        f"{_verdict(grow <= MEMORY_GROWTH_MB)}  memory does not grow with length "
+        f"({shortest:g} -> {longest:g} min): {grow:+.0f} MB (allowed {MEMORY_GROWTH_MB:g})"
+    )
+    if len(lengths) >= 3:
+        a, b, c = lengths[0], lengths[len(lengths) // 2], lengths[-1]
+        for cache in ("cold", "warm"):
+            ra, rb, rc = by[(a, cache)], by[(b, cache)], by[(c, cache)]
+            # Marginal cost per minute of audio actually rendered (fitting is approximate).
+            ma, mb, mc = ra.audio_s / 60, rb.audio_s / 60, rc.audio_s / 60
+            s1 = (rb.wall - ra.wall) / (mb - ma) if mb > ma else float("nan")
+            s2 = (rc.wall - rb.wall) / (mc - mb) if mc > mb else float("nan")
+            ok = s1 > 0 and LINEARITY[0] <= s2 / s1 <= LINEARITY[1]
+            lines.append(
+                f"{_verdict(ok)}  linear in length ({cache}): {s1:.2f} s per audio minute "
+                f"from {ma:.1f} to {mb:.1f} min, {s2:.2f} from {mb:.1f} to {mc:.1f} min; "
+                f"whole render {ra.wall / ma:.2f} s/min at {ma:.1f} min, "
+                f"{rc.wall / mc:.2f} s/min at {mc:.1f} min"
+            )
+    cores = max(r.cpu_s / r.wall for r in runs)
+    lines.append(
+        f"{_verdict(cores >= 1.3)}  uses both cores: best cpu/wall {cores:.2f} "
+        f"(1.0 = one core busy)"
+    )
+    ident = all(e["identical"] for e in encodes.values())
+    lines.append(f"{_verdict(ident)}  cold and warm renders byte-identical at every length")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child-render"]:
+        return child_render(argv[1:])
+    if argv[:1] == ["--child-encode"]:
+        return child_encode(argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 30, 60])
+    parser.add_argument("--routine", default="control")
+    parser.add_argument("--keep", type=Path, help="Keep the renders in this folder.")
+    opts = parser.parse_args(argv)
+    work = opts.keep or Path(tempfile.mkdtemp(prefix="matcue-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(
+        f"matcue bench: {opts.routine} at {', '.join(f'{m:g}' for m in opts.minutes)} minutes, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        file=sys.stderr,
+        flush=True,
+    )
+    runs: list[Run] = []
+    encodes: dict[float, dict] = {}
+    started = time.perf_counter()
+    try:
+        for minutes in opts.minutes:
+            cold, warm, enc = bench_length(opts.routine, minutes, work)
+            runs += [cold, warm]
+            encodes[minutes] = enc
+    finally:
+        if opts.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    for line in report(runs, encodes, opts.routine):
+        print(line)
+    print(f"\n(bench took {time.perf_counter() - started:.0f} s; targets are read, not enforced)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
