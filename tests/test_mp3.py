@@ -249,3 +249,34 @@ def test_miniaudio_dr_mp3_agrees(tmp_path: Path, sr: int, ch: int) -> None:
     ref = x if x.ndim == 1 else x[:, 0]
     for onset in onsets:
         assert lag_of(ref, y[:, 0], onset, sr) == 0
+
+
+@pytest.mark.parametrize("ch", [1, 2])
+def test_encoder_process_writes_the_same_bytes_as_in_process(tmp_path: Path, ch: int) -> None:
+    """The default encodes in a child process (the second core); it must not change a byte,
+    whatever the chunk sizes the mixer hands over."""
+    sr = 22050
+    rng = np.random.default_rng(ch)
+    x = (rng.standard_normal((7 * sr + 123, ch)) * 0.1).astype(np.float32)
+    if ch == 1:
+        x = x[:, 0]
+    outs = []
+    for parallel, step in ((False, sr), (True, 4321)):
+        path = tmp_path / f"p{int(parallel)}.mp3"
+        write_mp3(
+            [x[i : i + step] for i in range(0, len(x), step)], path, sample_rate=sr,
+            channels=ch, tags=None, chapters=[], length=len(x), parallel=parallel,
+        )
+        outs.append(path.read_bytes())
+    assert len(outs[0]) > 50_000 and outs[0] == outs[1]
+
+
+def test_a_failing_mixer_stops_the_encoder_process_and_leaves_no_file(tmp_path: Path) -> None:
+    def chunks():
+        yield np.zeros(22050, dtype=np.float32)
+        raise RenderError("mixer broke")
+
+    with pytest.raises(RenderError, match="mixer broke"):
+        write_mp3(chunks(), tmp_path / "x.mp3", sample_rate=22050, channels=1, tags=None,
+                  chapters=[], length=44100)
+    assert list(tmp_path.iterdir()) == []

@@ -38,7 +38,7 @@ from mutagen.id3 import (
 from matcue import __version__
 from matcue.atomic import atomic_output
 from matcue.errors import RenderError
-from matcue.mp3 import Mp3StreamWriter, float_to_int16
+from matcue.mp3 import Mp3ProcessWriter, Mp3StreamWriter, float_to_int16
 from matcue.timeline import Chapter, Timeline
 
 log = logging.getLogger(__name__)
@@ -245,8 +245,13 @@ def write_mp3(
     length: int,
     quality: int = 2,
     dither: bool = False,
+    parallel: bool = True,
 ) -> None:
     """Encode float32 chunks (shape ``(n,)`` mono or ``(n, 2)``) into a CBR MP3 at ``path``.
+
+    With ``parallel`` (the default) the encoder runs in a child process
+    (:class:`matcue.mp3.Mp3ProcessWriter`) while the caller produces the next chunks,
+    so mixing and encoding share two cores; the bytes are the same either way.
 
     Streams: each chunk is converted and encoded as it arrives; nothing of the
     session's PCM is kept. The file is: ID3v2.3 tag (tags, CTOC, chronological
@@ -256,14 +261,33 @@ def write_mp3(
     head = b""
     if tags is not None or chapters:
         head = id3_tag_bytes(tags, chapters, sample_rate=sample_rate, length=length)
-    with atomic_output(Path(path)) as tmp, open(tmp, "wb") as f:
-        f.write(head)
-        writer = Mp3StreamWriter(
-            f, sample_rate=sample_rate, channels=channels, bitrate=bitrate, quality=quality
-        )
-        for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
-            writer.write(block if channels == 2 else block[:, 0])
-        writer.finish()
+    with atomic_output(Path(path)) as tmp:
+        if not parallel:
+            with open(tmp, "wb") as f:
+                f.write(head)
+                writer = Mp3StreamWriter(
+                    f, sample_rate=sample_rate, channels=channels, bitrate=bitrate,
+                    quality=quality,
+                )
+                for block in _int16_blocks(chunks, channels=channels, length=length,
+                                           dither=dither):
+                    writer.write(block if channels == 2 else block[:, 0])
+                writer.finish()
+        else:
+            with open(tmp, "wb") as f:
+                f.write(head)
+            proc = Mp3ProcessWriter(
+                str(tmp), sample_rate=sample_rate, channels=channels, bitrate=bitrate,
+                quality=quality,
+            )
+            try:
+                for block in _int16_blocks(chunks, channels=channels, length=length,
+                                           dither=dither):
+                    proc.write(block if channels == 2 else block[:, 0])
+            except BaseException:
+                proc.abort()
+                raise
+            proc.finish()
     log.info("wrote %s (%.1f s, %d kbps)", path, length / sample_rate, bitrate)
 
 

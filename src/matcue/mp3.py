@@ -417,3 +417,156 @@ class Mp3StreamWriter:
         self._f.write(info)
         self._f.seek(end)
         return self._samples
+
+
+# ---------------------------------------------------------------------------- worker process
+
+WORKER_BLOCK = 1 << 16
+"""Samples per block the encoder process reads from its pipe."""
+
+
+def encode_worker_main(argv: list[str] | None = None) -> int:
+    """Entry point of the encoder process (see :class:`Mp3ProcessWriter`).
+
+    Arguments: ``path sample_rate channels bitrate quality``. Reads raw little-endian
+    int16 PCM (interleaved) from stdin until EOF, appends the Info frame's space and
+    the MP3 frames to ``path`` (which already holds the ID3 tag), fills in the Info
+    frame, and prints the number of samples. Lameenc holds the GIL while it encodes,
+    so a thread would not run beside the mixer; a process does.
+    """
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    path, sr, ch, br, q = args[0], *map(int, args[1:5])
+    src = sys.stdin.buffer
+    frame = 2 * ch
+    try:
+        with open(path, "r+b", buffering=0) as f:
+            f.seek(0, 2)
+            writer = Mp3StreamWriter(f, sample_rate=sr, channels=ch, bitrate=br, quality=q)
+            want = WORKER_BLOCK * frame
+            while True:
+                data = src.read(want)  # a BufferedReader: blocks until full or EOF
+                if not data:
+                    break
+                if len(data) % frame:
+                    raise RenderError("encoder input ended inside a sample frame")
+                pcm = np.frombuffer(data, dtype="<i2")
+                writer.write(pcm.reshape(-1, ch) if ch == 2 else pcm)
+            n = writer.finish()
+    except Exception as exc:  # reported to the parent on stderr, exit status 1
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        return 1
+    sys.stdout.write(f"{n}\n")
+    return 0
+
+
+class Mp3ProcessWriter:
+    """:class:`Mp3StreamWriter` run in a child process, so encoding uses the second core.
+
+    The parent appends the ID3 tag to ``path`` first and closes it; this starts
+    ``python -c 'matcue.mp3.encode_worker_main()'`` on it and feeds it int16 PCM
+    through a pipe. A feeder thread does the pipe writes (they release the GIL)
+    from a small bounded queue, so the caller mixes the next chunk while earlier
+    ones are still being written and encoded; memory stays a few MB. The output
+    is byte-identical to encoding in-process.
+    """
+
+    def __init__(
+        self, path: str, *, sample_rate: int, channels: int, bitrate: int = 64, quality: int = 2
+    ) -> None:
+        import os
+        import queue
+        import subprocess
+        import sys
+        import threading
+        from pathlib import Path
+
+        # Validate here, with the same messages as the in-process writer.
+        if sample_rate not in _SAMPLE_RATES:
+            raise InputError(
+                f"MP3 cannot use a sample rate of {sample_rate} Hz; "
+                f"use one of {', '.join(map(str, SUPPORTED_SAMPLE_RATES))}"
+            )
+        if channels not in (1, 2):
+            raise InputError(f"MP3 needs 1 or 2 channels, not {channels}")
+        allowed = _BITRATES[1 if _SAMPLE_RATES[sample_rate][2] else 2][1:]
+        if bitrate not in allowed:
+            raise InputError(
+                f"MP3 bitrate {bitrate} kbps is not valid at {sample_rate} Hz; "
+                f"use one of {', '.join(map(str, allowed))}"
+            )
+        self.channels = channels
+        env = dict(os.environ)
+        pkg_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+        code = "import sys; from matcue.mp3 import encode_worker_main as m; sys.exit(m())"
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(path), str(sample_rate), str(channels),
+             str(bitrate), str(quality)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._broken: BaseException | None = None
+        self._thread = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while True:
+                data = self._queue.get()
+                if data is None:
+                    break
+                stdin.write(data)
+        except (BrokenPipeError, OSError) as exc:
+            self._broken = exc
+            while self._queue.get() is not None:  # let the producer finish
+                pass
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def write(self, pcm: np.ndarray) -> None:
+        """Queue a block of int16 samples, ``(n,)`` (mono) or ``(n, channels)``."""
+        a = np.ascontiguousarray(pcm, dtype="<i2")
+        if not (a.ndim == 1 and self.channels == 1 or a.ndim == 2 and a.shape[1] == self.channels):
+            raise RenderError(f"PCM block of shape {a.shape} does not match {self.channels} ch")
+        if self._broken is not None or self._proc.poll() is not None:
+            self._fail()
+        self._queue.put(a.tobytes())
+
+    def finish(self) -> int:
+        """Close the pipe, wait for the encoder; returns the number of samples encoded."""
+        self._queue.put(None)
+        self._thread.join()
+        self._proc.stdin = None  # closed by the feeder; communicate must not touch it
+        out, err = self._proc.communicate()
+        if self._proc.returncode != 0:
+            self._fail(err)
+        return int(out.decode().strip() or 0)
+
+    def abort(self) -> bytes:
+        """Stop the encoder process (after an error in the producer); returns its stderr."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._proc.stdin = None
+        _, err = self._proc.communicate()
+        return err or b""
+
+    def _fail(self, err: bytes | None = None) -> None:
+        if err is None:
+            err = self.abort()
+        text = (err or b"").decode(errors="replace").strip().splitlines()
+        reason = text[-1] if text else f"exit status {self._proc.returncode}"
+        raise RenderError(f"the MP3 encoder process failed: {reason}")
