@@ -13,25 +13,37 @@ from .errors import InputError, MatcueError
 DEFAULT_OUT_DIR = Path("audio_out")
 
 
-def _is_dir_arg(path: Path | None) -> bool:
-    return path is not None and (str(path).endswith(("/", "\\")) or path.is_dir())
+AUDIO_SUFFIXES = (".mp3", ".wav")
 
 
-def plan_outputs(names: list[str], output: Path | None, fmt: str | None) -> list[Path | None]:
-    """Where each routine goes; ``None`` = the default audio_out/NAME.EXT."""
-    if len(names) > 1 and output is not None and not _is_dir_arg(output):
-        raise InputError(
-            f"-o {output}: with several routines, -o must be a folder (end it with '/')"
-        )
-    return [output for _ in names]
+def _is_dir_arg(path: Path | str | None) -> bool:
+    """A folder: ends in a slash (only a ``str`` keeps it; ``Path`` drops it) or exists."""
+    return path is not None and (str(path).endswith(("/", "\\")) or Path(path).is_dir())
 
 
-def output_path(name: str, output: Path | None, fmt: str) -> Path:
+def plan_outputs(names: list[str], output: Path | str | None, fmt: str | None) -> list[Path | None]:
+    """Where each routine goes; ``None`` = the default audio_out/NAME.EXT.
+
+    With several routines ``-o`` names a folder: one that exists, one written with
+    a trailing slash, or any name without an audio suffix (the folder is created
+    when its parent exists). ``-o x.mp3`` with several routines is an error.
+    """
+    if output is None:
+        return [None for _ in names]
+    if len(names) > 1 and not _is_dir_arg(output):
+        if Path(output).suffix.lower() in AUDIO_SUFFIXES:
+            raise InputError(
+                f"-o {output}: with several routines, -o must be a folder (end it with '/')"
+            )
+    return [Path(output) for _ in names]
+
+
+def output_path(name: str, output: Path | str | None, fmt: str) -> Path:
     if output is None:
         return DEFAULT_OUT_DIR / f"{name}.{fmt}"
     if _is_dir_arg(output):
-        return output / f"{name}.{fmt}"
-    return output
+        return Path(output) / f"{name}.{fmt}"
+    return Path(output)
 
 
 def _format_duration(seconds: float) -> str:
@@ -67,8 +79,8 @@ class Progress:
 def render_one(
     name: str,
     overrides: dict[str, Any],
-    output: Path | None,
-    timeline_path: Path | None,
+    output: Path | str | None,
+    timeline_path: Path | str | None,
     transcript: bool,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
@@ -78,13 +90,14 @@ def render_one(
     source = load_source(name)
     fmt = overrides.get("format")
     if fmt is None and output is not None and not _is_dir_arg(output):
-        if output.suffix.lower() in (".mp3", ".wav"):
-            overrides = {**overrides, "format": output.suffix.lower()[1:]}
+        suffix = Path(output).suffix.lower()
+        if suffix in AUDIO_SUFFIXES:
+            overrides = {**overrides, "format": suffix[1:]}
     settings = resolve_settings(source, overrides)
     out = output_path(source.name, output, settings.format)
-    tl = timeline_path
-    if tl is not None and _is_dir_arg(tl):
-        tl = tl / f"{source.name}.json"
+    tl = Path(timeline_path) if timeline_path is not None else None
+    if timeline_path is not None and _is_dir_arg(timeline_path):
+        tl = Path(timeline_path) / f"{source.name}.json"
     return render(
         source,
         settings,
@@ -100,8 +113,8 @@ def render_many(
     names: list[str],
     overrides: dict[str, Any],
     *,
-    output: Path | None,
-    timeline_path: Path | None,
+    output: Path | str | None,
+    timeline_path: Path | str | None,
     transcript: bool,
     quiet: bool,
     echo: Callable[[str], None],
@@ -109,12 +122,18 @@ def render_many(
 ) -> None:
     plan_outputs(names, output, overrides.get("format"))
     if len(names) > 1 and timeline_path is not None and not _is_dir_arg(timeline_path):
-        raise InputError(
-            f"--timeline {timeline_path}: with several routines, give a folder (end it with '/')"
-        )
+        if Path(timeline_path).suffix.lower() == ".json":
+            raise InputError(
+                f"--timeline {timeline_path}: with several routines, give a folder "
+                "(end it with '/')"
+            )
     if len(names) > 1:
         from .parallel import render_parallel
 
+        if output is not None and not _is_dir_arg(output):
+            output = f"{output}/"  # a folder (see plan_outputs); keep the slash
+        if timeline_path is not None and not _is_dir_arg(timeline_path):
+            timeline_path = f"{timeline_path}/"
         failures = render_parallel(
             names,
             overrides,
@@ -125,11 +144,7 @@ def render_many(
             quiet=quiet,
         )
         if failures:
-            raise (
-                failures[0]
-                if len(failures) == 1
-                else MatcueError(f"{len(failures)} of {len(names)} routines failed")
-            )
+            raise BatchError(len(names), failures)
         return
     name = names[0]
     bar = Progress(name, show_progress)
@@ -138,6 +153,23 @@ def render_many(
     finally:
         bar.done()
     report(result, echo, quiet)
+
+
+class BatchError(MatcueError):
+    """Some routines of a batch failed (each already reported as it finished).
+
+    Exit status 2 when every failure is bad input (a typo in a name, an invalid
+    routine), so scripts can tell "fix your files" from "something broke"; 1 as
+    soon as one failure is of another kind."""
+
+    def __init__(self, total: int, failures: list[tuple[str, MatcueError]]) -> None:
+        self.failures = failures
+        names = ", ".join(name for name, _ in failures)
+        super().__init__(f"{len(failures)} of {total} routines failed: {names}")
+        self.exit_code = 2 if all(e.exit_code == 2 for _, e in failures) else 1
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (0, self.failures))
 
 
 def report(result: Any, echo: Callable[[str], None], quiet: bool) -> None:

@@ -1,56 +1,132 @@
-"""Batch renders: several routines at once, one per core."""
+"""Batch renders: several routines at once, one per core.
+
+Each routine renders in a worker process of its own (the mix and the MP3
+encoder are CPU-bound and hold the GIL, so threads would not use the cores).
+Results are reported as they finish. Ctrl-C or SIGTERM in the parent stops the
+workers: each one that is mid-render turns the SIGTERM it is sent into a
+KeyboardInterrupt, so its temporary ``.part`` file is removed and any earlier
+file at its target is left as it was.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from .errors import MatcueError
+from .errors import MatcueError, RenderError
+
+log = logging.getLogger(__name__)
+
+MAX_WORKERS = 4
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent (which stops them with SIGTERM), and die
+    quietly on SIGTERM while idle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _job(
     name: str,
     overrides: dict[str, Any],
-    output: Path | None,
-    timeline_path: Path | None,
+    output: Path | str | None,
+    timeline_path: Path | str | None,
     transcript: bool,
 ) -> Any:
     from .batch import render_one
 
-    # One synthesis process per job: the batch itself already fills the cores.
-    return render_one(name, overrides, output, timeline_path, transcript, synth_workers=1)
+    # While rendering, SIGTERM unwinds (removing the .part file) instead of killing.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        # One synthesis process per job: the batch itself already fills the cores.
+        return render_one(name, overrides, output, timeline_path, transcript, synth_workers=1)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker now: cancel what has not started, SIGTERM what runs."""
+    # ProcessPoolExecutor has no public way to kill its workers before Python 3.14.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=10)
+        if proc.is_alive():  # pragma: no cover - a worker stuck in C code
+            proc.kill()
+            proc.join(timeout=5)
+
+
+def _describe(exc: BaseException) -> MatcueError:
+    if isinstance(exc, MatcueError):
+        return exc
+    return RenderError(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def report_failure(name: str, exc: MatcueError, echo: Callable[[str], None]) -> None:
+    """The failure's message, each line naming the routine (validation problems
+    already start with their file name and are shown as they are)."""
+    from .errors import ValidationError
+
+    if isinstance(exc, ValidationError):
+        for problem in exc.problems:
+            echo(problem)
+        return
+    for line in str(exc).splitlines() or [""]:
+        echo(f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}")
 
 
 def render_parallel(
     names: list[str],
     overrides: dict[str, Any],
     *,
-    output: Path | None,
-    timeline_path: Path | None,
+    output: Path | str | None,
+    timeline_path: Path | str | None,
     transcript: bool,
     echo: Callable[[str], None],
     quiet: bool,
-) -> list[MatcueError]:
-    """Render every name; report each result as it finishes. Returns the failures."""
+    workers: int | None = None,
+) -> list[tuple[str, MatcueError]]:
+    """Render every name; report each result as it finishes. Returns the failures
+    as ``(name, error)`` in the order they were given."""
     from .batch import report
 
-    failures: list[MatcueError] = []
-    workers = max(1, min(len(names), os.cpu_count() or 1, 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(_job, n, overrides, output, timeline_path, transcript): n for n in names
+    failures: dict[str, MatcueError] = {}
+    if workers is None:
+        workers = max(1, min(len(names), os.cpu_count() or 1, MAX_WORKERS))
+    log.debug("batch of %d routines on %d processes", len(names), workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+    try:
+        futures: dict[Future[Any], int] = {
+            pool.submit(_job, n, overrides, output, timeline_path, transcript): i
+            for i, n in enumerate(names)
         }
         for future in as_completed(futures):
-            name = futures[future]
+            name = names[futures[future]]
             try:
                 result = future.result()
-            except MatcueError as exc:
-                failures.append(exc)
-                for line in str(exc).splitlines():
-                    echo(f"matcue: {name}: {line}" if not line.startswith(name) else line)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - every failure is reported
+                error = _describe(exc)
+                failures[f"{futures[future]}"] = error
+                report_failure(name, error, echo)
                 continue
             report(result, echo, quiet)
-    return failures
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return [(names[int(i)], failures[i]) for i in sorted(failures, key=int)]
