@@ -1,0 +1,275 @@
+"""Safe to interrupt, deterministic, and a cache that survives corruption and
+sharing. Every render here is a real ``matcue`` subprocess with real speech,
+each with its own ``MATCUE_CACHE_DIR``; every wait is bounded and a child that
+outlives its test is killed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from matcue.speech.cache import decode_entry
+
+TIMEOUT = 240
+ROUTINE = "desk-break"
+EARLIER = b"an earlier render that must survive\n" * 1000
+
+
+def env_with_cache(cache: Path) -> dict[str, str]:
+    return {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
+
+
+def render(out: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matcue.cli",
+            "render",
+            ROUTINE,
+            "-o",
+            str(out),
+            "--no-transcript",
+            *extra,
+        ],
+        env=env_with_cache(cache),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cache_entries(cache: Path) -> list[Path]:
+    return sorted((cache / "clips").glob("*/*.clip"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One cold render of the routine: (the MP3, the cache it filled)."""
+    base = tmp_path_factory.mktemp("reference")
+    out, cache = base / "ref.mp3", base / "cache"
+    r = render(out, cache)
+    assert r.returncode == 0, r.stderr
+    return out, cache
+
+
+# ------------------------------------------------------------------ determinism
+
+
+def test_warm_render_is_byte_identical_to_cold(reference: tuple[Path, Path], tmp_path: Path):
+    ref, cache = reference
+    n_entries = len(cache_entries(cache))
+    assert n_entries > 5
+    out = tmp_path / "warm.mp3"
+    r = render(out, cache)
+    assert r.returncode == 0, r.stderr
+    assert sha(out) == sha(ref)
+    assert len(cache_entries(cache)) == n_entries  # nothing synthesized again
+
+
+def test_two_cold_caches_give_byte_identical_renders(reference: tuple[Path, Path], tmp_path):
+    ref, _ = reference
+    out = tmp_path / "cold.mp3"
+    r = render(out, tmp_path / "fresh-cache")
+    assert r.returncode == 0, r.stderr
+    assert sha(out) == sha(ref)
+
+
+# ------------------------------------------------------------------ the cache
+
+
+def test_concurrent_renders_sharing_one_empty_cache(reference: tuple[Path, Path], tmp_path):
+    ref, _ = reference
+    cache = tmp_path / "shared"
+    outs = [tmp_path / "a.mp3", tmp_path / "b.mp3"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "matcue.cli",
+                "render",
+                ROUTINE,
+                "-o",
+                str(o),
+                "--no-transcript",
+            ],
+            env=env_with_cache(cache),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for o in outs
+    ]
+    try:
+        results = [p.communicate(timeout=TIMEOUT) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert "warning" not in err.lower(), err
+    assert sha(outs[0]) == sha(outs[1]) == sha(ref)
+    entries = cache_entries(cache)
+    assert entries and not list((cache / "clips").glob("*/*.tmp"))
+    for entry in entries:
+        decode_entry(entry.read_bytes())  # every entry whole and valid
+
+
+def _corrupt_three(cache: Path) -> tuple[Path, Path, Path]:
+    """Truncate one entry, flip one byte of another's samples, empty a third."""
+    entries = cache_entries(cache)
+    truncated, flipped, emptied = entries[0], entries[1], entries[2]
+    blob = truncated.read_bytes()
+    truncated.write_bytes(blob[: len(blob) // 2])
+    data = bytearray(flipped.read_bytes())
+    data[-7] ^= 0x55  # one sample's byte: only the checksum can notice
+    flipped.write_bytes(bytes(data))
+    emptied.write_bytes(b"")
+    return truncated, flipped, emptied
+
+
+@pytest.fixture(scope="module")
+def corrupted(tmp_path_factory: pytest.TempPathFactory):
+    """A render, three of its cache entries corrupted, and the render after that."""
+    base = tmp_path_factory.mktemp("corrupt")
+    cache = base / "cache"
+    first, again = base / "first.mp3", base / "again.mp3"
+    assert render(first, cache).returncode == 0
+    bad = _corrupt_three(cache)
+    r = render(again, cache)
+    return first, again, bad, r
+
+
+def test_corrupt_cache_entries_are_synthesized_again(reference, corrupted) -> None:
+    ref, _ = reference
+    first, again, (truncated, flipped, emptied), r = corrupted
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if "corrupt cached clip" in ln]
+    assert any(str(truncated) in w and "truncated" in w for w in warnings), r.stderr
+    assert any(str(flipped) in w and "checksum mismatch" in w for w in warnings), r.stderr
+    assert any(str(emptied) in w and "truncated header" in w for w in warnings), r.stderr
+    assert all(w.startswith("matcue: WARNING: ") for w in warnings)
+    assert all(w.endswith("synthesizing again") for w in warnings)
+    assert sha(again) == sha(first) == sha(ref)
+    for entry in (truncated, flipped, emptied):
+        decode_entry(entry.read_bytes())  # rewritten whole
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="speech/synth.py: prefetch() reads the cache, then get() reads it again for the "
+    "<= INLINE_MAX phrases it synthesizes inline, so each bad entry is warned about twice",
+)
+def test_each_corrupt_entry_is_warned_about_once(corrupted) -> None:
+    _, _, bad, r = corrupted
+    warnings = [ln for ln in r.stderr.splitlines() if "corrupt cached clip" in ln]
+    assert sorted(warnings) == sorted(set(warnings)) and len(warnings) == len(bad)
+
+
+# ------------------------------------------------------------------ interruption
+
+
+@pytest.fixture
+def long_render(tmp_path: Path) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+    """A folder whose target already holds an earlier file, and the environment of
+    a cache warmed for the long session (so the test waits on the mix, not speech)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "session.mp3"
+    target.write_bytes(EARLIER)
+    yield folder, target, env_with_cache(tmp_path / "cache")
+
+
+def _start(target: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "matcue.cli",
+            "render",
+            "control",
+            "--minutes",
+            "20",
+            "-o",
+            str(target),
+            "--no-transcript",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a job in a terminal
+    )
+
+
+def _wait_for(predicate, proc: subprocess.Popen[str], limit: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"matcue ended (exit {proc.returncode}) before the moment to interrupt")
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for the moment to interrupt")
+        time.sleep(0.02)
+
+
+def _interrupt_and_check(proc: subprocess.Popen[str], sig: int, folder: Path, target: Path):
+    try:
+        if sig == signal.SIGINT:
+            os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
+        else:
+            os.kill(proc.pid, sig)  # kill PID reaches the main process only
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.splitlines() == ["matcue: interrupted; earlier files were left as they were."]
+    assert target.read_bytes() == EARLIER
+    assert sorted(p.name for p in folder.iterdir()) == ["session.mp3"]
+    # No process of the render's group outlives it (speech helpers, pool workers).
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("a child process of the interrupted render was left running")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> None:
+    folder, target, env = long_render
+    proc = _start(target, env)
+    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+    _interrupt_and_check(proc, sig, folder, target)
+
+
+def test_interrupt_during_synthesis(long_render) -> None:
+    """Ctrl-C while the speech helpers are at work (cold cache): same promise, and
+    no helper process is left behind."""
+    folder, target, env = long_render
+    cache = Path(env["MATCUE_CACHE_DIR"])
+    proc = _start(target, env)
+    _wait_for(lambda: bool(cache_entries(cache)), proc)
+    _interrupt_and_check(proc, signal.SIGINT, folder, target)
