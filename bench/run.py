@@ -256,8 +256,11 @@ def report(runs: list[Run], encodes: dict[float, dict], routine: str) -> list[st
         f"{_verdict(cores >= 1.3)}  uses both cores: best cpu/wall {cores:.2f} "
         f"(1.0 = one core busy)"
     )
-    ident = all(e["identical"] for e in encodes.values())
-    lines.append(f"{_verdict(ident)}  cold and warm renders byte-identical at every length")
+    differ = [f"{m:g} min" for m, e in encodes.items() if not e["identical"]]
+    lines.append(
+        f"{_verdict(not differ)}  cold and warm renders byte-identical at every length"
+        + (f" (they differ at {', '.join(differ)})" if differ else "")
+    )
     return lines
 
 
