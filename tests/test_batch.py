@@ -127,3 +127,15 @@ def test_batch_renders_in_worker_processes(tmp_path: Path) -> None:
         f"wrote {tmp_path / 'desk-break.mp3'} (2:30)"
     ]
     assert after.ru_utime - before.ru_utime > 0.3
+
+
+def test_single_routine_into_a_new_folder_keeps_the_trailing_slash(tmp_path):
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "-o", f"{tmp_path}/new/", "--no-transcript"]
+    )
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "new" / "desk-break.mp3").is_file()

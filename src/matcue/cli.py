@@ -142,14 +142,14 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
     help="Output file, or a folder (ending in /) for several routines. Default: audio_out/NAME.mp3",
 )
 @click.option(
     "--timeline",
     "timeline_path",
-    type=click.Path(path_type=Path),
-    help="Also write the schedule as a JSON list of events.",
+    type=click.Path(),
+    help="Also write the schedule as a JSON list of events (a folder for several routines).",
 )
 @click.option("--format", "fmt", type=click.Choice(["mp3", "wav"]), help="Audio format.")
 @click.option("--no-transcript", is_flag=True, help="Do not write the .vtt transcript.")

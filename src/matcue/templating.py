@@ -14,6 +14,7 @@ escapes every printed value for the cue-script syntax, so text such as
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from fractions import Fraction
@@ -91,11 +92,19 @@ def _packaged_dir() -> Path:
 
 def build_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
     """The sandboxed Jinja environment: user templates over built-in ones."""
+    if user_dir is not None and not user_dir.is_dir():
+        raise InputError(f"--templates: {user_dir}: not a folder")
+    return _environment(str(user_dir) if user_dir is not None else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
+    # One environment per template folder: Jinja then compiles each template
+    # once per process (and checks its file's mtime), not once per render.
+    user_dir = Path(user_dir_name) if user_dir_name is not None else None
     builtin = jinja2.FileSystemLoader(str(_packaged_dir()))
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
-        if not user_dir.is_dir():
-            raise InputError(f"--templates: {user_dir}: not a folder")
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.PrefixLoader({"builtin": builtin}))
     loaders.append(builtin)
