@@ -14,8 +14,8 @@ numpy equivalents, each checked against scipy in ``tests/test_dsp.py``:
   truncated where it has decayed below 1e-10 of its peak, applied with FFT
   overlap-add and carried state. The difference from the exact recursion is far
   below anything audible or measurable (loudness differs by < 1e-6 LU).
-- :func:`trailing_min` - a running minimum in O(n) (van Herk / Gil-Werman), for
-  the limiter's hold.
+- :func:`trailing_min` - a running minimum in O(n log win) vector steps, for the
+  limiter's hold.
 """
 
 from __future__ import annotations
@@ -211,19 +211,22 @@ class StreamingFIR:
 
 
 def trailing_min(r: np.ndarray, win: int) -> np.ndarray:
-    """``out[i] = min(r[i : i + win])`` for ``i`` in ``0 .. len(r) - win`` (van Herk /
-    Gil-Werman: two running minima per block of ``win``, O(n) whatever ``win`` is)."""
+    """``out[i] = min(r[i : i + win])`` for ``i`` in ``0 .. len(r) - win``.
+
+    By doubling: after ``k`` steps ``cur[i]`` is the minimum of ``r[i : i + 2**k]``,
+    and two overlapping power-of-two spans cover any window. About log2(win)
+    contiguous vector operations, much faster in numpy than a per-sample loop or
+    a blocked running minimum (whose accumulate runs element by element).
+    """
     r = np.asarray(r, dtype=np.float64)
     n = len(r)
     if win <= 1:
         return r.copy()
     if n < win:
         return np.zeros(0)
-    nb = -(-n // win)
-    pad = np.full(nb * win, np.inf)
-    pad[:n] = r
-    blocks = pad.reshape(nb, win)
-    pre = np.minimum.accumulate(blocks, axis=1).ravel()
-    suf = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    i = np.arange(n - win + 1)
-    return np.minimum(suf[i], pre[i + win - 1])
+    cur = r
+    span = 1
+    while span * 2 <= win:
+        cur = np.minimum(cur[:-span], cur[span:])
+        span *= 2
+    return np.minimum(cur[: n - win + 1], cur[win - span : n - span + 1])

@@ -193,6 +193,24 @@ def true_peak_db(chunk: np.ndarray) -> float:
     return 20.0 * math.log10(peak) if peak > 0 else float("-inf")
 
 
+def _window_op(r: np.ndarray, win: int, n: int, *, mean: bool) -> np.ndarray:
+    """``out[i]`` = max (or mean) of ``r[i : i + win]`` for ``i < n`` (``len(r) == n + win - 1``),
+    computed only where the window can hold a non-zero value (zeros elsewhere, exactly)."""
+    out = np.zeros(n)
+    nz = np.flatnonzero(r)
+    if len(nz) == 0:
+        return out
+    a = max(0, int(nz[0]) - win + 1)
+    b = min(n, int(nz[-1]) + 1)
+    seg = r[a : b + win - 1]
+    if mean:
+        c = np.concatenate([[0.0], np.cumsum(seg)])
+        out[a:b] = (c[win:] - c[:-win]) / win
+    else:
+        out[a:b] = -trailing_min(-seg, win)
+    return out
+
+
 class TruePeakLimiter:
     """Look-ahead brick-wall limiter on the 4x-oversampled peak.
 
@@ -229,8 +247,6 @@ class TruePeakLimiter:
         h *= OVERSAMPLE
         self._taps = taps_per_phase
         self._phases = np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
-        self._rphases = np.ascontiguousarray(self._phases[:, ::-1].T)
-        """(taps, 4): a window of input samples times this is the four interpolated values."""
         self._phist = np.zeros((taps_per_phase - 1, channels))
         self._gain_bound = float(np.abs(self._phases).sum(axis=1).max())
         """No interpolated value exceeds the largest sample under its taps times this."""
@@ -254,8 +270,6 @@ class TruePeakLimiter:
         """No gain reduction in the histories: an unflagged chunk passes through unchanged."""
         self._block = 256
         """Samples per block for the can-it-reach-the-ceiling test."""
-        self._group = 64
-        """Blocks interpolated per matrix product (bounds the temporary to ~4 MB)."""
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Limit the next chunk; returns ``len(chunk)`` samples, delayed by :attr:`delay`."""
@@ -287,12 +301,12 @@ class TruePeakLimiter:
         with np.errstate(divide="ignore"):
             red = 1.0 - np.minimum(1.0, self.ceiling / peak)
         r = np.concatenate([self._rhist, red])
-        # Trailing minimum of the gain = trailing maximum of the reduction.
-        m = -trailing_min(-r, self._win)
+        # Trailing minimum of the gain = trailing maximum of the reduction, then a moving
+        # average; both only over the stretch where anything is non-zero.
+        m = _window_op(r, self._win, n, mean=False)
         self._rhist = r[-(self._win - 1) :] if self._win > 1 else r[:0]
         mm = np.concatenate([self._mhist, m])
-        c = np.concatenate([[0.0], np.cumsum(mm)])
-        avg = (c[self._box :] - c[: -self._box]) / self._box
+        avg = _window_op(mm, self._box, n, mean=True)
         gain = 1.0 - np.maximum(avg, 0.0)
         self._mhist = mm[-(self._box - 1) :] if self._box > 1 else mm[:0]
         self._idle = not (self._rhist.any() or self._mhist.any())
@@ -319,17 +333,15 @@ class TruePeakLimiter:
         if not reach.any():
             return None
         peak = np.zeros(n)
-        flagged = np.flatnonzero(reach)
-        for g0 in range(0, len(flagged), self._group):
-            sel = flagged[g0 : g0 + self._group]
-            idx = (sel[:, None] * blk + np.arange(blk)[None, :]).ravel()
-            idx = idx[idx < n]
-            best = np.zeros(len(idx))
+        # Contiguous runs of flagged blocks: each is filtered in one go, 4 short convolutions.
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], reach.view(np.int8), [0]])))
+        for b0, b1 in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            i0, i1 = b0 * blk, min(b1 * blk, n)
+            best = peak[i0:i1]
             for c in range(xp.shape[1]):
-                win = np.lib.stride_tricks.sliding_window_view(xp[:, c], taps)
-                vals = win[idx] @ self._rphases
-                np.maximum(best, np.abs(vals).max(axis=1), out=best)
-            peak[idx] = best
+                seg = xp[i0 : i1 + taps - 1, c]
+                for h in self._phases:
+                    np.maximum(best, np.abs(np.convolve(seg, h, "valid")), out=best)
         return peak
 
     def flush(self) -> np.ndarray:

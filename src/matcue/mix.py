@@ -1,18 +1,24 @@
 """The mixer: Timeline + speech clips -> loudness-normalised PCM chunks.
 
-The session is never held in memory whole. Each chunk is a fresh float64 buffer
-covering absolute samples ``[c0, c1)``; speech clips, bells, the breath tone and
+The session is never held in memory whole (3 s chunks keep the working set to a
+few MB; clips stay float32 as the engines deliver them). Each chunk is a fresh
+float64 buffer covering absolute samples ``[c0, c1)``; speech clips, bells, the breath tone and
 the bed are written into it by slicing at their sample offsets (no pydub
 concatenation, so nothing drifts), then it is handed on.
 
 Loudness needs the whole session before the first sample can be scaled, so the
-mix runs twice: pass 1 measures the integrated loudness (BS.1770-4 with gating);
-pass 2 re-mixes, applies the gain that lands the session on target, a short fade
-at both ends and a look-ahead true-peak limiter. When the limiter has real work
-to do (it takes a little loudness away), one more measuring pass corrects the
-gain first. Every ingredient is a pure function of the absolute sample index or
-a stream whose state is carried across chunks, so the output does not depend on
-the chunk size, and the same input always gives the same samples.
+mix runs twice. Pass 1 mixes once and measures two things at the same time, each
+meter in a thread of its own: the integrated loudness of the raw mix (BS.1770-4
+with gating), and that of the mix through the limiter at the gain the speech
+suggests. The limiter takes a little loudness off the peaks it catches; what it
+took there, it takes at the (nearby) final gain, so the final gain is the raw
+correction plus that loss (only when the two gains are more than 1 dB apart is a
+further measuring pass run, with secant steps). Pass 2 re-mixes, applies the
+gain, a short fade at both ends and the look-ahead true-peak limiter, and yields
+the chunks (the encoder runs in another process meanwhile). Every ingredient is
+a pure function of the absolute sample index or a stream whose state is carried
+across chunks, so the output does not depend on the chunk size, and the same
+input always gives the same samples.
 
 Levels are relative to the speech: the speech clips are measured once, and the
 bells, breath tone and bed are set that many LU below them, so a quiet or loud
@@ -25,6 +31,8 @@ import bisect
 import functools
 import logging
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -250,12 +258,27 @@ def _clip_array(value: Any, key: str, sample_rate: int) -> np.ndarray:
     rate = getattr(value, "sample_rate", sample_rate)
     if rate != sample_rate:
         raise RenderError(f"clip {key!r} is at {rate} Hz, the session at {sample_rate} Hz")
-    arr = np.asarray(samples, dtype=np.float64)
+    # float32 as the engines deliver it (no float64 copy of every clip: half the memory);
+    # it is added into the float64 mix buffer.
+    arr = np.asarray(samples, dtype=np.float32)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise RenderError(f"clip {key!r} must be mono, got shape {arr.shape}")
     return arr
+
+
+class _BedReader:
+    """A private read position in a shared :class:`BedFile`."""
+
+    def __init__(self, bed: Any) -> None:
+        self.bed = bed
+        self.pos = 0
+
+    def read(self, n: int) -> np.ndarray:
+        out = self.bed.read_at(self.pos, n)
+        self.pos += n
+        return out
 
 
 class _Mixer:
@@ -351,11 +374,11 @@ class _Mixer:
 
     def chunks(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
         """Raw mix (before gain and limiter) as ``(start, (n, channels) float64)``."""
+        # Each pass has its own bed stream, so two passes can run at once (see _render).
         bed_stream: Any = None
         if self.settings.bed:
             if self.bed_file is not None:
-                self.bed_file.reset()
-                bed_stream = self.bed_file
+                bed_stream = _BedReader(self.bed_file)
             else:
                 bed_stream = NoiseBed(self.settings.bed, self.sr, self.ch)
         for c0 in range(0, self.length, size):
@@ -392,39 +415,94 @@ class _Mixer:
             yield c0, buf
 
 
-def _final_pass(
-    mixer: _Mixer, gain_db: float, size: int
-) -> Iterator[np.ndarray]:
-    """Gain, session fades and limiter over the raw mix; yields ``(n, ch)`` float64."""
-    s = mixer.settings
-    gain = 10.0 ** (gain_db / 20.0)
-    limiter = TruePeakLimiter(mixer.sr, mixer.ch, s.true_peak_db)
-    fin = min(int(round(s.fade_in * mixer.sr)), mixer.length // 2)
-    fout = min(int(round(s.fade_out * mixer.sr)), mixer.length // 2)
-    skip = limiter.delay
+class _Finisher:
+    """Gain, session fades and limiter over the raw mix, chunk by chunk.
+
+    :meth:`process` takes each raw chunk ``(c0, buf)`` in order (``buf`` is not
+    changed) and returns the finished samples that are ready, ``(m, ch)`` float64
+    (the limiter's delay is taken off the front, so output sample 0 is session
+    sample 0); :meth:`flush` returns the rest.
+    """
+
+    def __init__(self, mixer: _Mixer, gain_db: float) -> None:
+        s = mixer.settings
+        self.length = mixer.length
+        self.gain = 10.0 ** (gain_db / 20.0)
+        self.limiter = TruePeakLimiter(mixer.sr, mixer.ch, s.true_peak_db)
+        self.fin = min(int(round(s.fade_in * mixer.sr)), mixer.length // 2)
+        self.fout = min(int(round(s.fade_out * mixer.sr)), mixer.length // 2)
+        self.skip = self.limiter.delay
+
+    def process(self, c0: int, buf: np.ndarray) -> np.ndarray:
+        x = buf * self.gain
+        fades = _edge_fades(c0, c0 + len(x), self.length, self.fin, self.fout)
+        if fades is not None:
+            x *= fades[:, None]
+        out = self.limiter.process(x)
+        if self.skip:
+            cut = min(self.skip, len(out))
+            out = out[cut:]
+            self.skip -= cut
+        return out
+
+    def flush(self) -> np.ndarray:
+        tail = self.limiter.flush()[self.skip :]
+        return tail[:, None] if tail.ndim == 1 else tail
+
+
+def _final_pass(mixer: _Mixer, gain_db: float, size: int) -> Iterator[np.ndarray]:
+    """The finished session at ``gain_db``; yields ``(n, ch)`` float64 chunks."""
+    fin = _Finisher(mixer, gain_db)
     pending: np.ndarray | None = None
     for c0, buf in mixer.chunks(size):
-        buf *= gain
-        fades = _edge_fades(c0, c0 + len(buf), mixer.length, fin, fout)
-        if fades is not None:
-            buf *= fades[:, None]
-        out = limiter.process(buf)
-        if skip:
-            cut = min(skip, len(out))
-            out = out[cut:]
-            skip -= cut
+        out = fin.process(c0, buf)
         if len(out) == 0:
             continue
         if pending is not None:
             yield pending
         pending = out
-    tail = limiter.flush()[skip:]
-    if tail.ndim == 1:
-        tail = tail[:, None]
+    tail = fin.flush()
     last = tail if pending is None else np.concatenate([pending, tail])
     if len(last):
         yield last
-    mixer.last_min_gain = limiter.min_gain  # type: ignore[attr-defined]
+
+
+class _MeterThread:
+    """A loudness meter fed through a small queue by a thread of its own: its FFTs run
+    beside the mixing (numpy releases the GIL in them)."""
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.meter = LoudnessMeter(sample_rate, channels)
+        self._q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._t = threading.Thread(target=self._run, name="mix-meter", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self.meter.add(item)
+                except BaseException as exc:  # re-raised by result()
+                    self._error = exc
+
+    def add(self, chunk: np.ndarray) -> None:
+        self._q.put(chunk)
+
+    def result(self) -> float:
+        self._q.put(None)
+        self._t.join()
+        if self._error is not None:
+            raise self._error
+        return self.meter.integrated()
+
+    def stop(self) -> None:
+        if self._t.is_alive():
+            self._q.put(None)
+            self._t.join()
 
 
 def render_chunks(
@@ -432,7 +510,7 @@ def render_chunks(
     clips: Mapping[str, np.ndarray],
     settings: MixSettings,
     *,
-    chunk_seconds: float = 10.0,
+    chunk_seconds: float = 3.0,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Mix the session; yield float32 chunks, ``(n,)`` mono or ``(n, 2)`` stereo.
@@ -443,8 +521,9 @@ def render_chunks(
     ``clip`` key to mono samples at the session rate (a ``Clip`` works too).
     ``progress`` is called with the number of samples just done: once per chunk
     of the measuring pass (before the first chunk is yielded) and once per
-    yielded chunk, so the calls add up to ``2 * timeline.length``. (The gain
-    correction passes, run only when the limiter works hard, report nothing.)
+    yielded chunk, so the calls add up to ``2 * timeline.length``. (The extra gain
+    correction pass, run only when the session's loudness is far from its speech's
+    and the limiter works, reports nothing.)
 
     Raises :class:`InputError` for a bad bed or sound name or an unreadable bed
     file, :class:`RenderError` when a speech event's clip is missing.
@@ -461,37 +540,58 @@ def _render(
     settings = mixer.settings
     try:
         target = settings.resolved_target()
-        meter = LoudnessMeter(mixer.sr, mixer.ch)
-        peak = 0.0
-        for _, buf in mixer.chunks(size):
-            meter.add(buf)
-            if len(buf):
-                peak = max(peak, float(np.max(np.abs(buf))))
-            if progress is not None:
-                progress(len(buf))
-        raw = meter.integrated()
+        # The limiter takes a little loudness off the peaks it catches, so the final gain
+        # needs a measurement of the *limited* mix. The session's loudness is close to its
+        # speech's, so pass 1 measures both the raw mix and the mix limited at the gain the
+        # speech suggests (g_est); each meter runs in its own thread, beside the mixing.
+        g_est = min(MAX_GAIN_DB, target - mixer.speech_lufs)
+        raw_meter = _MeterThread(mixer.sr, mixer.ch)
+        lim_meter = _MeterThread(mixer.sr, mixer.ch)
+        try:
+            fin = _Finisher(mixer, g_est)
+            peak = 0.0
+            for c0, buf in mixer.chunks(size):
+                raw_meter.add(buf)
+                lim_meter.add(fin.process(c0, buf))
+                if len(buf):
+                    peak = max(peak, float(np.max(np.abs(buf))))
+                if progress is not None:
+                    progress(len(buf))
+            lim_meter.add(fin.flush())
+            raw = raw_meter.result()
+            got_est = lim_meter.result()
+        finally:
+            raw_meter.stop()
+            lim_meter.stop()
         gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
         log.debug("mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
                   raw, gain_db, mixer.speech_lufs)
-        # The limiter takes a little loudness off the peaks it catches; when it
-        # will have work to do, measure the limited result and correct the gain.
         ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
         if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
-            # Secant steps on loudness(gain): limiting makes the slope less than 1.
-            slope = 1.0
+            got = got_est
+            log.debug("mix pass 1, limited: gain %.2f dB -> %.2f LUFS", g_est, got)
             prev: tuple[float, float] | None = None
-            for attempt in range(2):
-                check = LoudnessMeter(mixer.sr, mixer.ch)
-                for out in _final_pass(mixer, gain_db, size):
-                    check.add(out)
-                got = check.integrated()
-                log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
-                if not math.isfinite(got) or abs(target - got) < 0.2:
-                    break
-                if prev is not None and gain_db != prev[0]:
-                    slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
-                prev = (gain_db, got)
-                gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
+            if math.isfinite(got):
+                # What the limiter took at g_est, it takes (nearly) at a gain close by.
+                loss = raw + g_est - got
+                gain_db = min(MAX_GAIN_DB, target - raw + max(0.0, loss))
+                prev = (g_est, got)
+            if prev is None or abs(gain_db - g_est) > 1.0:
+                # Too far from the estimate to trust: measure, with secant steps on
+                # loudness(gain) (limiting makes the slope less than 1).
+                slope = 1.0
+                for attempt in range(2):
+                    check = LoudnessMeter(mixer.sr, mixer.ch)
+                    for out in _final_pass(mixer, gain_db, size):
+                        check.add(out)
+                    got = check.integrated()
+                    log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
+                    if not math.isfinite(got) or abs(target - got) < 0.2:
+                        break
+                    if prev is not None and gain_db != prev[0]:
+                        slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
+                    prev = (gain_db, got)
+                    gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
         for out in _final_pass(mixer, gain_db, size):
             np.clip(out, -1.0, 1.0, out=out)
             chunk = out[:, 0] if mixer.ch == 1 else out

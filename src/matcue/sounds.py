@@ -298,6 +298,11 @@ class BedFile:
         """The next ``n`` samples of the looped bed, ``(n, channels)`` float64."""
         start = self._pos
         self._pos += n
+        return self.read_at(start, n)
+
+    def read_at(self, start: int, n: int) -> np.ndarray:
+        """Samples ``[start, start + n)`` of the looped bed (no position kept, so two
+        passes may read at once)."""
         if start + n <= self.period:  # still inside the first pass, before any seam
             return np.asarray(self._data[start : start + n], dtype=np.float64)
         idx = np.arange(start, start + n, dtype=np.int64)
