@@ -76,6 +76,9 @@ def _model_paths(model: str | None) -> tuple[Path, Path, dict[str, Any]]:
 
 _WORKER_VOICES: dict[str, Any] = {}
 
+SEED = 20240601
+"""onnxruntime's seed for the model's random ops (any fixed value)."""
+
 
 def _piper_worker(
     model: str,
@@ -85,6 +88,7 @@ def _piper_worker(
     length_scale: float | None,
     volume: float | None,
 ) -> tuple[np.ndarray, int]:
+    import onnxruntime
     import piper
 
     voice = _WORKER_VOICES.get(model)
@@ -94,6 +98,19 @@ def _piper_worker(
         except Exception as exc:
             raise InputError(f"piper could not load voice model {model}: {exc}") from exc
         _WORKER_VOICES[model] = voice
+    # piper's VITS models draw noise with RandomNormalLike ops that have no seed:
+    # onnxruntime seeds them from the clock when a session is created and
+    # advances them on every run, so the same phrase would differ between
+    # processes and depend on what the session spoke before (checked with
+    # onnxruntime 1.31). A session created after set_seed(SEED) starts from a
+    # fixed state, so each phrase gets a fresh one: its clip depends only on the
+    # model, the settings and the text.
+    onnxruntime.set_seed(SEED)
+    voice.session = onnxruntime.InferenceSession(
+        model,
+        sess_options=onnxruntime.SessionOptions(),
+        providers=voice.session.get_providers(),
+    )
     syn = piper.SynthesisConfig(speaker_id=speaker)
     if length_scale is not None:
         syn.length_scale = length_scale
