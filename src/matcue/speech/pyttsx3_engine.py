@@ -16,6 +16,14 @@ engines"); this module is where they are contained:
 - A failed setting (e.g. an unknown voice) is reported through a callback and
   otherwise ignored. -> voices are checked up front; driver errors are collected.
 
+- espeak-ng keeps state between utterances that is never reset (its pitch
+  "flutter" phase), so a phrase's samples depended on what the process spoke
+  before. -> every phrase is spoken by a pristine espeak in a helper process
+  (a child forked from a zygote that never initialised espeak; a fresh
+  interpreter where there is no fork): see :mod:`matcue.speech.helpers`. The
+  faults above are handled in that child (:mod:`matcue.speech._tts_helper`);
+  this process still loads the library, for voices, defaults and the version.
+
 An empty, failed or silent clip is a SpeechError naming the text: never silence.
 """
 
