@@ -123,3 +123,28 @@ def test_limiter_is_chunk_independent_and_stereo_linked() -> None:
     # One gain for both channels: the right channel dips where only the left peaks.
     ratio = outs[0][sr : sr + 500, 1] / x[sr : sr + 500, 1]
     assert ratio.max() < 0.5
+
+
+def test_limiter_skips_only_what_cannot_reach_the_ceiling() -> None:
+    """Regression guard for the block skip: it relies on |interpolated| <= (largest sample
+    under the taps) * sum|taps|. The worst case for that bound is a signal whose samples
+    follow the signs of one phase's taps; at 0.999 of the bound nothing may be reduced,
+    at 1.02 of it the peak must be caught."""
+    sr = 22050
+    probe = TruePeakLimiter(sr, 1, -1.0)
+    k = int(np.argmax(np.abs(probe._phases).sum(axis=1)))
+    pattern = np.sign(probe._phases[k])[::-1]
+    for scale, limited in ((0.999, False), (1.02, True)):
+        lim = TruePeakLimiter(sr, 1, -1.0)
+        amp = scale * lim.ceiling / lim._gain_bound
+        x = np.zeros(sr)
+        x[5000 : 5000 + len(pattern)] = amp * pattern
+        out = np.concatenate([lim.process(x[i : i + 3000]) for i in range(0, sr, 3000)]
+                             + [lim.flush()])[lim.delay :]
+        assert (lim.min_gain < 1.0) is limited
+        if not limited:
+            np.testing.assert_array_equal(out, x)
+        # The limiter's own 4x interpolation of the output stays under its ceiling either
+        # way (an adversarial pattern like this one reads differently through other filters).
+        own = max(np.abs(np.convolve(out, h)).max() for h in lim._phases)
+        assert own <= lim.ceiling * 1.001

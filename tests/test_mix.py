@@ -364,3 +364,15 @@ def test_nothing_clips_with_everything_on_and_pushed_loud(spoken, tmp_path: Path
         path = tmp_path / "loud.wav"
         sf.write(path, out, SR, subtype="FLOAT")
         assert ffmpeg_ebur128(path)[1] <= -1.0
+
+
+def test_lands_on_target_when_the_session_is_much_louder_than_its_speech(spoken) -> None:
+    """Pass 1 measures the limited mix at the gain the *speech* suggests; a loud bed moves
+    the session far from that, and a further measuring pass must then correct the gain."""
+    pyln = pytest.importorskip("pyloudnorm")
+    tl = session(spoken)
+    settings = MixSettings(bed="pink", bed_volume_db=4.0, duck_db=0.0)
+    out = render(tl, spoken, settings)
+    measured = pyln.Meter(SR).integrated_loudness(out.astype(np.float64))
+    assert measured == pytest.approx(-19.0, abs=0.5)
+    assert true_peak_8x_db(out) <= -1.0
