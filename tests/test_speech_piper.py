@@ -2,8 +2,9 @@
 
 The model is an ONNX graph with piper's interface (``input``, ``input_lengths``,
 ``scales`` -> audio) that outputs a 220 Hz tone of ``256 * n_phonemes *
-length_scale`` samples plus unseeded noise (like a real VITS voice), so the REAL piper library (phonemizer, id mapping,
-onnxruntime session) runs end to end without downloading any voice.
+length_scale`` samples plus unseeded noise (like a real VITS voice), so the
+REAL piper library (phonemizer, id mapping, onnxruntime session) runs end to end
+without downloading any voice.
 """
 
 from __future__ import annotations

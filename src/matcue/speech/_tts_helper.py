@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 _LEN = struct.Struct(">I")
 POLL_S = 0.005
@@ -69,7 +69,7 @@ def pack_reply(header: dict[str, Any], audio: bytes = b"") -> bytes:
     return pack(json.dumps(header).encode("utf-8")) + pack(audio)
 
 
-def read_exact(stream: BinaryIO, n: int) -> bytes:
+def read_exact(stream: IO[bytes], n: int) -> bytes:
     """``n`` bytes from ``stream``; EOFError if it ends first."""
     chunks = []
     while n > 0:
@@ -81,12 +81,12 @@ def read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_message(stream: BinaryIO) -> bytes:
+def read_message(stream: IO[bytes]) -> bytes:
     (n,) = _LEN.unpack(read_exact(stream, _LEN.size))
     return read_exact(stream, n)
 
 
-def read_reply(stream: BinaryIO) -> tuple[dict[str, Any], bytes]:
+def read_reply(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
     header = json.loads(read_message(stream).decode("utf-8"))
     return header, read_message(stream)
 
@@ -185,9 +185,10 @@ def speak(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     errors: list[str] = []
     said = io.StringIO()
     try:
-        with contextlib.redirect_stdout(said), tempfile.TemporaryDirectory(
-            prefix="matcue-tts-"
-        ) as tmp:
+        with (
+            contextlib.redirect_stdout(said),
+            tempfile.TemporaryDirectory(prefix="matcue-tts-") as tmp,
+        ):
             engine = pyttsx3.init(driver)
             engine.connect("finished-utterance", lambda **_kw: finished.set())
             engine.connect(

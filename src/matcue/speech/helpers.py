@@ -43,7 +43,7 @@ ISOLATIONS = ("fork", "subprocess")
 
 
 def default_isolation() -> str:
-    """"fork" where a zygote can fork pristine children (Linux), else "subprocess"."""
+    """The isolation to use: "fork" where a zygote can fork (Linux), else "subprocess"."""
     if sys.platform.startswith("linux") and hasattr(os, "fork"):
         return "fork"
     return "subprocess"
