@@ -171,11 +171,6 @@ def test_corrupt_cache_entries_are_synthesized_again(reference, corrupted) -> No
         decode_entry(entry.read_bytes())  # rewritten whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="speech/synth.py: prefetch() reads the cache, then get() reads it again for the "
-    "<= INLINE_MAX phrases it synthesizes inline, so each bad entry is warned about twice",
-)
 def test_each_corrupt_entry_is_warned_about_once(corrupted) -> None:
     _, _, bad, r = corrupted
     warnings = [ln for ln in r.stderr.splitlines() if "corrupt cached clip" in ln]

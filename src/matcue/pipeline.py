@@ -267,7 +267,8 @@ def render(
 
 
 def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
-    voice = settings.voice or "default"
+    default = getattr(engine, "default_voice", None)
+    voice = settings.voice or (default() if callable(default) else None) or "default"
     meta = {
         "routine": source.name,
         "pace": str(settings.pace),

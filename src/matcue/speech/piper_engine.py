@@ -33,10 +33,10 @@ logger = logging.getLogger(__name__)
 
 INSTALL_ADVICE = (
     "The piper engine needs the piper-tts package: pip install 'matcue[piper]' "
-    "(then pass a voice model with --model path/to/voice.onnx)."
+    "(then pass a voice model with --voice-model path/to/voice.onnx)."
 )
 NO_MODEL = (
-    "The piper engine needs a voice model: pass --model path/to/voice.onnx "
+    "The piper engine needs a voice model: pass --voice-model path/to/voice.onnx "
     "(with voice.onnx.json beside it). Voices: https://huggingface.co/rhasspy/piper-voices"
 )
 

@@ -226,6 +226,10 @@ class Pyttsx3Engine:
             )
         return result
 
+    def default_voice(self) -> str | None:
+        """The id of the voice used when none is chosen (for tags and transcripts)."""
+        return _driver_state().default_voice
+
     def resolve_voice(self, voice: str) -> str:
         """Map a user's voice choice (id, short id such as ``en-us``, or name) to an id.
 

@@ -36,7 +36,7 @@ from matcue.speech.stretch import trim_silence
 
 logger = logging.getLogger(__name__)
 
-PROCESSING_VERSION = "trim-45dB-10ms+resample_poly/2-pristine"
+PROCESSING_VERSION = "trim-45dB-10ms+dsp.resample_poly/3-pristine"
 """Part of every cache key: change it whenever ``process_clip`` or the way engines
 are driven changes output. /2: every pyttsx3 phrase is spoken by a pristine
 espeak (entries from the history-dependent /1 synthesizer are never reused)."""
@@ -58,7 +58,7 @@ def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
     """Trim ``clip`` and resample it to ``sample_rate``: float32 mono in [-1, 1]."""
     samples = trim_silence(np.asarray(clip.samples, dtype=np.float32), clip.sample_rate)
     if clip.sample_rate != sample_rate:
-        from scipy.signal import resample_poly  # heavy import: only when resampling
+        from ..dsp import resample_poly  # numpy only: scipy would cost ~70 MB of memory
 
         g = math.gcd(int(clip.sample_rate), int(sample_rate))
         samples = resample_poly(samples, sample_rate // g, clip.sample_rate // g)
@@ -103,6 +103,7 @@ class Synthesizer:
         self._engine_version: str | None = None
         self._clips: dict[str, np.ndarray] = {}
         self._futures: dict[str, Future[np.ndarray]] = {}
+        self._missed: set[str] = set()  # texts prefetch() found missing from the cache
         self._pool: ThreadPoolExecutor | None = None
 
     # -- keys and cache
@@ -165,6 +166,7 @@ class Synthesizer:
             if not text or not text.strip():
                 raise SpeechError(f"cannot speak empty text {text!r}")
             if self._from_cache(text) is None:
+                self._missed.add(text)  # so get() does not read (and warn about) it again
                 todo.append(text)
         if len(todo) <= INLINE_MAX or self.workers == 0:
             return
@@ -190,7 +192,7 @@ class Synthesizer:
                 raise SpeechError(f"speech failed for {text!r}: {exc}") from exc
             self.stats.misses += 1
             return self._store(text, samples, to_cache=True)
-        cached = self._from_cache(text)
+        cached = None if text in self._missed else self._from_cache(text)
         if cached is not None:
             return self._clips[text]
         samples = _synthesize_one(self.engine, text, self.settings, self.sample_rate)
