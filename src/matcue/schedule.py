@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from .cuescript import Block, Context, CueScript, Pause, Say, Sound, StepMark
 from .errors import InputError
@@ -86,9 +87,9 @@ def schedule(
     step_index = -1
     ctx: dict[str, str] = {}
 
-    def labels(extra: dict[str, str]) -> dict[str, object]:
-        merged = {**ctx, **{k: v for k, v in extra.items()}}
-        out: dict[str, object] = {}
+    def labels(extra: dict[str, str]) -> dict[str, Any]:
+        merged = {**ctx, **extra}
+        out: dict[str, Any] = {}
         for key in ("rep", "set"):
             if merged.get(key):
                 out[key] = int(merged[key])
@@ -96,6 +97,10 @@ def schedule(
             if merged.get(key):
                 out[key] = merged[key]
         return out
+
+    def emit(kind: str, start: int, end: int, lab: dict[str, Any], **fields: Any) -> None:
+        """One event of the current step, with the labels in force."""
+        events.append(Event(kind, start, end, step, step_index, **fields, **lab))  # type: ignore[arg-type]
 
     for item in script.items:
         if isinstance(item, StepMark):
@@ -115,38 +120,16 @@ def schedule(
             chain_origin = None
         if isinstance(item, Say):
             n = speech_length(item.text)
-            events.append(
-                Event(
-                    "speech",
-                    cursor,
-                    cursor + n,
-                    step,
-                    step_index,
-                    text=item.text,
-                    clip=item.text,
-                    **labels({}),
-                )  # type: ignore[arg-type]
-            )
+            emit("speech", cursor, cursor + n, labels({}), text=item.text, clip=item.text)
             cursor += n
         elif isinstance(item, Pause):
             n = _samples(item.seconds, sr)
             if n:
-                events.append(Event("pause", cursor, cursor + n, step, step_index, **labels({})))  # type: ignore[arg-type]
+                emit("pause", cursor, cursor + n, labels({}))
             cursor += n
         elif isinstance(item, Sound):
             n = sound_length(item.name)
-            events.append(
-                Event(
-                    "sound",
-                    cursor,
-                    cursor + n,
-                    step,
-                    step_index,
-                    sound=item.name,
-                    gain_db=item.gain_db,
-                    **labels({}),
-                )
-            )  # type: ignore[arg-type]
+            emit("sound", cursor, cursor + n, labels({}), sound=item.name, gain_db=item.gain_db)
             cursor += n if item.wait is None else _samples(item.wait, sr)
         elif isinstance(item, Block):
             if chain_origin is None:
@@ -162,9 +145,7 @@ def schedule(
                 window_end = starts[i + 1] if i + 1 < len(item.lines) else block_end
                 lab = labels({**attrs, **({"phase": line.phase} if line.phase else {})})
                 if line.phase:
-                    events.append(
-                        Event("phase", start, window_end, step, step_index, anchored=True, **lab)
-                    )  # type: ignore[arg-type]
+                    emit("phase", start, window_end, lab, anchored=True)
                 if not line.text:
                     continue
                 later = [j for j in spoken if j > i]
@@ -193,19 +174,7 @@ def schedule(
                         )
                         (overruns if strict else warnings).append(msg)
                         end = speech_end  # cut, so the next anchored cue stays clear
-                events.append(
-                    Event(
-                        "speech",
-                        start,
-                        end,
-                        step,
-                        step_index,
-                        text=line.text,
-                        clip=key,
-                        anchored=True,
-                        **lab,
-                    )  # type: ignore[arg-type]
-                )
+                emit("speech", start, end, lab, text=line.text, clip=key, anchored=True)
             chain_offset = base + item.length
             cursor = block_end
     if overruns:
