@@ -156,3 +156,38 @@ def test_desk_break_is_two_minutes_of_cat_cow(timelines):
     sr = tl.sample_rate
     cc = [e for e in tl.events if e.kind == "phase" and "Cat" in e.step]
     assert abs((max(e.end for e in cc) - min(e.start for e in cc)) / sr - 120) < 1e-6
+
+
+# ---------------------------------------------------------------- voices and engines
+
+
+def test_voices_lists_id_name_languages():
+    r = CliRunner().invoke(main, ["voices"])
+    assert r.exit_code == 0
+    rows = [line.split("\t") for line in r.output.splitlines()]
+    assert len(rows) > 20 and all(len(row) == 3 for row in rows)
+    ids = [row[0] for row in rows]
+    assert "gmw/en" in ids and "gmw/en-us" in ids
+
+
+def test_unknown_engine_names_the_engines():
+    r = CliRunner().invoke(main, ["voices", "--engine", "festival"])
+    assert r.exit_code == 2
+    assert "pyttsx3" in r.output and "espeak-ng" in r.output and "piper" in r.output
+
+
+def test_unknown_voice_suggests_and_says_how_to_list(tmp_path):
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "--voice", "en-uss", "-o", str(tmp_path / "o.mp3")]
+    )
+    assert r.exit_code == 2
+    assert "en-uss" in r.output and "matcue voices" in r.output
+    assert not (tmp_path / "o.mp3").exists()
+
+
+def test_piper_without_a_model_says_what_to_pass(tmp_path):
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "--engine", "piper", "-o", str(tmp_path / "o.mp3")]
+    )
+    assert r.exit_code == 2
+    assert "--voice-model" in r.output
