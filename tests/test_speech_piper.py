@@ -175,3 +175,42 @@ def test_piper_same_phrase_same_samples_whatever_came_before(tiny_model: str) ->
     # The noise is really there (so this test can fail): a clean 220 Hz tone of
     # amplitude 0.5 has second differences of rms ~0.001, the noise ~0.016.
     assert float(np.std(np.diff(first.samples, 2))) > 0.005
+
+
+def test_cli_renders_a_session_with_piper_and_the_tiny_model(
+    tiny_model: str, tmp_path: Path
+) -> None:
+    """The whole pipeline with --engine piper --voice-model: a playable MP3 whose
+    speech is the model's 220 Hz tone, with the engine recorded in the tags."""
+    import soundfile as sf
+    from click.testing import CliRunner
+    from mutagen.id3 import ID3
+
+    from matcue.cli import main
+
+    out = tmp_path / "p.mp3"
+    tl = tmp_path / "p.json"
+    r = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "desk-break",
+            "--engine",
+            "piper",
+            "--voice-model",
+            tiny_model,
+            "--no-chime",
+            "-o",
+            str(out),
+            "--timeline",
+            str(tl),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(out, dtype="float32")
+    assert rate == SAMPLE_RATE and len(audio) > 60 * rate
+    speech = next(e for e in json.loads(tl.read_text()) if e["kind"] == "speech")
+    first = audio[int((speech["start"] + 0.05) * rate) : int((speech["start"] + 0.3) * rate)]
+    spec = np.abs(np.fft.rfft(first * np.hanning(len(first))))
+    assert np.argmax(spec) * rate / len(first) == pytest.approx(220, rel=0.03)
+    assert "engine=piper" in str(ID3(out).getall("COMM")[0])
