@@ -135,7 +135,7 @@ def test_piper_missing_model_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.onnx"
     with pytest.raises(InputError, match="nope.onnx"):
         engine.synthesize("Hello.", SpeechSettings(engine="piper", model=str(missing)))
-    with pytest.raises(InputError, match="--model"):
+    with pytest.raises(InputError, match="--voice-model"):
         engine.synthesize("Hello.", SpeechSettings(engine="piper"))
 
 
