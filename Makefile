@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean golden
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,3 +34,6 @@ lint: $(TESTSTAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+golden: $(TESTSTAMP)
+	$(BIN)/python tests/update_golden.py

@@ -1,0 +1,16 @@
+"""The built-ins' cue scripts equal their reviewed goldens (`make golden`
+regenerates them after an intended change)."""
+
+from __future__ import annotations
+
+import pytest
+from update_golden import CASES, golden_path, golden_text
+
+from matcue.cuescript import parse_script
+
+
+@pytest.mark.parametrize("name,verbosity", CASES, ids=[f"{n}-{v}" for n, v in CASES])
+def test_cue_script_matches_golden(name, verbosity):
+    expected = golden_path(name, verbosity).read_text(encoding="utf-8")
+    assert golden_text(name, verbosity) == expected, "run `make golden` and review the diff"
+    parse_script(expected)  # the golden itself is a valid cue script
