@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "LoudnessMeter",
     "TruePeakLimiter",
+    "gated_loudness",
     "integrated_loudness",
     "k_weighting",
     "true_peak_db",
@@ -107,7 +108,8 @@ class LoudnessMeter:
         self._partial = np.zeros(channels)
         self._partial_n = 0
         self._sub: list[np.ndarray] = []
-        """Per-channel sums of squares of each complete 100 ms sub-block."""
+        """Per-channel sums of squares of the complete 100 ms sub-blocks, one ``(k, ch)``
+        array per chunk (not one small array per sub-block: an hour is 36 000 of them)."""
         self.samples = 0
 
     def add(self, chunk: np.ndarray) -> None:
@@ -126,41 +128,62 @@ class LoudnessMeter:
             self._partial_n += take
             pos = take
             if self._partial_n == self._step:
-                self._sub.append(self._partial.copy())
+                self._sub.append(self._partial[None, :].copy())
                 self._partial[:] = 0.0
                 self._partial_n = 0
         whole = (len(sq) - pos) // self._step
         if whole:
             blocks = sq[pos : pos + whole * self._step].reshape(whole, self._step, self.channels)
-            self._sub.extend(blocks.sum(axis=1))
+            self._sub.append(blocks.sum(axis=1))
             pos += whole * self._step
         if pos < len(sq):
             self._partial += sq[pos:].sum(axis=0)
             self._partial_n += len(sq) - pos
 
+    def sub_block_energies(self) -> np.ndarray:
+        """Sum of squares (over samples and channels) of each complete 100 ms sub-block of
+        the K-weighted stream; sub-block ``j`` covers samples ``[j * step, (j + 1) * step)``."""
+        return np.concatenate(self._sub).sum(axis=1) if self._sub else np.zeros(0)
+
+    @property
+    def step(self) -> int:
+        """Samples per 100 ms sub-block."""
+        return self._step
+
     def block_loudness(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean-square energy (summed over channels) and loudness of each 400 ms block."""
-        if len(self._sub) < 4:
-            return np.zeros(0), np.zeros(0)
-        sub = np.sum(np.asarray(self._sub), axis=1)  # channel weights are all 1.0
-        energy = (sub[:-3] + sub[1:-2] + sub[2:-1] + sub[3:]) / (4 * self._step)
-        with np.errstate(divide="ignore"):
-            loud = -0.691 + 10.0 * np.log10(energy)
-        return energy, loud
+        return _block_loudness(self.sub_block_energies(), self._step)
 
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; ``-inf`` when nothing passes the gates."""
-        energy, loud = self.block_loudness()
-        if len(energy) == 0:
-            return float("-inf")
-        keep = loud > ABSOLUTE_GATE_LUFS
-        if not keep.any():
-            return float("-inf")
-        relative = -0.691 + 10.0 * math.log10(float(energy[keep].mean())) + RELATIVE_GATE_LU
-        keep &= loud > relative
-        if not keep.any():
-            return float("-inf")
-        return -0.691 + 10.0 * math.log10(float(energy[keep].mean()))
+        return gated_loudness(self.sub_block_energies(), self._step)
+
+
+def _block_loudness(sub: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(sub) < 4:
+        return np.zeros(0), np.zeros(0)
+    # (channel weights are all 1.0)
+    energy = (sub[:-3] + sub[1:-2] + sub[2:-1] + sub[3:]) / (4 * step)
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10.0 * np.log10(energy)
+    return energy, loud
+
+
+def gated_loudness(sub: np.ndarray, step: int) -> float:
+    """Gated integrated loudness (LUFS, ``-inf`` if nothing passes) from the K-weighted
+    sums of squares of consecutive 100 ms sub-blocks of ``step`` samples
+    (:meth:`LoudnessMeter.sub_block_energies`)."""
+    energy, loud = _block_loudness(sub, step)
+    if len(energy) == 0:
+        return float("-inf")
+    keep = loud > ABSOLUTE_GATE_LUFS
+    if not keep.any():
+        return float("-inf")
+    relative = -0.691 + 10.0 * math.log10(float(energy[keep].mean())) + RELATIVE_GATE_LU
+    keep &= loud > relative
+    if not keep.any():
+        return float("-inf")
+    return -0.691 + 10.0 * math.log10(float(energy[keep].mean()))
 
 
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:

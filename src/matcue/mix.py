@@ -40,7 +40,12 @@ from typing import Any
 import numpy as np
 
 from matcue.errors import InputError, RenderError
-from matcue.loudness import LoudnessMeter, TruePeakLimiter, integrated_loudness
+from matcue.loudness import (
+    LoudnessMeter,
+    TruePeakLimiter,
+    gated_loudness,
+    integrated_loudness,
+)
 from matcue.sounds import (
     BED_NAMES,
     NoiseBed,
@@ -428,13 +433,29 @@ class _Finisher:
         s = mixer.settings
         self.length = mixer.length
         self.gain = 10.0 ** (gain_db / 20.0)
+        self.changes: list[tuple[int, float]] = []
         self.limiter = TruePeakLimiter(mixer.sr, mixer.ch, s.true_peak_db)
         self.fin = min(int(round(s.fade_in * mixer.sr)), mixer.length // 2)
         self.fout = min(int(round(s.fade_out * mixer.sr)), mixer.length // 2)
         self.skip = self.limiter.delay
 
+    def set_gain(self, gain_db: float, at: int) -> None:
+        """Change the gain from absolute sample ``at`` on (not yet processed); pass 1
+        follows its running estimate this way."""
+        self.changes.append((at, 10.0 ** (gain_db / 20.0)))
+
     def process(self, c0: int, buf: np.ndarray) -> np.ndarray:
-        x = buf * self.gain
+        c1 = c0 + len(buf)
+        while self.changes and self.changes[0][0] <= c0:
+            self.gain = self.changes.pop(0)[1]
+        if self.changes and self.changes[0][0] < c1:
+            g = np.full(len(buf), self.gain)
+            while self.changes and self.changes[0][0] < c1:
+                at, self.gain = self.changes.pop(0)
+                g[at - c0 :] = self.gain
+            x = buf * g[:, None]
+        else:
+            x = buf * self.gain
         fades = _edge_fades(c0, c0 + len(x), self.length, self.fin, self.fout)
         if fades is not None:
             x *= fades[:, None]
@@ -482,12 +503,21 @@ class _MeterThread:
         while True:
             item = self._q.get()
             if item is None:
+                self._q.task_done()
                 return
             if self._error is None:
                 try:
                     self.meter.add(item)
                 except BaseException as exc:  # re-raised by result()
                     self._error = exc
+            self._q.task_done()
+
+    def sync(self) -> LoudnessMeter:
+        """Wait until every chunk added so far is measured; the meter, to read."""
+        self._q.join()
+        if self._error is not None:
+            raise self._error
+        return self.meter
 
     def add(self, chunk: np.ndarray) -> None:
         self._q.put(chunk)
@@ -541,16 +571,37 @@ def _render(
     try:
         target = settings.resolved_target()
         # The limiter takes a little loudness off the peaks it catches, so the final gain
-        # needs a measurement of the *limited* mix. The session's loudness is close to its
-        # speech's, so pass 1 measures both the raw mix and the mix limited at the gain the
-        # speech suggests (g_est); each meter runs in its own thread, beside the mixing.
-        g_est = min(MAX_GAIN_DB, target - mixer.speech_lufs)
+        # needs a measurement of the *limited* mix. Pass 1 mixes once and measures both the
+        # raw mix and the mix through the limiter, each meter in a thread of its own. The
+        # limiter's gain starts at what the speech suggests and follows the raw mix's
+        # running loudness (updated every ~30 s, at fixed chunks, so the result is
+        # deterministic); the loss is then measured against the same gain schedule.
+        gain_now = min(MAX_GAIN_DB, target - mixer.speech_lufs)
+        schedule: list[tuple[int, float]] = [(0, gain_now)]
         raw_meter = _MeterThread(mixer.sr, mixer.ch)
         lim_meter = _MeterThread(mixer.sr, mixer.ch)
+        # Gain changes fall on fixed marks (every 300 sub-blocks, ~30 s): the gain from
+        # mark i on comes from the raw loudness up to mark i - 1, which is measured by the
+        # time a chunk reaches mark i (chunks are shorter than 30 s). So the schedule, and
+        # the whole output, does not depend on the chunk size.
+        step = raw_meter.meter.step
+        spacing = 300 * step
+        next_mark = 2 * spacing
+        size = min(size, spacing)
         try:
-            fin = _Finisher(mixer, g_est)
+            fin = _Finisher(mixer, gain_now)
             peak = 0.0
             for c0, buf in mixer.chunks(size):
+                while next_mark < c0 + len(buf):
+                    sub = raw_meter.sync().sub_block_energies()[: (next_mark - spacing) // step]
+                    so_far = gated_loudness(sub, step)
+                    if math.isfinite(so_far):
+                        g = min(MAX_GAIN_DB, target - so_far)
+                        if abs(g - gain_now) > 0.05:
+                            gain_now = g
+                            fin.set_gain(g, next_mark)
+                            schedule.append((next_mark, g))
+                    next_mark += spacing
                 raw_meter.add(buf)
                 lim_meter.add(fin.process(c0, buf))
                 if len(buf):
@@ -559,24 +610,32 @@ def _render(
                     progress(len(buf))
             lim_meter.add(fin.flush())
             raw = raw_meter.result()
-            got_est = lim_meter.result()
+            got_lim = lim_meter.result()
         finally:
             raw_meter.stop()
             lim_meter.stop()
         gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
         log.debug("mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
                   raw, gain_db, mixer.speech_lufs)
+        # The raw mix under the same gain schedule, without the limiter: the same sub-block
+        # energies, scaled (K-weighting is linear; its memory spans 0.1 s across a change).
+        sub = raw_meter.meter.sub_block_energies()
+        at = np.array([c for c, _ in schedule])
+        gdb = np.array([g for _, g in schedule])
+        which = np.searchsorted(at, np.arange(len(sub)) * step, "right") - 1
+        unlimited = gated_loudness(sub * 10.0 ** (gdb[which] / 10.0), step)
         ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
         if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
-            got = got_est
-            log.debug("mix pass 1, limited: gain %.2f dB -> %.2f LUFS", g_est, got)
+            got = got_lim
+            log.debug("mix pass 1, limited: gain %.2f..%.2f dB -> %.2f LUFS (%.2f unlimited)",
+                      float(gdb.min()), float(gdb.max()), got, unlimited)
             prev: tuple[float, float] | None = None
-            if math.isfinite(got):
-                # What the limiter took at g_est, it takes (nearly) at a gain close by.
-                loss = raw + g_est - got
+            if math.isfinite(got) and math.isfinite(unlimited):
+                # What the limiter took at these gains, it takes (nearly) at a gain close by.
+                loss = unlimited - got
                 gain_db = min(MAX_GAIN_DB, target - raw + max(0.0, loss))
-                prev = (g_est, got)
-            if prev is None or abs(gain_db - g_est) > 1.0:
+                prev = (gain_now, raw + gain_now - loss)  # a point for the secant below
+            if prev is None or abs(gain_db - gain_now) > 1.0:
                 # Too far from the estimate to trust: measure, with secant steps on
                 # loudness(gain) (limiting makes the slope less than 1).
                 slope = 1.0
