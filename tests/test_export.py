@@ -39,37 +39,88 @@ SR = 22050
 
 # Titles of varied lengths and more than ten chapters: mutagen's size ordering (and
 # "chp10" < "chp2") would scramble these.
-TITLES = ["Arrive", "Cat and Cow, slowly", "Rest", "Low lunge, left side", "Lunge right",
-          "Locust lifted for three counts", "Child's pose", "Twist", "Bridge",
-          "Knees to chest & <breathe>", "Supine twist, both sides please", "Stillness"]
+TITLES = [
+    "Arrive",
+    "Cat and Cow, slowly",
+    "Rest",
+    "Low lunge, left side",
+    "Lunge right",
+    "Locust lifted for three counts",
+    "Child's pose",
+    "Twist",
+    "Bridge",
+    "Knees to chest & <breathe>",
+    "Supine twist, both sides please",
+    "Stillness",
+]
 
 
 def make_timeline() -> Timeline:
     chapters = [Chapter(t, i * 2 * SR, (i + 1) * 2 * SR) for i, t in enumerate(TITLES)]
     events = [
-        Event("speech", 12 * SR, 12 * SR + 33075, "Cat and Cow, slowly", 1,
-              text="Breathe in & lift <gently> --> up", clip="c1", phase="inhale", rep=1,
-              set=1, anchored=True),
-        Event("phase", 12 * SR, int(19.5 * SR), "Cat and Cow, slowly", 1, phase="inhale",
-              rep=1, anchored=True),
+        Event(
+            "speech",
+            12 * SR,
+            12 * SR + 33075,
+            "Cat and Cow, slowly",
+            1,
+            text="Breathe in & lift <gently> --> up",
+            clip="c1",
+            phase="inhale",
+            rep=1,
+            set=1,
+            anchored=True,
+        ),
+        Event(
+            "phase",
+            12 * SR,
+            int(19.5 * SR),
+            "Cat and Cow, slowly",
+            1,
+            phase="inhale",
+            rep=1,
+            anchored=True,
+        ),
         Event("speech", 1, 11026, "Arrive", 0, text="Welcome.", clip="c0"),
         Event("sound", 2 * SR, 2 * SR + 4410, "Arrive", 0, sound="chime", gain_db=-6.0),
         Event("pause", 11026, 2 * SR, "Arrive", 0),
-        Event("speech", 3600 * SR + 7, 3600 * SR + 22057, "Stillness", 11,
-              text="Line one.\n\nLine two.", clip="c2", side="left"),
+        Event(
+            "speech",
+            3600 * SR + 7,
+            3600 * SR + 22057,
+            "Stillness",
+            11,
+            text="Line one.\n\nLine two.",
+            clip="c2",
+            side="left",
+        ),
     ]
-    meta = {"title": "Thaw", "routine": "thaw", "pace": "1.0", "breath": "15",
-            "engine": "pyttsx3", "voice": "en-gb", "verbosity": "normal", "rate": "180"}
-    return Timeline(sample_rate=SR, length=3601 * SR, events=events, chapters=chapters,
-                    meta=meta)
+    meta = {
+        "title": "Thaw",
+        "routine": "thaw",
+        "pace": "1.0",
+        "breath": "15",
+        "engine": "pyttsx3",
+        "voice": "en-gb",
+        "verbosity": "normal",
+        "rate": "180",
+    }
+    return Timeline(sample_rate=SR, length=3601 * SR, events=events, chapters=chapters, meta=meta)
 
 
 def write_session(path: Path, timeline: Timeline | None = None) -> Timeline:
     tl = timeline or make_timeline()
     n = 24 * SR
     x = np.zeros(n, dtype=np.float32)
-    write_mp3([x[: n // 2], x[n // 2 :]], path, sample_rate=SR, channels=1,
-              tags=tags_from_timeline(tl), chapters=tl.chapters, length=n)
+    write_mp3(
+        [x[: n // 2], x[n // 2 :]],
+        path,
+        sample_rate=SR,
+        channels=1,
+        tags=tags_from_timeline(tl),
+        chapters=tl.chapters,
+        length=n,
+    )
     return tl
 
 
@@ -122,8 +173,14 @@ def test_plain_mutagen_save_would_scramble_the_chapters() -> None:
     """Regression guard for DESIGN.md's warning: shows why the re-ordering is needed."""
     id3 = ID3()
     for i, t in enumerate(TITLES):
-        id3.add(CHAP(element_id=f"chp{i}", start_time=i * 2000, end_time=(i + 1) * 2000,
-                     sub_frames=[TIT2(encoding=3, text=[t])]))
+        id3.add(
+            CHAP(
+                element_id=f"chp{i}",
+                start_time=i * 2000,
+                end_time=(i + 1) * 2000,
+                sub_frames=[TIT2(encoding=3, text=[t])],
+            )
+        )
     bio = io.BytesIO()
     id3.save(bio, v2_version=3, v1=0)
     _, frames, _ = raw_id3_frames(bio.getvalue())
@@ -136,7 +193,9 @@ def test_ffprobe_lists_chapters_in_order_with_titles_and_tags(tmp_path: Path) ->
     write_session(path)
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     info = json.loads(out)
     chapters = info["chapters"]
@@ -169,8 +228,14 @@ def test_tags_readable_by_mutagen(tmp_path: Path) -> None:
 def test_wav_is_16_bit_rounded_with_info_chunk(tmp_path: Path) -> None:
     x = np.array([[0.0, 0.5], [-1.0, 1.0], [0.25, -0.00002], [2.0, -3.0]], dtype=np.float32)
     path = tmp_path / "s.wav"
-    write_wav([x[:1], x[1:]], path, sample_rate=SR, channels=2, length=4,
-              tags=Tags(title="Thaw", comment="pace=1.0"))
+    write_wav(
+        [x[:1], x[1:]],
+        path,
+        sample_rate=SR,
+        channels=2,
+        length=4,
+        tags=Tags(title="Thaw", comment="pace=1.0"),
+    )
     y, rate = sf.read(path, dtype="int16")
     assert rate == SR
     assert y.tolist() == [[0, 16384], [-32768, 32767], [8192, -1], [32767, -32768]]
@@ -192,8 +257,9 @@ def test_interrupt_mid_write_keeps_earlier_file_and_leaves_no_temp(tmp_path: Pat
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        write_mp3(chunks(), path, sample_rate=SR, channels=1, tags=Tags("x"), chapters=[],
-                  length=10 * SR)
+        write_mp3(
+            chunks(), path, sample_rate=SR, channels=1, tags=Tags("x"), chapters=[], length=10 * SR
+        )
     assert path.read_bytes() == b"earlier render"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mp3"]
 
@@ -264,12 +330,18 @@ def parse_vtt(text: str) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
 def test_vtt_structure_header_and_cue_times() -> None:
     text = vtt_text(make_timeline())
     note, cues = parse_vtt(text)
-    assert note[:7] == ["title: Thaw", "routine: thaw", "pace: 1.0", "breath: 15",
-                        "engine: pyttsx3", "voice: en-gb", "verbosity: normal"]
+    assert note[:7] == [
+        "title: Thaw",
+        "routine: thaw",
+        "pace: 1.0",
+        "breath: 15",
+        "engine: pyttsx3",
+        "voice: en-gb",
+        "verbosity: normal",
+    ]
     assert cues == [
         ("00:00:00.000", "00:00:00.500", ["Welcome."]),
-        ("00:00:12.000", "00:00:13.500",
-         ["Breathe in &amp; lift &lt;gently&gt; --&gt; up"]),
+        ("00:00:12.000", "00:00:13.500", ["Breathe in &amp; lift &lt;gently&gt; --&gt; up"]),
         ("01:00:00.000", "01:00:01.000", ["Line one.", "Line two."]),
     ]
 
@@ -291,13 +363,31 @@ def test_timeline_json_fields(tmp_path: Path) -> None:
     assert data == timeline_to_json(tl)
     assert isinstance(data, list) and len(data) == len(tl.events)
     first = data[0]
-    assert first == {"start": 12.0, "end": 13.5, "kind": "speech", "step": "Cat and Cow, slowly",
-                     "text": "Breathe in & lift <gently> --> up", "rep": 1, "set": 1,
-                     "phase": "inhale", "anchored": True}
-    assert data[2] == {"start": round(1 / SR, 6), "end": 0.500045, "kind": "speech",
-                       "step": "Arrive", "text": "Welcome."}
-    assert data[3] == {"start": 2.0, "end": 2.2, "kind": "sound", "step": "Arrive",
-                       "sound": "chime"}
+    assert first == {
+        "start": 12.0,
+        "end": 13.5,
+        "kind": "speech",
+        "step": "Cat and Cow, slowly",
+        "text": "Breathe in & lift <gently> --> up",
+        "rep": 1,
+        "set": 1,
+        "phase": "inhale",
+        "anchored": True,
+    }
+    assert data[2] == {
+        "start": round(1 / SR, 6),
+        "end": 0.500045,
+        "kind": "speech",
+        "step": "Arrive",
+        "text": "Welcome.",
+    }
+    assert data[3] == {
+        "start": 2.0,
+        "end": 2.2,
+        "kind": "sound",
+        "step": "Arrive",
+        "sound": "chime",
+    }
     assert data[4] == {"start": 0.500045, "end": 2.0, "kind": "pause", "step": "Arrive"}
     assert data[5]["side"] == "left" and "anchored" not in data[5]
 

@@ -99,12 +99,13 @@ def test_limiter_holds_the_ceiling_and_leaves_quiet_audio_alone() -> None:
     fs4 = sine(sr / 4, 1.0, sr, amp=0.85, phase=math.pi / 4)  # samples -4.4 dB, true peak -1.4
     x = np.concatenate([quiet, loud, quiet, fs4 * 1.2, quiet])
     lim = TruePeakLimiter(sr, 1, -1.0)
-    out = np.concatenate([lim.process(x[i : i + 999]) for i in range(0, len(x), 999)]
-                         + [lim.flush()])[lim.delay :]
+    out = np.concatenate(
+        [lim.process(x[i : i + 999]) for i in range(0, len(x), 999)] + [lim.flush()]
+    )[lim.delay :]
     assert len(out) == len(x)
     assert independent_true_peak_db(out) <= -1.0
     # Far from the peaks the signal passes unchanged (only delayed, and compensated here).
-    np.testing.assert_allclose(out[: sr], x[: sr], atol=1e-12)
+    np.testing.assert_allclose(out[:sr], x[:sr], atol=1e-12)
     mid = slice(3 * sr + sr // 2, 4 * sr)
     np.testing.assert_allclose(out[mid], x[mid], atol=1e-12)
 
@@ -139,8 +140,9 @@ def test_limiter_skips_only_what_cannot_reach_the_ceiling() -> None:
         amp = scale * lim.ceiling / lim._gain_bound
         x = np.zeros(sr)
         x[5000 : 5000 + len(pattern)] = amp * pattern
-        out = np.concatenate([lim.process(x[i : i + 3000]) for i in range(0, sr, 3000)]
-                             + [lim.flush()])[lim.delay :]
+        out = np.concatenate(
+            [lim.process(x[i : i + 3000]) for i in range(0, sr, 3000)] + [lim.flush()]
+        )[lim.delay :]
         assert (lim.min_gain < 1.0) is limited
         if not limited:
             np.testing.assert_array_equal(out, x)

@@ -209,7 +209,12 @@ def test_frames_reach_the_disk_while_chunks_still_arrive(tmp_path: Path) -> None
             yield c
 
     write_mp3(
-        chunks(), tmp_path / "s.mp3", sample_rate=sr, channels=1, tags=None, chapters=[],
+        chunks(),
+        tmp_path / "s.mp3",
+        sample_rate=sr,
+        channels=1,
+        tags=None,
+        chapters=[],
         length=len(x),
     )
     assert seen_sizes and seen_sizes[0] > 100_000  # ~49 s of 64 kbps frames already written
@@ -224,15 +229,30 @@ def test_wrong_total_length_is_an_error_and_leaves_no_file(
 ) -> None:
     x = np.zeros(22050, dtype=np.float32)
     with pytest.raises(RenderError, match=message):
-        write_mp3([x], tmp_path / "x.mp3", sample_rate=22050, channels=1, tags=None,
-                  chapters=[], length=length)
+        write_mp3(
+            [x],
+            tmp_path / "x.mp3",
+            sample_rate=22050,
+            channels=1,
+            tags=None,
+            chapters=[],
+            length=length,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_invalid_bitrate_names_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not valid at 22050 Hz; use one of 8, 16"):
-        write_mp3([], tmp_path / "x.mp3", sample_rate=22050, channels=1, bitrate=192,
-                  tags=None, chapters=[], length=0)
+        write_mp3(
+            [],
+            tmp_path / "x.mp3",
+            sample_rate=22050,
+            channels=1,
+            bitrate=192,
+            tags=None,
+            chapters=[],
+            length=0,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -264,8 +284,14 @@ def test_encoder_process_writes_the_same_bytes_as_in_process(tmp_path: Path, ch:
     for parallel, step in ((False, sr), (True, 4321)):
         path = tmp_path / f"p{int(parallel)}.mp3"
         write_mp3(
-            [x[i : i + step] for i in range(0, len(x), step)], path, sample_rate=sr,
-            channels=ch, tags=None, chapters=[], length=len(x), parallel=parallel,
+            [x[i : i + step] for i in range(0, len(x), step)],
+            path,
+            sample_rate=sr,
+            channels=ch,
+            tags=None,
+            chapters=[],
+            length=len(x),
+            parallel=parallel,
         )
         outs.append(path.read_bytes())
     assert len(outs[0]) > 50_000 and outs[0] == outs[1]
@@ -277,6 +303,13 @@ def test_a_failing_mixer_stops_the_encoder_process_and_leaves_no_file(tmp_path: 
         raise RenderError("mixer broke")
 
     with pytest.raises(RenderError, match="mixer broke"):
-        write_mp3(chunks(), tmp_path / "x.mp3", sample_rate=22050, channels=1, tags=None,
-                  chapters=[], length=44100)
+        write_mp3(
+            chunks(),
+            tmp_path / "x.mp3",
+            sample_rate=22050,
+            channels=1,
+            tags=None,
+            chapters=[],
+            length=44100,
+        )
     assert list(tmp_path.iterdir()) == []

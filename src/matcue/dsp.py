@@ -195,9 +195,7 @@ class StreamingFIR:
         if n == 0:
             return x.copy()
         if m <= 64 and n <= 64:
-            full = np.stack(
-                [np.convolve(x2[:, c], self.h) for c in range(x2.shape[1])], axis=1
-            )
+            full = np.stack([np.convolve(x2[:, c], self.h) for c in range(x2.shape[1])], axis=1)
         else:
             nfft = next_fast_len(n + m - 1)
             spec = self._spectrum(nfft)

@@ -266,23 +266,27 @@ def write_mp3(
             with open(tmp, "wb") as f:
                 f.write(head)
                 writer = Mp3StreamWriter(
-                    f, sample_rate=sample_rate, channels=channels, bitrate=bitrate,
+                    f,
+                    sample_rate=sample_rate,
+                    channels=channels,
+                    bitrate=bitrate,
                     quality=quality,
                 )
-                for block in _int16_blocks(chunks, channels=channels, length=length,
-                                           dither=dither):
+                for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
                     writer.write(block if channels == 2 else block[:, 0])
                 writer.finish()
         else:
             with open(tmp, "wb") as f:
                 f.write(head)
             proc = Mp3ProcessWriter(
-                str(tmp), sample_rate=sample_rate, channels=channels, bitrate=bitrate,
+                str(tmp),
+                sample_rate=sample_rate,
+                channels=channels,
+                bitrate=bitrate,
                 quality=quality,
             )
             try:
-                for block in _int16_blocks(chunks, channels=channels, length=length,
-                                           dither=dither):
+                for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
                     proc.write(block if channels == 2 else block[:, 0])
             except BaseException:
                 proc.abort()

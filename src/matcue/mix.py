@@ -9,16 +9,18 @@ concatenation, so nothing drifts), then it is handed on.
 Loudness needs the whole session before the first sample can be scaled, so the
 mix runs twice. Pass 1 mixes once and measures two things at the same time, each
 meter in a thread of its own: the integrated loudness of the raw mix (BS.1770-4
-with gating), and that of the mix through the limiter at the gain the speech
-suggests. The limiter takes a little loudness off the peaks it catches; what it
-took there, it takes at the (nearby) final gain, so the final gain is the raw
-correction plus that loss (only when the two gains are more than 1 dB apart is a
-further measuring pass run, with secant steps). Pass 2 re-mixes, applies the
-gain, a short fade at both ends and the look-ahead true-peak limiter, and yields
-the chunks (the encoder runs in another process meanwhile). Every ingredient is
-a pure function of the absolute sample index or a stream whose state is carried
-across chunks, so the output does not depend on the chunk size, and the same
-input always gives the same samples.
+with gating), and that of the mix through the limiter, whose gain starts where
+the speech's loudness suggests and then follows the raw mix's running loudness
+(changes only at fixed marks, so chunking does not matter). The limiter takes a
+little loudness off the peaks it catches; the loss it shows at those gains, it
+shows at the (nearby) final gain, so the final gain is the raw correction plus
+that loss. Only when the two are more than 1 dB apart does a further measuring
+pass run (secant steps). Pass 2 re-mixes, applies the gain, a short fade at both
+ends and the look-ahead true-peak limiter, and yields the chunks (the encoder
+runs in another process meanwhile). Every ingredient is a pure function of the
+absolute sample index or a stream whose state is carried across chunks, so the
+output does not depend on the chunk size, and the same input always gives the
+same samples.
 
 Levels are relative to the speech: the speech clips are measured once, and the
 bells, breath tone and bed are set that many LU below them, so a quiet or loud
@@ -164,12 +166,12 @@ def _breath_segments(events: list[Event], sample_rate: int) -> list[_Segment]:
         raw.append((e.start, e.end, a, b))
         prev_end, prev_level = e.end, b
     segs: list[_Segment] = []
-    for i, (s, e, a, b) in enumerate(raw):
+    for i, (s, end, a, b) in enumerate(raw):
         if a == 0.0 and b == 0.0:
             continue
         prev_ok = i > 0 and raw[i - 1][1] == s and raw[i - 1][3] == a
-        next_ok = i + 1 < len(raw) and raw[i + 1][0] == e and raw[i + 1][2] == b
-        segs.append(_Segment(s, e, a, b, a > 0 and not prev_ok, b > 0 and not next_ok))
+        next_ok = i + 1 < len(raw) and raw[i + 1][0] == end and raw[i + 1][2] == b
+        segs.append(_Segment(s, end, a, b, a > 0 and not prev_ok, b > 0 and not next_ok))
     return segs
 
 
@@ -192,9 +194,7 @@ def breath_envelope(segments: list[_Segment], c0: int, c1: int, sample_rate: int
     return env
 
 
-def duck_envelope(
-    intervals: np.ndarray, c0: int, c1: int, attack: int, release: int
-) -> np.ndarray:
+def duck_envelope(intervals: np.ndarray, c0: int, c1: int, attack: int, release: int) -> np.ndarray:
     """How far (0..1) the bed is ducked at absolute samples ``[c0, c1)``.
 
     1 inside each speech interval, raised-cosine ramps of ``attack`` samples
@@ -251,8 +251,9 @@ def _tone_loudness(sample_rate: int) -> float:
 
 @functools.lru_cache(maxsize=8)
 def _noise_loudness(kind: str, sample_rate: int) -> float:
-    return integrated_loudness(NoiseBed(kind, sample_rate, 1, seed=1).read(20 * sample_rate),
-                               sample_rate)
+    return integrated_loudness(
+        NoiseBed(kind, sample_rate, 1, seed=1).read(20 * sample_rate), sample_rate
+    )
 
 
 # --- the mixer ------------------------------------------------------------------
@@ -332,8 +333,9 @@ class _Mixer:
             if ev.kind != "sound" or ev.sound is None:
                 continue
             snd = get_sound(ev.sound, sr)
-            gain_db = (self.speech_lufs + settings.chime_db + ev.gain_db
-                       - _sound_loudness(ev.sound, sr))
+            gain_db = (
+                self.speech_lufs + settings.chime_db + ev.gain_db - _sound_loudness(ev.sound, sr)
+            )
             end = ev.start + len(snd)
             if ev.end > ev.start:
                 end = min(end, ev.end)
@@ -362,9 +364,7 @@ class _Mixer:
             else:
                 self.bed_file = load_bed_file(settings.bed, sr, self.ch)
                 bed_lufs = self.bed_file.loudness
-            self.bed_gain = 10.0 ** (
-                (self.speech_lufs + settings.bed_volume_db - bed_lufs) / 20.0
-            )
+            self.bed_gain = 10.0 ** ((self.speech_lufs + settings.bed_volume_db - bed_lufs) / 20.0)
         self.duck = np.array([[s, e] for s, e, _ in speech], dtype=np.int64).reshape(-1, 2)
         self.attack = int(round(settings.duck_attack * sr))
         self.release = int(round(settings.duck_release * sr))
@@ -412,11 +412,11 @@ class _Mixer:
                 if bed.ndim == 1:
                     bed = bed[:, None]
                 d = duck_envelope(self.duck, c0, c1, self.attack, self.release)
-                g = self.bed_gain * 10.0 ** (-self.settings.duck_db * d / 20.0)
+                bed_g = self.bed_gain * 10.0 ** (-self.settings.duck_db * d / 20.0)
                 fades = _edge_fades(c0, c1, self.length, self.bed_fade, self.bed_fade)
                 if fades is not None:
-                    g *= fades
-                buf += bed * g[:, None]
+                    bed_g *= fades
+                buf += bed * bed_g[:, None]
             yield c0, buf
 
 
@@ -615,8 +615,12 @@ def _render(
             raw_meter.stop()
             lim_meter.stop()
         gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
-        log.debug("mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
-                  raw, gain_db, mixer.speech_lufs)
+        log.debug(
+            "mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
+            raw,
+            gain_db,
+            mixer.speech_lufs,
+        )
         # The raw mix under the same gain schedule, without the limiter: the same sub-block
         # energies, scaled (K-weighting is linear; its memory spans 0.1 s across a change).
         sub = raw_meter.meter.sub_block_energies()
@@ -627,8 +631,13 @@ def _render(
         ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
         if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
             got = got_lim
-            log.debug("mix pass 1, limited: gain %.2f..%.2f dB -> %.2f LUFS (%.2f unlimited)",
-                      float(gdb.min()), float(gdb.max()), got, unlimited)
+            log.debug(
+                "mix pass 1, limited: gain %.2f..%.2f dB -> %.2f LUFS (%.2f unlimited)",
+                float(gdb.min()),
+                float(gdb.max()),
+                got,
+                unlimited,
+            )
             prev: tuple[float, float] | None = None
             if math.isfinite(got) and math.isfinite(unlimited):
                 # What the limiter took at these gains, it takes (nearly) at a gain close by.

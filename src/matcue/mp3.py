@@ -271,9 +271,7 @@ def build_info_frame(
     return bytes(buf)
 
 
-def float_to_int16(
-    x: np.ndarray, *, dither: np.random.Generator | None = None
-) -> np.ndarray:
+def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) -> np.ndarray:
     """Float samples in [-1, 1) to int16, by rounding (or TPDF dither when a generator is
     given); values out of range are clipped. Deterministic for the same input."""
     y = np.asarray(x, dtype=np.float64) * 32768.0
@@ -398,7 +396,11 @@ class Mp3StreamWriter:
             )
         log.debug(
             "mp3: %d samples, %d frames, delay %d, padding %d, %d bytes",
-            self._samples, self._frames, ENCODER_DELAY, padding, self._music,
+            self._samples,
+            self._frames,
+            ENCODER_DELAY,
+            padding,
+            self._music,
         )
         info = build_info_frame(
             first_header=self._first_header,
@@ -502,8 +504,16 @@ class Mp3ProcessWriter:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
         code = "import sys; from matcue.mp3 import encode_worker_main as m; sys.exit(m())"
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(path), str(sample_rate), str(channels),
-             str(bitrate), str(quality)],
+            [
+                sys.executable,
+                "-c",
+                code,
+                str(path),
+                str(sample_rate),
+                str(channels),
+                str(bitrate),
+                str(quality),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
