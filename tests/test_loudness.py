@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from scipy.signal import resample
 
-from matcue.loudness import LoudnessMeter, TruePeakLimiter, integrated_loudness, true_peak_db
+from matcue.loudness import (
+    LoudnessMeter,
+    TruePeakLimiter,
+    gated_loudness,
+    integrated_loudness,
+    true_peak_db,
+)
 
 
 def sine(freq: float, seconds: float, sr: int, amp: float = 1.0, phase: float = 0.0) -> np.ndarray:
@@ -150,3 +156,33 @@ def test_limiter_skips_only_what_cannot_reach_the_ceiling() -> None:
         # way (an adversarial pattern like this one reads differently through other filters).
         own = max(np.abs(np.convolve(out, h)).max() for h in lim._phases)
         assert own <= lim.ceiling * 1.001
+
+
+def test_weighted_measurement_matches_filtering_the_gained_stream() -> None:
+    """The mixer measures its limited mix as K(x) times the limiter's gain instead of
+    K(gain * x). For a limiter's slow gain moves (ms ramps, here pushed to 2 dB deep on a
+    third of the stream) that must agree with the exact measurement to 0.02 LU."""
+    sr = 22050
+    rng = np.random.default_rng(5)
+    t = np.arange(sr * 12) / sr
+    x = rng.standard_normal(len(t)) * np.clip(np.sin(2 * np.pi * 3.3 * t), 0, None) ** 2 * 0.2
+    # Dips to -2 dB over 5 ms ramps, held 30 ms, every ~0.1 s through the first third.
+    w = np.ones(len(t))
+    for s in range(1000, 4 * sr, 2300):
+        w[s : s + 110] = np.minimum(w[s : s + 110], np.linspace(1, 0.79, 110))
+        w[s + 110 : s + 770] = 0.79
+        w[s + 770 : s + 880] = np.linspace(0.79, 1, 110)
+    exact = integrated_loudness(w * x, sr)
+    m = LoudnessMeter(sr, 1, weighted=True)
+    # The gains arrive 141 samples behind the audio, as the limiter's do.
+    x_parts = np.split(x, range(5000, len(x), 5000))
+    w_parts = np.split(w, range(5000 - 141, len(w), 5000))
+    for xp, wp in zip(x_parts, w_parts[: len(x_parts)], strict=True):
+        m.add(xp)
+        m.add_weights(wp)
+    for wp in w_parts[len(x_parts) :]:
+        m.add_weights(wp)
+    assert len(m.weighted_sub_block_energies()) == len(x) // m.step
+    approx = gated_loudness(m.weighted_sub_block_energies(), m.step)
+    assert exact < integrated_loudness(x, sr) - 0.1  # the dips do take loudness off
+    assert approx == pytest.approx(exact, abs=0.02)

@@ -95,10 +95,12 @@ class LoudnessMeter:
 
     Feed chunks with :meth:`add` (shape ``(n,)`` for mono or ``(n, channels)``),
     then read :meth:`integrated`. Memory grows by one float per 100 ms of audio
-    (the block energies), which is 36 000 floats for an hour.
+    (the block energies), which is 36 000 floats for an hour. With ``weighted``,
+    the same filtering also measures the stream times per-sample gains given to
+    :meth:`add_weights` (the mixer measures its limited mix this way).
     """
 
-    def __init__(self, sample_rate: int, channels: int = 1) -> None:
+    def __init__(self, sample_rate: int, channels: int = 1, *, weighted: bool = False) -> None:
         if channels not in (1, 2):
             raise ValueError("channels must be 1 or 2")
         self.sample_rate = sample_rate
@@ -106,12 +108,12 @@ class LoudnessMeter:
         self._filter = StreamingFIR(k_weighting_fir(sample_rate), channels)
         self._step = int(round(0.1 * sample_rate))
         """Samples per 100 ms sub-block: a 400 ms block is four of them."""
-        self._partial = np.zeros(channels)
-        self._partial_n = 0
-        self._sub: list[np.ndarray] = []
-        """Per-channel sums of squares of the complete 100 ms sub-blocks, one ``(k, ch)``
-        array per chunk (not one small array per sub-block: an hour is 36 000 of them)."""
+        self._subs = _SubBlockSums(self._step, channels)
         self.samples = 0
+        self._weighted = _SubBlockSums(self._step, 1) if weighted else None
+        """With ``weighted``: sub-block sums of w[n]^2 * (K-weighted energy of sample n)."""
+        self._e_fifo = np.zeros(0)
+        self._w_fifo = np.zeros(0)
 
     def add(self, chunk: np.ndarray) -> None:
         """Measure the next piece of the stream."""
@@ -121,30 +123,45 @@ class LoudnessMeter:
         self.samples += len(x)
         x = self._filter.process(x)
         sq = x * x
-        pos = 0
-        # Complete the sub-block left open by the previous chunk.
-        if self._partial_n:
-            take = min(self._step - self._partial_n, len(sq))
-            self._partial += sq[:take].sum(axis=0)
-            self._partial_n += take
-            pos = take
-            if self._partial_n == self._step:
-                self._sub.append(self._partial[None, :].copy())
-                self._partial[:] = 0.0
-                self._partial_n = 0
-        whole = (len(sq) - pos) // self._step
-        if whole:
-            blocks = sq[pos : pos + whole * self._step].reshape(whole, self._step, self.channels)
-            self._sub.append(blocks.sum(axis=1))
-            pos += whole * self._step
-        if pos < len(sq):
-            self._partial += sq[pos:].sum(axis=0)
-            self._partial_n += len(sq) - pos
+        self._subs.add(sq)
+        if self._weighted is not None:
+            e = sq[:, 0] if self.channels == 1 else sq.sum(axis=1)
+            self._e_fifo = np.concatenate([self._e_fifo, e])
+            self._match()
+
+    def add_weights(self, w: np.ndarray) -> None:
+        """The next per-sample gains of a second, *weighted* measurement of the same stream
+        (``weighted=True``): the loudness of ``w * stream``, read with
+        :meth:`weighted_sub_block_energies`. The gains may lag behind :meth:`add`.
+
+        K-weighting is taken as commuting with ``w``: exact for a constant gain and very
+        close for one that moves slowly against the filter's short memory (a limiter's
+        millisecond ramps): what it saves is a second filtering of the whole stream.
+        """
+        if self._weighted is None:
+            raise ValueError("this meter was not made with weighted=True")
+        w = np.asarray(w, dtype=np.float64)
+        self._w_fifo = np.concatenate([self._w_fifo, w * w])
+        self._match()
+
+    def _match(self) -> None:
+        assert self._weighted is not None
+        k = min(len(self._e_fifo), len(self._w_fifo))
+        if k:
+            self._weighted.add((self._e_fifo[:k] * self._w_fifo[:k])[:, None])
+            self._e_fifo = self._e_fifo[k:]
+            self._w_fifo = self._w_fifo[k:]
+
+    def weighted_sub_block_energies(self) -> np.ndarray:
+        """Like :meth:`sub_block_energies`, for the weighted measurement."""
+        if self._weighted is None:
+            raise ValueError("this meter was not made with weighted=True")
+        return self._weighted.energies().sum(axis=1)
 
     def sub_block_energies(self) -> np.ndarray:
         """Sum of squares (over samples and channels) of each complete 100 ms sub-block of
         the K-weighted stream; sub-block ``j`` covers samples ``[j * step, (j + 1) * step)``."""
-        return np.concatenate(self._sub).sum(axis=1) if self._sub else np.zeros(0)
+        return self._subs.energies().sum(axis=1)
 
     @property
     def step(self) -> int:
@@ -158,6 +175,44 @@ class LoudnessMeter:
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; ``-inf`` when nothing passes the gates."""
         return gated_loudness(self.sub_block_energies(), self._step)
+
+
+class _SubBlockSums:
+    """Sums of a ``(n, width)`` stream over consecutive sub-blocks of ``step`` samples."""
+
+    def __init__(self, step: int, width: int) -> None:
+        self.step = step
+        self.width = width
+        self._partial = np.zeros(width)
+        self._partial_n = 0
+        self._done: list[np.ndarray] = []
+        """One ``(k, width)`` array per call (not one small array per sub-block: an hour
+        is 36 000 of them)."""
+
+    def add(self, sq: np.ndarray) -> None:
+        step = self.step
+        pos = 0
+        # Complete the sub-block left open by the previous call.
+        if self._partial_n:
+            take = min(step - self._partial_n, len(sq))
+            self._partial += sq[:take].sum(axis=0)
+            self._partial_n += take
+            pos = take
+            if self._partial_n == step:
+                self._done.append(self._partial[None, :].copy())
+                self._partial[:] = 0.0
+                self._partial_n = 0
+        whole = (len(sq) - pos) // step
+        if whole:
+            blocks = sq[pos : pos + whole * step].reshape(whole, step, self.width)
+            self._done.append(blocks.sum(axis=1))
+            pos += whole * step
+        if pos < len(sq):
+            self._partial += sq[pos:].sum(axis=0)
+            self._partial_n += len(sq) - pos
+
+    def energies(self) -> np.ndarray:
+        return np.concatenate(self._done) if self._done else np.zeros((0, self.width))
 
 
 def _block_loudness(sub: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -290,6 +345,8 @@ class TruePeakLimiter:
         self._dline = np.zeros((self.delay, channels))
         """Input delayed by :attr:`delay` samples."""
         self.min_gain = 1.0
+        self.last_gain: np.ndarray | None = None
+        """The gain applied to the samples the last :meth:`process` returned; None: all 1."""
         self._idle = True
         """No gain reduction in the histories: an unflagged chunk passes through unchanged."""
         self._block = 256
@@ -313,6 +370,7 @@ class TruePeakLimiter:
             d = np.concatenate([self._dline, x])
             out = d[:n]
             self._dline = d[n:]
+            self.last_gain = None
             return out[:, 0] if np.ndim(chunk) == 1 else out
         if peak is None:
             peak = np.zeros(n)
@@ -337,6 +395,7 @@ class TruePeakLimiter:
 
         d = np.concatenate([self._dline, x])
         out = d[:n] * gain[:, None]
+        self.last_gain = gain
         self._dline = d[n:]
         self.min_gain = min(self.min_gain, float(gain.min()))
         return out[:, 0] if np.ndim(chunk) == 1 else out

@@ -426,10 +426,12 @@ class _Finisher:
     :meth:`process` takes each raw chunk ``(c0, buf)`` in order (``buf`` is not
     changed) and returns the finished samples that are ready, ``(m, ch)`` float64
     (the limiter's delay is taken off the front, so output sample 0 is session
-    sample 0); :meth:`flush` returns the rest.
+    sample 0); :meth:`flush` returns the rest. With ``track``, :attr:`multiplier`
+    then holds the total gain (gain x fades x limiter) applied to each of those
+    samples, for measuring the limited mix without filtering it again.
     """
 
-    def __init__(self, mixer: _Mixer, gain_db: float) -> None:
+    def __init__(self, mixer: _Mixer, gain_db: float, *, track: bool = False) -> None:
         s = mixer.settings
         self.length = mixer.length
         self.gain = 10.0 ** (gain_db / 20.0)
@@ -438,6 +440,10 @@ class _Finisher:
         self.fin = min(int(round(s.fade_in * mixer.sr)), mixer.length // 2)
         self.fout = min(int(round(s.fade_out * mixer.sr)), mixer.length // 2)
         self.skip = self.limiter.delay
+        self.track = track
+        self.multiplier = np.zeros(0)
+        self._pre_hist = np.zeros(self.limiter.delay)
+        """Gain x fades of the input samples still inside the limiter's delay."""
 
     def set_gain(self, gain_db: float, at: int) -> None:
         """Change the gain from absolute sample ``at`` on (not yet processed); pass 1
@@ -445,29 +451,42 @@ class _Finisher:
         self.changes.append((at, 10.0 ** (gain_db / 20.0)))
 
     def process(self, c0: int, buf: np.ndarray) -> np.ndarray:
-        c1 = c0 + len(buf)
+        n = len(buf)
+        c1 = c0 + n
         while self.changes and self.changes[0][0] <= c0:
             self.gain = self.changes.pop(0)[1]
+        pre: np.ndarray | float = self.gain
         if self.changes and self.changes[0][0] < c1:
-            g = np.full(len(buf), self.gain)
+            g = np.full(n, self.gain)
             while self.changes and self.changes[0][0] < c1:
                 at, self.gain = self.changes.pop(0)
                 g[at - c0 :] = self.gain
-            x = buf * g[:, None]
-        else:
-            x = buf * self.gain
-        fades = _edge_fades(c0, c0 + len(x), self.length, self.fin, self.fout)
+            pre = g
+        fades = _edge_fades(c0, c1, self.length, self.fin, self.fout)
         if fades is not None:
-            x *= fades[:, None]
-        out = self.limiter.process(x)
+            pre = pre * fades
+        x = buf * (pre[:, None] if isinstance(pre, np.ndarray) else pre)
+        return self._finish(self.limiter.process(x), pre, n)
+
+    def _finish(self, out: np.ndarray, pre: np.ndarray | float, n: int) -> np.ndarray:
+        if self.track:
+            d = np.concatenate([self._pre_hist, np.broadcast_to(pre, (n,))])
+            mult = d[:n]
+            self._pre_hist = d[n:]
+            if self.limiter.last_gain is not None:
+                mult = mult * self.limiter.last_gain
         if self.skip:
             cut = min(self.skip, len(out))
             out = out[cut:]
+            if self.track:
+                mult = mult[cut:]
             self.skip -= cut
+        if self.track:
+            self.multiplier = mult
         return out
 
     def flush(self) -> np.ndarray:
-        tail = self.limiter.flush()[self.skip :]
+        tail = self._finish(self.limiter.flush(), 0.0, self.limiter.delay)
         return tail[:, None] if tail.ndim == 1 else tail
 
 
@@ -490,11 +509,12 @@ def _final_pass(mixer: _Mixer, gain_db: float, size: int) -> Iterator[np.ndarray
 
 class _MeterThread:
     """A loudness meter fed through a small queue by a thread of its own: its FFTs run
-    beside the mixing (numpy releases the GIL in them)."""
+    beside the mixing (numpy releases the GIL in them). With ``weighted``, it also
+    measures the stream times the gains given to :meth:`add_weights`."""
 
-    def __init__(self, sample_rate: int, channels: int) -> None:
-        self.meter = LoudnessMeter(sample_rate, channels)
-        self._q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+    def __init__(self, sample_rate: int, channels: int, *, weighted: bool = False) -> None:
+        self.meter = LoudnessMeter(sample_rate, channels, weighted=weighted)
+        self._q: queue.Queue[tuple[bool, np.ndarray] | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._t = threading.Thread(target=self._run, name="mix-meter", daemon=True)
         self._t.start()
@@ -507,20 +527,27 @@ class _MeterThread:
                 return
             if self._error is None:
                 try:
-                    self.meter.add(item)
+                    is_weights, data = item
+                    if is_weights:
+                        self.meter.add_weights(data)
+                    else:
+                        self.meter.add(data)
                 except BaseException as exc:  # re-raised by result()
                     self._error = exc
             self._q.task_done()
 
     def sync(self) -> LoudnessMeter:
-        """Wait until every chunk added so far is measured; the meter, to read."""
+        """Wait until everything added so far is measured; the meter, to read."""
         self._q.join()
         if self._error is not None:
             raise self._error
         return self.meter
 
     def add(self, chunk: np.ndarray) -> None:
-        self._q.put(chunk)
+        self._q.put((False, chunk))
+
+    def add_weights(self, w: np.ndarray) -> None:
+        self._q.put((True, w))
 
     def result(self) -> float:
         self._q.put(None)
@@ -578,8 +605,7 @@ def _render(
         # deterministic); the loss is then measured against the same gain schedule.
         gain_now = min(MAX_GAIN_DB, target - mixer.speech_lufs)
         schedule: list[tuple[int, float]] = [(0, gain_now)]
-        raw_meter = _MeterThread(mixer.sr, mixer.ch)
-        lim_meter = _MeterThread(mixer.sr, mixer.ch)
+        raw_meter = _MeterThread(mixer.sr, mixer.ch, weighted=True)
         # Gain changes fall on fixed marks (every 300 sub-blocks, ~30 s): the gain from
         # mark i on comes from the raw loudness up to mark i - 1, which is measured by the
         # time a chunk reaches mark i (chunks are shorter than 30 s). So the schedule, and
@@ -589,7 +615,7 @@ def _render(
         next_mark = 2 * spacing
         size = min(size, spacing)
         try:
-            fin = _Finisher(mixer, gain_now)
+            fin = _Finisher(mixer, gain_now, track=True)
             peak = 0.0
             for c0, buf in mixer.chunks(size):
                 while next_mark < c0 + len(buf):
@@ -603,17 +629,18 @@ def _render(
                             schedule.append((next_mark, g))
                     next_mark += spacing
                 raw_meter.add(buf)
-                lim_meter.add(fin.process(c0, buf))
+                fin.process(c0, buf)
+                raw_meter.add_weights(fin.multiplier)
                 if len(buf):
                     peak = max(peak, float(np.max(np.abs(buf))))
                 if progress is not None:
                     progress(len(buf))
-            lim_meter.add(fin.flush())
+            fin.flush()
+            raw_meter.add_weights(fin.multiplier)
             raw = raw_meter.result()
-            got_lim = lim_meter.result()
         finally:
             raw_meter.stop()
-            lim_meter.stop()
+        got_lim = gated_loudness(raw_meter.meter.weighted_sub_block_energies(), step)
         gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
         log.debug(
             "mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
