@@ -30,6 +30,8 @@ REP_BOUNDS = (0.5, 3.0)
 HOLD_BOUNDS = (0.5, 2.5)
 REST_BOUNDS = (0.5, 3.0)
 ESTIMATE_WPM_DEFAULT = 190
+BISECTIONS = 10
+"""Halvings of the scale range: 4/0.3 = 13x narrows to under 0.3% per step."""
 
 
 def _dur(d: Any, factor: float, bounds: tuple[float, float], whole: bool) -> Any:
@@ -120,10 +122,19 @@ def fit_routine(
     plain = replace(settings, minutes=None)
     wpm = settings.rate or ESTIMATE_WPM_DEFAULT
 
+    memo: dict[str, float] = {}
+
     def length(r: Any) -> float:
-        if measure is not None:
-            return measure(r)
-        return estimate_seconds(parse_script(render_script_text(r, plain)), wpm)
+        # Reps and counts are whole numbers, so many scale factors give the same
+        # routine: measure each distinct routine once.
+        key = r.model_dump_json()
+        if key not in memo:
+            memo[key] = (
+                measure(r)
+                if measure is not None
+                else estimate_seconds(parse_script(render_script_text(r, plain)), wpm)
+            )
+        return memo[key]
 
     before = length(routine)
     if abs(before - target) <= TOLERANCE * target:
@@ -135,7 +146,7 @@ def fit_routine(
     if length(_scaled(routine, SCALE_RANGE[0])) > target * (1 + TOLERANCE):
         # Too long even at the shortest sensible scaling: let reps leave their range.
         lo, hi = SCALE_RANGE
-        for _ in range(14):
+        for _ in range(BISECTIONS):
             mid = math.sqrt(lo * hi)
             if length(_scaled(routine, mid, True)) < target:
                 lo = mid
@@ -159,7 +170,7 @@ def fit_routine(
         lo, hi = SCALE_RANGE
         if rounds > 0 and length(_scaled(base, lo)) > target * (1 + TOLERANCE) and best:
             break  # another round only overshoots
-        for _ in range(14):
+        for _ in range(BISECTIONS):
             mid = math.sqrt(lo * hi)
             if length(_scaled(base, mid)) < target:
                 lo = mid
