@@ -292,7 +292,12 @@ def test_a_dead_zygote_is_an_error_and_is_replaced(engine) -> None:  # type: ign
     engine.synthesize("Warm up.", SpeechSettings())
     (zygote,) = engine.helper_pids()
     os.kill(zygote, signal.SIGKILL)
-    with pytest.raises(SpeechError, match="Rest here"):
+    # Whether the pool notices the death before sending (and quietly starts a
+    # new helper) or mid-request (an error naming the text) is a race; either
+    # way speech goes on with a new helper.
+    try:
         engine.synthesize("Rest here.", SpeechSettings())
+    except SpeechError as exc:
+        assert "Rest here" in str(exc)
     assert len(engine.synthesize("Rest here.", SpeechSettings()).samples) > 1000
     assert engine.helper_pids() != [zygote]

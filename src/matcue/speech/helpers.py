@@ -182,14 +182,20 @@ class HelperPool:
         return result
 
     def _checkout(self) -> _Zygote:
-        with self._lock:
-            if self._closed:
-                raise SpeechError("the pyttsx3 helpers were closed")
-            while self._idle:
-                zygote = self._idle.pop()
-                if zygote.alive():
-                    return zygote
-                self._all.remove(zygote)
+        dead: list[_Zygote] = []
+        try:
+            with self._lock:
+                if self._closed:
+                    raise SpeechError("the pyttsx3 helpers were closed")
+                while self._idle:
+                    zygote = self._idle.pop()
+                    if zygote.alive():
+                        return zygote
+                    self._all.remove(zygote)
+                    dead.append(zygote)
+        finally:
+            for zygote in dead:
+                zygote.kill()  # reap it and close its pipes (no leaked files)
         zygote = _Zygote(self.library)  # outside the lock: starting takes ~0.1 s
         with self._lock:
             self._all.append(zygote)
