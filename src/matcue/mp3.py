@@ -280,6 +280,23 @@ def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) 
     return np.clip(np.rint(y), -32768, 32767).astype("<i2")
 
 
+def check_settings(sample_rate: int, channels: int, bitrate: int) -> None:
+    """InputError unless an MP3 can have this sample rate, channel count and bitrate."""
+    if sample_rate not in _SAMPLE_RATES:
+        raise InputError(
+            f"MP3 cannot use a sample rate of {sample_rate} Hz; "
+            f"use one of {', '.join(map(str, SUPPORTED_SAMPLE_RATES))}"
+        )
+    if channels not in (1, 2):
+        raise InputError(f"MP3 needs 1 or 2 channels, not {channels}")
+    allowed = _BITRATES[1 if _SAMPLE_RATES[sample_rate][2] else 2][1:]
+    if bitrate not in allowed:
+        raise InputError(
+            f"MP3 bitrate {bitrate} kbps is not valid at {sample_rate} Hz; "
+            f"use one of {', '.join(map(str, allowed))}"
+        )
+
+
 class Mp3StreamWriter:
     """Encode int16 PCM into ``fileobj`` at its current position, frame by frame.
 
@@ -298,20 +315,7 @@ class Mp3StreamWriter:
         bitrate: int = 64,
         quality: int = 2,
     ) -> None:
-        if sample_rate not in _SAMPLE_RATES:
-            raise InputError(
-                f"MP3 cannot use a sample rate of {sample_rate} Hz; "
-                f"use one of {', '.join(map(str, SUPPORTED_SAMPLE_RATES))}"
-            )
-        if channels not in (1, 2):
-            raise InputError(f"MP3 needs 1 or 2 channels, not {channels}")
-        mpeg1 = _SAMPLE_RATES[sample_rate][2]
-        allowed = _BITRATES[1 if mpeg1 else 2][1:]
-        if bitrate not in allowed:
-            raise InputError(
-                f"MP3 bitrate {bitrate} kbps is not valid at {sample_rate} Hz; "
-                f"use one of {', '.join(map(str, allowed))}"
-            )
+        check_settings(sample_rate, channels, bitrate)
         self._f = fileobj
         self.sample_rate = sample_rate
         self.channels = channels
@@ -484,20 +488,7 @@ class Mp3ProcessWriter:
         import threading
         from pathlib import Path
 
-        # Validate here, with the same messages as the in-process writer.
-        if sample_rate not in _SAMPLE_RATES:
-            raise InputError(
-                f"MP3 cannot use a sample rate of {sample_rate} Hz; "
-                f"use one of {', '.join(map(str, SUPPORTED_SAMPLE_RATES))}"
-            )
-        if channels not in (1, 2):
-            raise InputError(f"MP3 needs 1 or 2 channels, not {channels}")
-        allowed = _BITRATES[1 if _SAMPLE_RATES[sample_rate][2] else 2][1:]
-        if bitrate not in allowed:
-            raise InputError(
-                f"MP3 bitrate {bitrate} kbps is not valid at {sample_rate} Hz; "
-                f"use one of {', '.join(map(str, allowed))}"
-            )
+        check_settings(sample_rate, channels, bitrate)  # fail here, not in the child
         self.channels = channels
         env = dict(os.environ)
         pkg_root = str(Path(__file__).resolve().parent.parent)
