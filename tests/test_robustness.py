@@ -210,7 +210,16 @@ def _start(target: Path, env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, like a job in a terminal
+        preexec_fn=_terminal_job_signals,
     )
+
+
+def _terminal_job_signals() -> None:
+    """Ctrl-C as a foreground terminal job has it. A suite started in the
+    background by a non-interactive shell inherits SIGINT *ignored*, and Python
+    keeps an inherited ignore, so without this the render would not see Ctrl-C
+    (seen: two renders ran to the end and exited 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(predicate, proc: subprocess.Popen[str], limit: float = TIMEOUT) -> None:
