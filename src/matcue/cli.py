@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from .errors import MatcueError, ValidationError
 
 log = logging.getLogger("matcue")
 
-DEFAULT_OUT_DIR = Path("audio_out")
 
 
 class _State:
@@ -307,11 +304,5 @@ def voices(engine: str) -> None:
         click.echo(f"{v.id}\t{v.name}\t{langs}")
 
 
-def run() -> None:  # pragma: no cover - console entry alias
+if __name__ == "__main__":  # pragma: no cover - `python -m matcue.cli`
     main()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()
-    time.sleep(0)

@@ -7,7 +7,6 @@ together, logs each stage, and writes every output atomically.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -286,7 +285,3 @@ def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
 def write_script(script_text: str, path: Path) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(script_text, encoding="utf-8")
-
-
-def dumps_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -120,7 +120,6 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
     env.filters["sentence"] = _sentence
     env.filters["word"] = _number_word
     env.filters["attrs"] = _attrs
-    env.globals["search_path"] = [str(user_dir)] if user_dir else []
     return env
 
 
