@@ -155,7 +155,6 @@ def prepare(
 ) -> Prepared:
     """Cue script, speech clips and schedule for ``source`` under ``settings``."""
     from .sounds import sound_length
-    from .speech import get_engine
     from .speech.cache import ClipCache
     from .speech.stretch import time_stretch
     from .speech.synth import Synthesizer
@@ -164,7 +163,6 @@ def prepare(
     script, changes = build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
     sr = settings.sample_rate
-    engine = get_engine(settings.engine)
     report("synthesis", 0.0)
     with Synthesizer(
         speech_settings(settings), sample_rate=sr, cache=ClipCache(), workers=synth_workers
@@ -175,6 +173,7 @@ def prepare(
         for i, text in enumerate(phrases, start=1):
             clips[text] = synth.get(text)
             report("synthesis", i / max(len(phrases), 1))
+        meta = _meta(source, settings, synth.engine)  # the engine that spoke, for tags
     log.debug("synthesis done: %d phrases", len(clips))
 
     plan = schedule_mod.schedule(
@@ -188,7 +187,7 @@ def prepare(
     for key, stretch in plan.stretches.items():
         clips[key] = time_stretch(clips[stretch.text], stretch.factor, sr)
     timeline = plan.timeline
-    timeline.meta.update(_meta(source, settings, engine))
+    timeline.meta.update(meta)
     log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
     return Prepared(timeline, clips, changes)
 
