@@ -27,19 +27,24 @@ def env_with_cache(cache: Path) -> dict[str, str]:
     return {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
 
 
+def render_command(out: Path, *extra: str) -> list[str]:
+    """``matcue render ROUTINE -o OUT`` as a fresh interpreter runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "matcue.cli",
+        "render",
+        ROUTINE,
+        "-o",
+        str(out),
+        "--no-transcript",
+        *extra,
+    ]
+
+
 def render(out: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "matcue.cli",
-            "render",
-            ROUTINE,
-            "-o",
-            str(out),
-            "--no-transcript",
-            *extra,
-        ],
+        render_command(out, *extra),
         env=env_with_cache(cache),
         capture_output=True,
         text=True,
@@ -96,16 +101,7 @@ def test_concurrent_renders_sharing_one_empty_cache(reference: tuple[Path, Path]
     outs = [tmp_path / "a.mp3", tmp_path / "b.mp3"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "matcue.cli",
-                "render",
-                ROUTINE,
-                "-o",
-                str(o),
-                "--no-transcript",
-            ],
+            render_command(o),
             env=env_with_cache(cache),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
