@@ -195,25 +195,25 @@ def speak(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
                 "error", lambda exception=None, **_kw: errors.append(str(exception or "error"))
             )
             voice, rate, volume = request.get("voice"), request.get("rate"), request.get("volume")
+            wanted = [
+                ("voice", voice or None),
+                ("rate", int(rate) if rate is not None else None),
+                ("volume", float(volume) if volume is not None else None),
+            ]
+            set_property = engine.setProperty
             if driver == "espeak":
                 from pyttsx3.drivers import _espeak
                 from pyttsx3.drivers.espeak import EspeakDriver
 
+                # On the driver directly, synchronised: through pyttsx3's queue a
+                # setting can be dropped (its end-of-run cancels pending commands).
+                set_property = EspeakDriver.setProperty
                 _espeak.Synchronize()
-                if voice:
-                    EspeakDriver.setProperty("voice", voice)
-                if rate is not None:
-                    EspeakDriver.setProperty("rate", int(rate))
-                if volume is not None:
-                    EspeakDriver.setProperty("volume", float(volume))
+            for name, value in wanted:
+                if value is not None:
+                    set_property(name, value)
+            if driver == "espeak":
                 _espeak.Synchronize()
-            else:
-                if voice:
-                    engine.setProperty("voice", voice)
-                if rate is not None:
-                    engine.setProperty("rate", int(rate))
-                if volume is not None:
-                    engine.setProperty("volume", float(volume))
             path = os.path.join(tmp, "clip.wav")
             engine.save_to_file(text, path)
             engine.runAndWait()
