@@ -27,6 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .cuescript import escape_text, format_seconds, to_fraction
 from .errors import InputError
+from .routine import BreathWords, RepsWords
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -166,13 +167,9 @@ def _cues(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
     return {k: getattr(obj, k, None) for k in keys}
 
 
-BREATH_WORDS = {
-    "inhale": "Breathe in",
-    "exhale": "Breathe out",
-    "hold_in": "Hold",
-    "hold_out": "Hold",
-}
-REP_WORDS = {"move": "Now", "hold": "Hold", "release": "Release", "rest": "Rest"}
+# The routine format owns the default phase words; a step's own words override them.
+BREATH_WORDS: dict[str, str] = BreathWords().model_dump()
+REP_WORDS: dict[str, str] = RepsWords().model_dump()
 
 
 def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[str, Any]:
