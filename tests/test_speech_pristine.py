@@ -96,41 +96,83 @@ def test_a_phrase_is_the_same_first_and_after_other_phrases(engine) -> None:  # 
     assert np.array_equal(first.samples, after.samples)
 
 
-def test_a_phrase_is_what_a_fresh_interpreter_says(engine) -> None:  # type: ignore[no-untyped-def]
-    """Independent reference: raw pyttsx3 in a brand-new process, no matcue code."""
-    for text in OTHERS:  # give this process a history first
-        engine.synthesize(text, SpeechSettings())
-    ours = engine.synthesize(PHRASE, SpeechSettings())
-    from matcue.speech.espeak_lib import ensure_libespeak
+# What pyttsx3's espeak driver sets up in a fresh process: the voice, rate and
+# volume it applies in its __init__ (read there, not from matcue).
+PYTTSX3_DEFAULTS = """
+import ctypes, json, sys
+ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)
+import pyttsx3
+from pyttsx3.drivers.espeak import EspeakDriver
+e = pyttsx3.init("espeak")
+print(json.dumps([EspeakDriver._defaultVoice, e.getProperty("rate"), e.getProperty("volume")]))
+"""
 
-    library = ensure_libespeak().split(":", 1)[1]
-    code = textwrap.dedent(
-        """
-        import ctypes, contextlib, io, sys
-        ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)
-        import pyttsx3
-        e = pyttsx3.init("espeak")
-        with contextlib.redirect_stdout(io.StringIO()):
-            e.save_to_file(sys.argv[2], sys.argv[3])
-            e.runAndWait()
-        """
-    )
-    import tempfile
+# libespeak-ng alone, in synchronous mode: no pyttsx3, no threads, no matcue.
+# (pyttsx3 uses espeak's asynchronous mode, whose raw use raced twice here: a
+# file not yet written when the process ended, and once on a loaded CI machine
+# a phrase spoken at espeak's own 175 wpm instead of the 200 pyttsx3 had set.)
+RAW_ESPEAK = """
+import ctypes, sys, wave
+library, text, out, voice, rate, volume = sys.argv[1:7]
+lib = ctypes.CDLL(library)
+callback_type = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
+chunks = []
+def on_audio(wav, count, events):
+    if count > 0:
+        chunks.append(ctypes.string_at(wav, count * 2))
+    return 0
+callback = callback_type(on_audio)
+sample_rate = lib.espeak_Initialize(2, 1000, None, 0)  # AUDIO_OUTPUT_SYNCHRONOUS
+assert sample_rate > 0, sample_rate
+lib.espeak_SetSynthCallback.argtypes = [callback_type]
+lib.espeak_SetSynthCallback(callback)
+assert lib.espeak_SetVoiceByName(voice.encode()) == 0
+assert lib.espeak_SetParameter(1, int(rate), 0) == 0  # espeakRATE
+assert lib.espeak_SetParameter(2, round(float(volume) * 100), 0) == 0  # espeakVOLUME
+data = text.encode()
+flags = 0x1000 | 1  # espeakENDPAUSE | espeakCHARS_UTF8, as pyttsx3 passes
+assert lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, flags, None, None) == 0
+assert lib.espeak_Synchronize() == 0
+with wave.open(out, "wb") as f:
+    f.setnchannels(1)
+    f.setsampwidth(2)
+    f.setframerate(sample_rate)
+    f.writeframes(b"".join(chunks))
+"""
+
+
+def test_a_phrase_is_what_a_fresh_interpreter_says(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Independent reference: libespeak-ng driven directly in a brand-new process,
+    with the settings a fresh pyttsx3 applies; no matcue code."""
+    import json
 
     import soundfile as sf
 
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = os.path.join(tmp, "ref.wav")
-        subprocess.run(
-            [sys.executable, "-c", code, library, PHRASE, wav],
+    from matcue.speech.espeak_lib import ensure_libespeak
+
+    for text in OTHERS:  # give this process a history first
+        engine.synthesize(text, SpeechSettings())
+    ours = engine.synthesize(PHRASE, SpeechSettings())
+
+    library = ensure_libespeak().split(":", 1)[1]
+
+    def fresh(code: str, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code, library, *args],
             check=True,
             capture_output=True,
+            text=True,
             timeout=60,
         )
-        deadline = time.monotonic() + 30
-        while not os.path.exists(wav) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        ref, _ = sf.read(wav, dtype="float32")
+        return done.stdout
+
+    voice, rate, volume = json.loads(fresh(PYTTSX3_DEFAULTS).strip().splitlines()[-1])
+    wav = tmp_path / "ref.wav"
+    fresh(RAW_ESPEAK, PHRASE, str(wav), voice, str(rate), str(volume))
+    ref, ref_rate = sf.read(wav, dtype="float32")
+    assert ref_rate == ours.sample_rate
     assert np.array_equal(ours.samples, trim_silence(ref, ours.sample_rate))
 
 
@@ -301,3 +343,48 @@ def test_a_dead_zygote_is_an_error_and_is_replaced(engine) -> None:  # type: ign
         assert "Rest here" in str(exc)
     assert len(engine.synthesize("Rest here.", SpeechSettings()).samples) > 1000
     assert engine.helper_pids() != [zygote]
+
+
+class FakeEspeakLibrary:
+    """A fake of libespeak-ng's parameter store (only for the settings check):
+    it ignores the first ``drop`` rate settings, as raw pyttsx3 once did on CI."""
+
+    def __init__(self, drop: int) -> None:
+        self.values = {1: 175, 2: 100}
+        self.drop = drop
+        store = self.values
+
+        class GetParameter:  # a C function stand-in: takes restype/argtypes
+            def __call__(self, param: int, current: int) -> int:
+                return store[param]
+
+        self.espeak_GetParameter = GetParameter()
+
+    def set(self, name: str, value: object) -> None:
+        if name == "rate" and self.drop > 0:
+            self.drop -= 1
+            return
+        scale = 1 if name == "rate" else 100
+        self.values[1 if name == "rate" else 2] = round(float(value) * scale)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("drop, ok", [(0, True), (1, True), (2, True), (3, False)])
+def test_a_rate_espeak_did_not_take_is_set_again_or_reported(monkeypatch, drop, ok) -> None:  # type: ignore[no-untyped-def]
+    from matcue.speech import _tts_helper
+    from matcue.speech.espeak_lib import ensure_libespeak
+
+    ensure_libespeak()
+    from pyttsx3.drivers import _espeak
+
+    fake = FakeEspeakLibrary(drop)
+    monkeypatch.setattr(_espeak, "dll", fake)
+    monkeypatch.setattr(_espeak, "Synchronize", lambda: 0)
+    wanted = [("voice", None), ("rate", 200), ("volume", 0.5)]
+    for name, value in wanted[1:]:
+        fake.set(name, value)
+    if ok:
+        _tts_helper._confirm_espeak_settings(fake.set, wanted)
+        assert fake.values == {1: 200, 2: 50}
+    else:
+        with pytest.raises(RuntimeError, match="did not take the rate"):
+            _tts_helper._confirm_espeak_settings(fake.set, wanted)

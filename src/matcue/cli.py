@@ -21,7 +21,6 @@ from .errors import MatcueError, ValidationError
 log = logging.getLogger("matcue")
 
 
-
 class _State:
     debug = False
 

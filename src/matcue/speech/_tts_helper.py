@@ -169,6 +169,36 @@ def _wait_for_file(path: str, finished: threading.Event, deadline: float) -> byt
         time.sleep(POLL_S)
 
 
+def _confirm_espeak_settings(set_property: Any, wanted: list[tuple[str, Any]]) -> None:
+    """Check that espeak holds the rate and volume we set; set them again if not.
+
+    espeak applies settings on its own thread. Raw pyttsx3 was once seen on a
+    loaded CI machine speaking at espeak's built-in 175 wpm although 200 had
+    been set, so a clip is never made until espeak reports the values asked for.
+    """
+    from pyttsx3.drivers import _espeak
+
+    get = _espeak.dll.espeak_GetParameter
+    get.restype = ctypes.c_int
+    get.argtypes = [ctypes.c_int, ctypes.c_int]
+    expected = {
+        name: (_espeak.RATE, int(value))
+        if name == "rate"
+        else (_espeak.VOLUME, int(round(float(value) * 100, 2)))
+        for name, value in wanted
+        if value is not None and name in ("rate", "volume")
+    }
+    for attempt in range(3):
+        wrong = [name for name, (param, value) in expected.items() if get(param, 1) != value]
+        if not wrong:
+            return
+        if attempt < 2:
+            for name in wrong:
+                set_property(name, dict(wanted)[name])
+            _espeak.Synchronize()
+    raise RuntimeError(f"espeak did not take the {' and '.join(wrong)} asked for")
+
+
 def speak(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """Speak one request in this (pristine) process: (header, audio file bytes).
 
@@ -214,6 +244,7 @@ def speak(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
                     set_property(name, value)
             if driver == "espeak":
                 _espeak.Synchronize()
+                _confirm_espeak_settings(set_property, wanted)
             path = os.path.join(tmp, "clip.wav")
             engine.save_to_file(text, path)
             engine.runAndWait()
