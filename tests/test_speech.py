@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,35 @@ def test_bundled_libespeak_works_in_a_fresh_process() -> None:
     assert kind.startswith("bundled:")
     assert "(bundled)" in proc.stdout
     assert int(rest[-1]) > 1000
+
+
+def test_a_library_someone_else_loaded_is_found_by_its_file() -> None:
+    """Regression: when other code had already loaded the wheel's libespeak-ng by path,
+    loading "by soname" matched it and the helpers were told only the soname, which a
+    fresh process on a machine without a system library cannot find."""
+    loader = pytest.importorskip("espeakng_loader")
+    library = os.path.join(os.path.dirname(loader.get_library_path()), "libespeak-ng.so.1")
+    code = (
+        "import ctypes, sys\n"
+        "ctypes.CDLL(sys.argv[1], mode=ctypes.RTLD_GLOBAL)\n"
+        "from matcue.speech.espeak_lib import ensure_libespeak\n"
+        "kind = ensure_libespeak()\n"
+        "from matcue.speech.pyttsx3_engine import Pyttsx3Engine\n"
+        "from matcue.speech.base import SpeechSettings\n"
+        "c = Pyttsx3Engine().synthesize('Rest here.', SpeechSettings())\n"
+        "print(kind, len(c.samples))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, library],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    kind, count = proc.stdout.split()
+    where = kind.split(":", 1)[1]
+    assert os.path.isabs(where) and os.path.samefile(where, library)
+    assert int(count) > 1000
 
 
 def test_get_engine_unknown_lists_engines() -> None:

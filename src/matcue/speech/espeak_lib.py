@@ -35,6 +35,28 @@ _loaded: str | None = None
 _handle: ctypes.CDLL | None = None
 
 
+class _LinkMap(ctypes.Structure):
+    _fields_ = [("l_addr", ctypes.c_void_p), ("l_name", ctypes.c_char_p)]
+
+
+def loaded_path(lib: ctypes.CDLL) -> str | None:
+    """The file a loaded library came from (glibc's ``dlinfo``), or None if unknown.
+
+    Loading by soname also matches a copy some other code already loaded by path
+    (for instance the wheel's), so the name asked for does not say which file
+    it is, and a helper process given only the soname could not find it.
+    """
+    try:
+        dlinfo = ctypes.CDLL(None).dlinfo
+    except (OSError, AttributeError):
+        return None
+    link_map = ctypes.POINTER(_LinkMap)()
+    if dlinfo(ctypes.c_void_p(lib._handle), 2, ctypes.byref(link_map)) != 0:  # RTLD_DI_LINKMAP
+        return None
+    name = link_map.contents.l_name if link_map else None
+    return os.path.abspath(name.decode()) if name else None
+
+
 def _load_system() -> tuple[ctypes.CDLL, str] | None:
     """Try the system library: by soname first, then whatever find_library knows."""
     candidates = [SONAME]
@@ -43,9 +65,10 @@ def _load_system() -> tuple[ctypes.CDLL, str] | None:
         candidates.append(found)
     for name in candidates:
         try:
-            return ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL), name
+            lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
         except OSError:
             continue
+        return lib, loaded_path(lib) or name
     return None
 
 
@@ -68,6 +91,15 @@ def _load_bundled() -> tuple[ctypes.CDLL, str] | None:
     except OSError as exc:
         logger.debug("could not load bundled libespeak-ng %s: %s", path, exc)
         return None
+
+
+def _is_bundled(path: str) -> bool:
+    try:
+        import espeakng_loader
+    except ImportError:
+        return False
+    libdir = os.path.realpath(os.path.dirname(espeakng_loader.get_library_path()))
+    return os.path.dirname(os.path.realpath(path)) == libdir
 
 
 def ensure_libespeak(*, prefer_bundled: bool = False) -> str:
@@ -93,6 +125,10 @@ def ensure_libespeak(*, prefer_bundled: bool = False) -> str:
             result = loader()
             if result is not None:
                 _handle, where = result
+                if kind == "system" and _is_bundled(where):
+                    # The wheel's copy, already loaded by someone else: it needs its data.
+                    kind = "bundled"
+                    _load_bundled()
                 _loaded = f"{kind}:{where}"
                 logger.debug("using libespeak-ng: %s", _loaded)
                 return _loaded
