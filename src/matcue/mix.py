@@ -41,6 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from matcue.envelopes import (
+    breath_envelope,
+    breath_segments,
+    duck_envelope,
+    edge_fades,
+)
 from matcue.errors import InputError, RenderError
 from matcue.loudness import (
     LoudnessMeter,
@@ -56,7 +62,7 @@ from matcue.sounds import (
     sound_length,
     tone,
 )
-from matcue.timeline import Event, Timeline
+from matcue.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +80,6 @@ DEFAULT_SPEECH_LUFS = -23.0
 """Reference level used when a session has no measurable speech."""
 MAX_GAIN_DB = 40.0
 """Never amplify by more than this (a near-silent session stays near-silent)."""
-BREATH_PHASES = ("inhale", "exhale", "hold_in", "hold_out", "hold")
 
 
 @dataclass
@@ -118,122 +123,6 @@ class MixSettings:
         if self.target_lufs is not None:
             return float(self.target_lufs)
         return STEREO_TARGET_LUFS if self.channels == 2 else MONO_TARGET_LUFS
-
-
-# --- envelopes (pure functions of the absolute sample index) ---------------------
-
-
-def _rise(u: np.ndarray) -> np.ndarray:
-    """Raised-cosine ramp 0 -> 1 over u in [0, 1]."""
-    return 0.5 - 0.5 * np.cos(np.pi * np.clip(u, 0.0, 1.0))
-
-
-@dataclass(frozen=True)
-class _Segment:
-    start: int
-    end: int
-    level_start: float
-    level_end: float
-    fade_head: bool
-    fade_tail: bool
-
-
-def _breath_segments(events: list[Event], sample_rate: int) -> list[_Segment]:
-    """Turn phase events into tone-envelope segments.
-
-    inhale 0 -> 1, exhale 1 -> 0, hold_in stays up, hold_out stays silent, a plain
-    ``hold`` keeps whatever level the previous phase ended on. Where a segment
-    does not continue seamlessly from its neighbour, a 20 ms fade avoids a click.
-    """
-    phases = sorted(
-        (e for e in events if e.kind == "phase" and e.phase in BREATH_PHASES and e.end > e.start),
-        key=lambda e: (e.start, e.end),
-    )
-    joint = int(round(0.05 * sample_rate))
-    raw: list[tuple[int, int, float, float]] = []
-    prev_end, prev_level = -(10**18), 0.0
-    for e in phases:
-        if e.phase == "inhale":
-            a, b = 0.0, 1.0
-        elif e.phase == "exhale":
-            a, b = 1.0, 0.0
-        elif e.phase == "hold_in":
-            a = b = 1.0
-        elif e.phase == "hold_out":
-            a = b = 0.0
-        else:  # plain hold: keep the previous phase's level if it just ended
-            a = b = prev_level if e.start - prev_end <= joint else 0.0
-        raw.append((e.start, e.end, a, b))
-        prev_end, prev_level = e.end, b
-    segs: list[_Segment] = []
-    for i, (s, end, a, b) in enumerate(raw):
-        if a == 0.0 and b == 0.0:
-            continue
-        prev_ok = i > 0 and raw[i - 1][1] == s and raw[i - 1][3] == a
-        next_ok = i + 1 < len(raw) and raw[i + 1][0] == end and raw[i + 1][2] == b
-        segs.append(_Segment(s, end, a, b, a > 0 and not prev_ok, b > 0 and not next_ok))
-    return segs
-
-
-def breath_envelope(segments: list[_Segment], c0: int, c1: int, sample_rate: int) -> np.ndarray:
-    """Breath-tone amplitude (0..1) for absolute samples ``[c0, c1)``."""
-    env = np.zeros(c1 - c0)
-    edge = max(1, int(round(0.02 * sample_rate)))
-    for seg in segments:
-        a, b = max(seg.start, c0), min(seg.end, c1)
-        if a >= b:
-            continue
-        idx = np.arange(a, b, dtype=np.float64)
-        u = (idx - seg.start) / (seg.end - seg.start)
-        v = seg.level_start + (seg.level_end - seg.level_start) * _rise(u)
-        if seg.fade_head:
-            v *= _rise((idx - seg.start) / edge)
-        if seg.fade_tail:
-            v *= _rise((seg.end - 1 - idx) / edge)
-        np.maximum(env[a - c0 : b - c0], v, out=env[a - c0 : b - c0])
-    return env
-
-
-def duck_envelope(intervals: np.ndarray, c0: int, c1: int, attack: int, release: int) -> np.ndarray:
-    """How far (0..1) the bed is ducked at absolute samples ``[c0, c1)``.
-
-    1 inside each speech interval, raised-cosine ramps of ``attack`` samples
-    before and ``release`` samples after; overlapping ramps take the maximum.
-    ``intervals`` is an ``(m, 2)`` array of ``[start, end)`` sorted by start.
-    """
-    d = np.zeros(c1 - c0)
-    if len(intervals) == 0:
-        return d
-    starts = intervals[:, 0]
-    # Any interval that reaches into [c0, c1) starts before c1 + attack.
-    hi = int(np.searchsorted(starts, c1 + attack, side="left"))
-    sel = intervals[:hi]
-    sel = sel[sel[:, 1] + release > c0]
-    for s, e in sel:
-        lo_i, hi_i = max(int(s) - attack, c0), min(int(e) + release, c1)
-        if lo_i >= hi_i:
-            continue
-        idx = np.arange(lo_i, hi_i, dtype=np.float64)
-        v = np.ones(hi_i - lo_i)
-        if attack > 0:
-            v = np.minimum(v, _rise((idx - (s - attack)) / attack))
-        if release > 0:
-            v = np.minimum(v, _rise((e + release - 1 - idx) / release))
-        np.maximum(d[lo_i - c0 : hi_i - c0], v, out=d[lo_i - c0 : hi_i - c0])
-    return d
-
-
-def _edge_fades(c0: int, c1: int, length: int, fade_in: int, fade_out: int) -> np.ndarray | None:
-    """Gain for session-level fades over ``[c0, c1)``; None when the chunk needs none."""
-    if c0 >= fade_in and c1 <= length - fade_out:
-        return None
-    idx = np.arange(c0, c1, dtype=np.float64)
-    g = np.ones(c1 - c0)
-    if fade_in > 0:
-        g *= _rise((idx + 0.5) / fade_in)
-    if fade_out > 0:
-        g *= _rise((length - idx - 0.5) / fade_out)
-    return g
 
 
 # --- calibration (loudness of generated material, cached) ------------------------
@@ -348,7 +237,7 @@ class _Mixer:
         self.sound_span = max((e - s for s, e, _, _ in sounds), default=0)
 
         # Breath tone.
-        self.segments = _breath_segments(timeline.events, sr) if settings.breath_tone else []
+        self.segments = breath_segments(timeline.events, sr) if settings.breath_tone else []
         self.seg_starts = [s.start for s in self.segments]
         self.seg_span = max((s.end - s.start for s in self.segments), default=0)
         self.tone_amp = 10.0 ** (
@@ -413,7 +302,7 @@ class _Mixer:
                     bed = bed[:, None]
                 d = duck_envelope(self.duck, c0, c1, self.attack, self.release)
                 bed_g = self.bed_gain * 10.0 ** (-self.settings.duck_db * d / 20.0)
-                fades = _edge_fades(c0, c1, self.length, self.bed_fade, self.bed_fade)
+                fades = edge_fades(c0, c1, self.length, self.bed_fade, self.bed_fade)
                 if fades is not None:
                     bed_g *= fades
                 buf += bed * bed_g[:, None]
@@ -462,7 +351,7 @@ class _Finisher:
                 at, self.gain = self.changes.pop(0)
                 g[at - c0 :] = self.gain
             pre = g
-        fades = _edge_fades(c0, c1, self.length, self.fin, self.fout)
+        fades = edge_fades(c0, c1, self.length, self.fin, self.fout)
         if fades is not None:
             pre = pre * fades
         x = buf * (pre[:, None] if isinstance(pre, np.ndarray) else pre)
