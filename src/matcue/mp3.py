@@ -297,23 +297,17 @@ def check_settings(sample_rate: int, channels: int, bitrate: int) -> None:
         )
 
 
-class Mp3StreamWriter:
-    """Encode int16 PCM into ``fileobj`` at its current position, frame by frame.
+class Mp3FrameSink:
+    """Writes encoded MP3 bytes to ``fileobj`` and keeps what the Info frame needs.
 
-    Call :meth:`write` with ``(n, channels)`` int16 blocks, then :meth:`finish` with
-    the number of samples written; it flushes the encoder, then seeks back and fills
-    in the Info frame whose space was reserved at the start. Only a few KiB of
-    state are kept whatever the length of the session.
+    Reserves the Info frame's space at the file's current position, then takes the
+    encoder's output as it comes (:meth:`take`, any split), counting whole frames
+    and running the music CRC; :meth:`finish` writes the Info frame. Only a few KiB
+    of state are kept whatever the length of the session.
     """
 
     def __init__(
-        self,
-        fileobj: BinaryIO,
-        *,
-        sample_rate: int,
-        channels: int,
-        bitrate: int = 64,
-        quality: int = 2,
+        self, fileobj: BinaryIO, *, sample_rate: int, channels: int, bitrate: int, quality: int
     ) -> None:
         check_settings(sample_rate, channels, bitrate)
         self._f = fileobj
@@ -321,14 +315,6 @@ class Mp3StreamWriter:
         self.channels = channels
         self.bitrate = bitrate
         self.quality = quality
-        enc = lameenc.Encoder()
-        enc.set_bit_rate(bitrate)
-        enc.set_in_sample_rate(sample_rate)
-        enc.set_out_sample_rate(sample_rate)  # never let LAME resample
-        enc.set_channels(channels)
-        enc.set_quality(quality)
-        enc.silence()
-        self._enc = enc
         info_br = info_frame_bitrate(sample_rate, channels, bitrate)
         self._info_size = parse_frame_header(_header_bytes(sample_rate, info_br, 0))
         assert self._info_size is not None
@@ -336,14 +322,17 @@ class Mp3StreamWriter:
         fileobj.write(bytes(self._info_size.size))  # reserved for the Info frame
         self._pending = bytearray()
         self._first_header: bytes | None = None
+        self._fixed = b""
+        """The first frame's sync and bitrate byte with the padding bit cleared: every
+        frame of a CBR stream shares them, so a frame is checked with one compare."""
+        self._base_size = 0
         self._frames = 0
         self._music = self._info_size.size  # bytes from the Info frame's start
         self._crc = 0
         self._crc_buf = bytearray()
-        self._samples = 0
-        self._done = False
 
-    def _take(self, data: bytes | bytearray) -> None:
+    def take(self, data: bytes | bytearray) -> None:
+        """The next bytes of the encoder's output."""
         if not data:
             return
         self._f.write(data)
@@ -353,38 +342,30 @@ class Mp3StreamWriter:
             self._crc = crc16_lame(self._crc_buf, self._crc)
             self._crc_buf.clear()
         self._pending += data
-        pos = 0
-        while len(self._pending) - pos >= 4:
-            hdr = parse_frame_header(self._pending[pos : pos + 4])
-            if hdr is None:
-                raise RenderError("lameenc produced a byte stream that is not MP3 frames")
-            if len(self._pending) - pos < hdr.size:
+        buf = self._pending
+        pos, end = 0, len(buf)
+        fixed, base = self._fixed, self._base_size
+        while end - pos >= 4:
+            if fixed and buf[pos] == 0xFF and bytes((buf[pos + 1], buf[pos + 2] & 0xFD)) == fixed:
+                size = base + ((buf[pos + 2] >> 1) & 1)
+            else:
+                hdr = parse_frame_header(buf[pos : pos + 4])
+                if hdr is None:
+                    raise RenderError("lameenc produced a byte stream that is not MP3 frames")
+                size = hdr.size
+                if self._first_header is None:
+                    self._first_header = bytes(buf[pos : pos + 4])
+                    fixed = self._fixed = bytes((buf[pos + 1], buf[pos + 2] & 0xFD))
+                    base = self._base_size = hdr.size - int(hdr.padding)
+            if end - pos < size:
                 break
-            if self._first_header is None:
-                self._first_header = bytes(self._pending[pos : pos + 4])
-            self._music += hdr.size
+            self._music += size
             self._frames += 1
-            pos += hdr.size
+            pos += size
         del self._pending[:pos]
 
-    def write(self, pcm: np.ndarray) -> None:
-        """Encode a block of int16 samples shaped ``(n,)`` (mono) or ``(n, channels)``."""
-        a = np.ascontiguousarray(pcm, dtype="<i2")
-        n = a.shape[0]
-        if a.ndim == 1 and self.channels == 1 or a.ndim == 2 and a.shape[1] == self.channels:
-            pass
-        else:
-            raise RenderError(f"PCM block of shape {a.shape} does not match {self.channels} ch")
-        if n:
-            self._samples += n
-            self._take(self._enc.encode(a.tobytes()))
-
-    def finish(self) -> int:
-        """Flush the encoder and write the Info frame; returns the number of samples."""
-        if self._done:
-            return self._samples
-        self._done = True
-        self._take(self._enc.flush())
+    def finish(self, samples: int) -> None:
+        """Write the Info frame for a stream of ``samples`` input samples."""
         if self._pending:
             raise RenderError("lameenc ended with a partial MP3 frame")
         self._crc = crc16_lame(self._crc_buf, self._crc)
@@ -392,15 +373,15 @@ class Mp3StreamWriter:
         if self._first_header is None:
             raise RenderError("lameenc produced no MP3 frames")
         spf = 1152 if _SAMPLE_RATES[self.sample_rate][2] else 576
-        padding = self._frames * spf - ENCODER_DELAY - self._samples
+        padding = self._frames * spf - ENCODER_DELAY - samples
         if padding < 0:
             raise RenderError(
                 f"MP3 stream holds {self._frames * spf} samples, fewer than the "
-                f"{ENCODER_DELAY} + {self._samples} expected"
+                f"{ENCODER_DELAY} + {samples} expected"
             )
         log.debug(
             "mp3: %d samples, %d frames, delay %d, padding %d, %d bytes",
-            self._samples,
+            samples,
             self._frames,
             ENCODER_DELAY,
             padding,
@@ -422,98 +403,139 @@ class Mp3StreamWriter:
         self._f.seek(self._info_pos)
         self._f.write(info)
         self._f.seek(end)
+
+
+def _check_block(pcm: np.ndarray, channels: int) -> np.ndarray:
+    a = np.ascontiguousarray(pcm, dtype="<i2")
+    if not (a.ndim == 1 and channels == 1 or a.ndim == 2 and a.shape[1] == channels):
+        raise RenderError(f"PCM block of shape {a.shape} does not match {channels} ch")
+    return a
+
+
+class Mp3StreamWriter:
+    """Encode int16 PCM into ``fileobj`` at its current position, in this process.
+
+    Call :meth:`write` with ``(n, channels)`` int16 blocks, then :meth:`finish`;
+    it flushes the encoder and fills in the Info frame (see :class:`Mp3FrameSink`).
+    """
+
+    def __init__(
+        self,
+        fileobj: BinaryIO,
+        *,
+        sample_rate: int,
+        channels: int,
+        bitrate: int = 64,
+        quality: int = 2,
+    ) -> None:
+        self._sink = Mp3FrameSink(
+            fileobj, sample_rate=sample_rate, channels=channels, bitrate=bitrate, quality=quality
+        )
+        self.channels = channels
+        enc = lameenc.Encoder()
+        enc.set_bit_rate(bitrate)
+        enc.set_in_sample_rate(sample_rate)
+        enc.set_out_sample_rate(sample_rate)  # never let LAME resample
+        enc.set_channels(channels)
+        enc.set_quality(quality)
+        enc.silence()
+        self._enc = enc
+        self._samples = 0
+        self._done = False
+
+    def write(self, pcm: np.ndarray) -> None:
+        """Encode a block of int16 samples shaped ``(n,)`` (mono) or ``(n, channels)``."""
+        a = _check_block(pcm, self.channels)
+        if a.shape[0]:
+            self._samples += a.shape[0]
+            self._sink.take(self._enc.encode(a.tobytes()))
+
+    def finish(self) -> int:
+        """Flush the encoder and write the Info frame; returns the number of samples."""
+        if not self._done:
+            self._done = True
+            self._sink.take(self._enc.flush())
+            self._sink.finish(self._samples)
         return self._samples
 
 
-# ---------------------------------------------------------------------------- worker process
+# ---------------------------------------------------------------------------- encoder process
+
+_ENCODER_CHILD = """
+import sys, lameenc
+sr, ch, br, q, block = map(int, sys.argv[1:6])
+enc = lameenc.Encoder()
+enc.set_bit_rate(br)
+enc.set_in_sample_rate(sr)
+enc.set_out_sample_rate(sr)
+enc.set_channels(ch)
+enc.set_quality(q)
+enc.silence()
+src, out = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    data = src.read(block * 2 * ch)
+    if not data:
+        break
+    if len(data) % (2 * ch):
+        sys.stderr.write("RenderError: encoder input ended inside a sample frame\\n")
+        sys.exit(1)
+    out.write(enc.encode(data))
+out.write(enc.flush())
+out.flush()
+"""
+"""The encoder process: raw little-endian int16 PCM on stdin, MP3 frames on stdout.
+Only lameenc and the standard library, so it starts in a few tens of milliseconds;
+the bookkeeping (:class:`Mp3FrameSink`) stays in the parent, off the encoder's core."""
 
 WORKER_BLOCK = 1 << 16
 """Samples per block the encoder process reads from its pipe."""
 
 
-def encode_worker_main(argv: list[str] | None = None) -> int:
-    """Entry point of the encoder process (see :class:`Mp3ProcessWriter`).
-
-    Arguments: ``path sample_rate channels bitrate quality``. Reads raw little-endian
-    int16 PCM (interleaved) from stdin until EOF, appends the Info frame's space and
-    the MP3 frames to ``path`` (which already holds the ID3 tag), fills in the Info
-    frame, and prints the number of samples. Lameenc holds the GIL while it encodes,
-    so a thread would not run beside the mixer; a process does.
-    """
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    path, sr, ch, br, q = args[0], *map(int, args[1:5])
-    src = sys.stdin.buffer
-    frame = 2 * ch
-    try:
-        with open(path, "r+b", buffering=0) as f:
-            f.seek(0, 2)
-            writer = Mp3StreamWriter(f, sample_rate=sr, channels=ch, bitrate=br, quality=q)
-            want = WORKER_BLOCK * frame
-            while True:
-                data = src.read(want)  # a BufferedReader: blocks until full or EOF
-                if not data:
-                    break
-                if len(data) % frame:
-                    raise RenderError("encoder input ended inside a sample frame")
-                pcm = np.frombuffer(data, dtype="<i2")
-                writer.write(pcm.reshape(-1, ch) if ch == 2 else pcm)
-            n = writer.finish()
-    except Exception as exc:  # reported to the parent on stderr, exit status 1
-        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-        return 1
-    sys.stdout.write(f"{n}\n")
-    return 0
-
-
 class Mp3ProcessWriter:
-    """:class:`Mp3StreamWriter` run in a child process, so encoding uses the second core.
+    """The encoder in a child process, so encoding uses the second core.
 
-    The parent appends the ID3 tag to ``path`` first and closes it; this starts
-    ``python -c 'matcue.mp3.encode_worker_main()'`` on it and feeds it int16 PCM
-    through a pipe. A feeder thread does the pipe writes (they release the GIL)
-    from a small bounded queue, so the caller mixes the next chunk while earlier
-    ones are still being written and encoded; memory stays a few MB. The output
-    is byte-identical to encoding in-process.
+    The parent appends the ID3 tag to ``path`` first and closes it; this reopens it,
+    starts the encoder process and feeds it int16 PCM through a pipe. A feeder
+    thread does the pipe writes (they release the GIL) from a small bounded queue,
+    so the caller mixes the next chunk while earlier ones are encoded; a reader
+    thread takes the MP3 bytes back into an :class:`Mp3FrameSink`. Memory stays a
+    few MB. The output is byte-identical to encoding in-process.
     """
 
     def __init__(
         self, path: str, *, sample_rate: int, channels: int, bitrate: int = 64, quality: int = 2
     ) -> None:
-        import os
         import queue
         import subprocess
         import sys
         import threading
-        from pathlib import Path
 
         check_settings(sample_rate, channels, bitrate)  # fail here, not in the child
         self.channels = channels
-        env = dict(os.environ)
-        pkg_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
-        code = "import sys; from matcue.mp3 import encode_worker_main as m; sys.exit(m())"
+        self._file = open(path, "r+b")  # noqa: SIM115 - closed in finish/abort
+        self._file.seek(0, 2)
+        self._sink = Mp3FrameSink(
+            self._file,
+            sample_rate=sample_rate,
+            channels=channels,
+            bitrate=bitrate,
+            quality=quality,
+        )
+        args = [sample_rate, channels, bitrate, quality, WORKER_BLOCK]
         self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                code,
-                str(path),
-                str(sample_rate),
-                str(channels),
-                str(bitrate),
-                str(quality),
-            ],
+            [sys.executable, "-c", _ENCODER_CHILD, *map(str, args)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=env,
         )
+        self._samples = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._broken: BaseException | None = None
-        self._thread = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
-        self._thread.start()
+        self._read_error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="mp3-read", daemon=True)
+        self._feeder.start()
+        self._reader.start()
 
     def _feed(self) -> None:
         stdin = self._proc.stdin
@@ -534,40 +556,72 @@ class Mp3ProcessWriter:
             except OSError:
                 pass
 
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        try:
+            while True:
+                data = stdout.read1(1 << 16)
+                if not data:
+                    break
+                if self._read_error is None:
+                    self._sink.take(data)
+        except BaseException as exc:  # reported by finish()
+            self._read_error = exc
+            self._proc.kill()
+        finally:
+            stdout.close()
+
     def write(self, pcm: np.ndarray) -> None:
         """Queue a block of int16 samples, ``(n,)`` (mono) or ``(n, channels)``."""
-        a = np.ascontiguousarray(pcm, dtype="<i2")
-        if not (a.ndim == 1 and self.channels == 1 or a.ndim == 2 and a.shape[1] == self.channels):
-            raise RenderError(f"PCM block of shape {a.shape} does not match {self.channels} ch")
-        if self._broken is not None or self._proc.poll() is not None:
+        a = _check_block(pcm, self.channels)
+        trouble = self._broken or self._read_error
+        if trouble is not None or self._proc.poll() is not None:
             self._fail()
+        self._samples += a.shape[0]
         self._queue.put(a.tobytes())
 
     def finish(self) -> int:
-        """Close the pipe, wait for the encoder; returns the number of samples encoded."""
+        """Close the pipe, wait for the encoder, write the Info frame; returns the
+        number of samples encoded."""
         self._queue.put(None)
-        self._thread.join()
+        self._feeder.join()
+        self._reader.join()
         self._proc.stdin = None  # closed by the feeder; communicate must not touch it
-        out, err = self._proc.communicate()
-        if self._proc.returncode != 0:
+        self._proc.stdout = None  # drained by the reader
+        _, err = self._proc.communicate()
+        if self._proc.returncode != 0 or self._read_error is not None:
             self._fail(err)
-        return int(out.decode().strip() or 0)
+        try:
+            self._sink.finish(self._samples)
+        finally:
+            self._file.close()
+        return self._samples
 
     def abort(self) -> bytes:
         """Stop the encoder process (after an error in the producer); returns its stderr."""
         if self._proc.poll() is None:
             self._proc.kill()
-        if self._thread.is_alive():
+        if self._feeder.is_alive():
             self._queue.put(None)
-            self._thread.join(timeout=5)
-        if not self._thread.is_alive():
+            self._feeder.join(timeout=5)
+        if not self._feeder.is_alive():
             self._proc.stdin = None
+        self._reader.join(timeout=5)
+        if not self._reader.is_alive():
+            self._proc.stdout = None
         _, err = self._proc.communicate()
+        self._file.close()
         return err or b""
 
     def _fail(self, err: bytes | None = None) -> None:
+        if isinstance(self._read_error, RenderError):
+            self.abort()
+            raise self._read_error
         if err is None:
             err = self.abort()
+        else:
+            self._file.close()
         text = (err or b"").decode(errors="replace").strip().splitlines()
         reason = text[-1] if text else f"exit status {self._proc.returncode}"
         raise RenderError(f"the MP3 encoder process failed: {reason}")
