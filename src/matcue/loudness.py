@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from typing import Any
 
 import numpy as np
 
@@ -290,6 +291,14 @@ def _window_op(r: np.ndarray, win: int, n: int, *, mean: bool) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _interpolator(taps_per_phase: int, cutoff: float) -> np.ndarray:
+    """The limiter's 4x interpolation filter (read-only: shared by every limiter)."""
+    h = firwin(OVERSAMPLE * taps_per_phase, cutoff, 8.0) * OVERSAMPLE
+    h.flags.writeable = False
+    return h
+
+
 class TruePeakLimiter:
     """Look-ahead brick-wall limiter on the 4x-oversampled peak.
 
@@ -322,8 +331,7 @@ class TruePeakLimiter:
         # Nyquist (hiss, noise beds) are seen as well as ffmpeg's 192 kHz resampler sees
         # them. Its images leak a little, which can only overestimate a peak.
         taps_per_phase = 32
-        h = firwin(OVERSAMPLE * taps_per_phase, cutoff, 8.0)
-        h *= OVERSAMPLE
+        h = _interpolator(taps_per_phase, cutoff)
         self._taps = taps_per_phase
         self._phases = np.stack([h[k::OVERSAMPLE] for k in range(OVERSAMPLE)])
         self._phist = np.zeros((taps_per_phase - 1, channels))
@@ -351,6 +359,18 @@ class TruePeakLimiter:
         """No gain reduction in the histories: an unflagged chunk passes through unchanged."""
         self._block = 256
         """Samples per block for the can-it-reach-the-ceiling test."""
+
+    @property
+    def memory(self) -> int:
+        """Samples of silence after which the limiter is back to its initial state:
+        what it does to a sound cannot reach further than this on either side."""
+        return self.delay + self._win + self._box + self._taps + self._block
+
+    def passes_unchanged(self, peak: Any) -> Any:
+        """True when a signal whose sample peak is ``peak`` can never be limited: then
+        (from an idle start) the output is exactly the input, delayed. Elementwise for
+        an array of peaks."""
+        return peak * self._gain_bound <= self.ceiling
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
         """Limit the next chunk; returns ``len(chunk)`` samples, delayed by :attr:`delay`."""

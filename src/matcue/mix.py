@@ -451,6 +451,107 @@ class _MeterThread:
             self._t.join()
 
 
+def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | None) -> float:
+    """The final gain (dB) found by mixing and metering the whole session (pass 1).
+
+    Used when the loudness model does not apply (a user's bed file) or is not
+    wanted. ``progress`` gets each chunk's length, adding up to the session's.
+    """
+    settings = mixer.settings
+    target = settings.resolved_target()
+    # The limiter takes a little loudness off the peaks it catches, so the final gain
+    # needs a measurement of the *limited* mix. Pass 1 mixes once and measures both the
+    # raw mix and the mix through the limiter, each meter in a thread of its own. The
+    # limiter's gain starts at what the speech suggests and follows the raw mix's
+    # running loudness (updated every ~30 s, at fixed chunks, so the result is
+    # deterministic); the loss is then measured against the same gain schedule.
+    gain_now = min(MAX_GAIN_DB, target - mixer.speech_lufs)
+    schedule: list[tuple[int, float]] = [(0, gain_now)]
+    raw_meter = _MeterThread(mixer.sr, mixer.ch, weighted=True)
+    # Gain changes fall on fixed marks (every 300 sub-blocks, ~30 s): the gain from
+    # mark i on comes from the raw loudness up to mark i - 1, which is measured by the
+    # time a chunk reaches mark i (chunks are shorter than 30 s). So the schedule, and
+    # the whole output, does not depend on the chunk size.
+    step = raw_meter.meter.step
+    spacing = 300 * step
+    next_mark = 2 * spacing
+    size = min(size, spacing)
+    try:
+        fin = _Finisher(mixer, gain_now, track=True)
+        peak = 0.0
+        for c0, buf in mixer.chunks(size):
+            while next_mark < c0 + len(buf):
+                sub = raw_meter.sync().sub_block_energies()[: (next_mark - spacing) // step]
+                so_far = gated_loudness(sub, step)
+                if math.isfinite(so_far):
+                    g = min(MAX_GAIN_DB, target - so_far)
+                    if abs(g - gain_now) > 0.05:
+                        gain_now = g
+                        fin.set_gain(g, next_mark)
+                        schedule.append((next_mark, g))
+                next_mark += spacing
+            raw_meter.add(buf)
+            fin.process(c0, buf)
+            raw_meter.add_weights(fin.multiplier)
+            if len(buf):
+                peak = max(peak, float(np.max(np.abs(buf))))
+            if progress is not None:
+                progress(len(buf))
+        fin.flush()
+        raw_meter.add_weights(fin.multiplier)
+        raw = raw_meter.result()
+    finally:
+        raw_meter.stop()
+    got_lim = gated_loudness(raw_meter.meter.weighted_sub_block_energies(), step)
+    gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
+    log.debug(
+        "mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
+        raw,
+        gain_db,
+        mixer.speech_lufs,
+    )
+    # The raw mix under the same gain schedule, without the limiter: the same sub-block
+    # energies, scaled (K-weighting is linear; its memory spans 0.1 s across a change).
+    sub = raw_meter.meter.sub_block_energies()
+    at = np.array([c for c, _ in schedule])
+    gdb = np.array([g for _, g in schedule])
+    which = np.searchsorted(at, np.arange(len(sub)) * step, "right") - 1
+    unlimited = gated_loudness(sub * 10.0 ** (gdb[which] / 10.0), step)
+    ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
+    if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
+        got = got_lim
+        log.debug(
+            "mix pass 1, limited: gain %.2f..%.2f dB -> %.2f LUFS (%.2f unlimited)",
+            float(gdb.min()),
+            float(gdb.max()),
+            got,
+            unlimited,
+        )
+        prev: tuple[float, float] | None = None
+        if math.isfinite(got) and math.isfinite(unlimited):
+            # What the limiter took at these gains, it takes (nearly) at a gain close by.
+            loss = unlimited - got
+            gain_db = min(MAX_GAIN_DB, target - raw + max(0.0, loss))
+            prev = (gain_now, raw + gain_now - loss)  # a point for the secant below
+        if prev is None or abs(gain_db - gain_now) > 1.0:
+            # Too far from the estimate to trust: measure, with secant steps on
+            # loudness(gain) (limiting makes the slope less than 1).
+            slope = 1.0
+            for attempt in range(2):
+                check = LoudnessMeter(mixer.sr, mixer.ch)
+                for out in _final_pass(mixer, gain_db, size):
+                    check.add(out)
+                got = check.integrated()
+                log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
+                if not math.isfinite(got) or abs(target - got) < 0.2:
+                    break
+                if prev is not None and gain_db != prev[0]:
+                    slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
+                prev = (gain_db, got)
+                gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
+    return gain_db
+
+
 def render_chunks(
     timeline: Timeline,
     clips: Mapping[str, np.ndarray],
@@ -458,18 +559,27 @@ def render_chunks(
     *,
     chunk_seconds: float = 3.0,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[np.ndarray]:
-    """Mix the session; yield float32 chunks, ``(n,)`` mono or ``(n, 2)`` stereo.
+    measure: bool = False,
+) -> MixStream:
+    """Mix the session; iterate the result for float32 chunks, ``(n,)`` mono or
+    ``(n, 2)`` stereo.
 
     The chunks together are exactly ``timeline.length`` samples, integrated
     loudness on ``settings.resolved_target()`` (within about 0.1 LU) and true
     peak at most ``settings.true_peak_db``. ``clips`` maps each speech event's
     ``clip`` key to mono samples at the session rate (a ``Clip`` works too).
-    ``progress`` is called with the number of samples just done: once per chunk
-    of the measuring pass (before the first chunk is yielded) and once per
-    yielded chunk, so the calls add up to ``2 * timeline.length``. (The extra gain
-    correction pass, run only when the session's loudness is far from its speech's
-    and the limiter works, reports nothing.)
+
+    The gain comes from the loudness model (:mod:`matcue.loudness_model`), or,
+    with ``measure`` or a user's bed file, from mixing and metering the session
+    once first. Either way the output is metered as it goes: once the stream is
+    used up, :attr:`MixStream.measured_lufs` holds the loudness it really has.
+
+    ``progress`` is called with the number of samples just done: the gain stage
+    reports the whole session (at once for the model, chunk by chunk when
+    measuring), then each yielded chunk, so the calls add up to
+    ``2 * timeline.length``. (The extra gain correction pass, run only when the
+    session's loudness is far from its speech's and the limiter works, reports
+    nothing.)
 
     Raises :class:`InputError` for a bad bed or sound name or an unreadable bed
     file, :class:`RenderError` when a speech event's clip is missing.
@@ -477,111 +587,72 @@ def render_chunks(
     size = max(1, int(round(chunk_seconds * timeline.sample_rate)))
     # Built now, not on the first next(), so a bad bed or clip fails at the call.
     mixer = _Mixer(timeline, clips, settings)
-    return _render(mixer, size, progress)
+    return MixStream(mixer, size, progress, measure)
 
 
-def _render(
-    mixer: _Mixer, size: int, progress: Callable[[int], None] | None
-) -> Iterator[np.ndarray]:
-    settings = mixer.settings
-    try:
-        target = settings.resolved_target()
-        # The limiter takes a little loudness off the peaks it catches, so the final gain
-        # needs a measurement of the *limited* mix. Pass 1 mixes once and measures both the
-        # raw mix and the mix through the limiter, each meter in a thread of its own. The
-        # limiter's gain starts at what the speech suggests and follows the raw mix's
-        # running loudness (updated every ~30 s, at fixed chunks, so the result is
-        # deterministic); the loss is then measured against the same gain schedule.
-        gain_now = min(MAX_GAIN_DB, target - mixer.speech_lufs)
-        schedule: list[tuple[int, float]] = [(0, gain_now)]
-        raw_meter = _MeterThread(mixer.sr, mixer.ch, weighted=True)
-        # Gain changes fall on fixed marks (every 300 sub-blocks, ~30 s): the gain from
-        # mark i on comes from the raw loudness up to mark i - 1, which is measured by the
-        # time a chunk reaches mark i (chunks are shorter than 30 s). So the schedule, and
-        # the whole output, does not depend on the chunk size.
-        step = raw_meter.meter.step
-        spacing = 300 * step
-        next_mark = 2 * spacing
-        size = min(size, spacing)
-        try:
-            fin = _Finisher(mixer, gain_now, track=True)
-            peak = 0.0
-            for c0, buf in mixer.chunks(size):
-                while next_mark < c0 + len(buf):
-                    sub = raw_meter.sync().sub_block_energies()[: (next_mark - spacing) // step]
-                    so_far = gated_loudness(sub, step)
-                    if math.isfinite(so_far):
-                        g = min(MAX_GAIN_DB, target - so_far)
-                        if abs(g - gain_now) > 0.05:
-                            gain_now = g
-                            fin.set_gain(g, next_mark)
-                            schedule.append((next_mark, g))
-                    next_mark += spacing
-                raw_meter.add(buf)
-                fin.process(c0, buf)
-                raw_meter.add_weights(fin.multiplier)
-                if len(buf):
-                    peak = max(peak, float(np.max(np.abs(buf))))
+class MixStream:
+    """The finished session's chunks (iterate once), and how loud it came out."""
+
+    def __init__(
+        self,
+        mixer: _Mixer,
+        size: int,
+        progress: Callable[[int], None] | None,
+        measure: bool,
+    ) -> None:
+        self._mixer = mixer
+        self._size = size
+        self._progress = progress
+        self._measure = measure
+        self.target_lufs = mixer.settings.resolved_target()
+        self.gain_db: float | None = None
+        self.modelled = False
+        """True when the gain came from the loudness model rather than a measuring pass."""
+        self.measured_lufs: float | None = None
+        """Integrated loudness of everything yielded; set once the stream is used up."""
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._run()
+
+    def off_target(self, tolerance: float = 0.5) -> bool:
+        """The output missed the target by more than ``tolerance`` LU (known at the end)."""
+        got = self.measured_lufs
+        return got is not None and math.isfinite(got) and abs(got - self.target_lufs) > tolerance
+
+    def _gain(self) -> float:
+        mixer, progress = self._mixer, self._progress
+        if not self._measure:
+            from matcue.loudness_model import SessionLoudness, solve_gain
+
+            model = SessionLoudness(mixer)
+            if model.applies:
+                gain_db, expected = solve_gain(model, self.target_lufs, MAX_GAIN_DB)
+                log.debug("loudness model: gain %.2f dB -> %.2f LUFS", gain_db, expected)
+                self.modelled = True
                 if progress is not None:
-                    progress(len(buf))
-            fin.flush()
-            raw_meter.add_weights(fin.multiplier)
-            raw = raw_meter.result()
+                    progress(mixer.length)
+                return gain_db
+        return _measured_gain(mixer, self._size, progress)
+
+    def _run(self) -> Iterator[np.ndarray]:
+        mixer = self._mixer
+        meter: _MeterThread | None = None
+        try:
+            gain_db = self.gain_db = self._gain()
+            meter = _MeterThread(mixer.sr, mixer.ch)
+            for out in _final_pass(mixer, gain_db, self._size):
+                np.clip(out, -1.0, 1.0, out=out)
+                meter.add(out)
+                chunk = out[:, 0] if mixer.ch == 1 else out
+                chunk = chunk.astype(np.float32)
+                if self._progress is not None:
+                    self._progress(len(chunk))
+                yield chunk
+            self.measured_lufs = meter.result()
+            log.debug("mix: %.2f LUFS measured at the output", self.measured_lufs)
         finally:
-            raw_meter.stop()
-        got_lim = gated_loudness(raw_meter.meter.weighted_sub_block_energies(), step)
-        gain_db = min(MAX_GAIN_DB, target - raw) if math.isfinite(raw) else 0.0
-        log.debug(
-            "mix pass 1: %.2f LUFS raw, gain %.2f dB, speech ref %.2f LUFS",
-            raw,
-            gain_db,
-            mixer.speech_lufs,
-        )
-        # The raw mix under the same gain schedule, without the limiter: the same sub-block
-        # energies, scaled (K-weighting is linear; its memory spans 0.1 s across a change).
-        sub = raw_meter.meter.sub_block_energies()
-        at = np.array([c for c, _ in schedule])
-        gdb = np.array([g for _, g in schedule])
-        which = np.searchsorted(at, np.arange(len(sub)) * step, "right") - 1
-        unlimited = gated_loudness(sub * 10.0 ** (gdb[which] / 10.0), step)
-        ceiling = 10.0 ** ((settings.true_peak_db - 1.0) / 20.0)
-        if math.isfinite(raw) and peak * 10.0 ** (gain_db / 20.0) > ceiling:
-            got = got_lim
-            log.debug(
-                "mix pass 1, limited: gain %.2f..%.2f dB -> %.2f LUFS (%.2f unlimited)",
-                float(gdb.min()),
-                float(gdb.max()),
-                got,
-                unlimited,
-            )
-            prev: tuple[float, float] | None = None
-            if math.isfinite(got) and math.isfinite(unlimited):
-                # What the limiter took at these gains, it takes (nearly) at a gain close by.
-                loss = unlimited - got
-                gain_db = min(MAX_GAIN_DB, target - raw + max(0.0, loss))
-                prev = (gain_now, raw + gain_now - loss)  # a point for the secant below
-            if prev is None or abs(gain_db - gain_now) > 1.0:
-                # Too far from the estimate to trust: measure, with secant steps on
-                # loudness(gain) (limiting makes the slope less than 1).
-                slope = 1.0
-                for attempt in range(2):
-                    check = LoudnessMeter(mixer.sr, mixer.ch)
-                    for out in _final_pass(mixer, gain_db, size):
-                        check.add(out)
-                    got = check.integrated()
-                    log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
-                    if not math.isfinite(got) or abs(target - got) < 0.2:
-                        break
-                    if prev is not None and gain_db != prev[0]:
-                        slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
-                    prev = (gain_db, got)
-                    gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
-        for out in _final_pass(mixer, gain_db, size):
-            np.clip(out, -1.0, 1.0, out=out)
-            chunk = out[:, 0] if mixer.ch == 1 else out
-            chunk = chunk.astype(np.float32)
-            if progress is not None:
-                progress(len(chunk))
-            yield chunk
-    finally:
-        mixer.close()
+            if meter is not None:
+                meter.stop()
+            mixer.close()
+
+

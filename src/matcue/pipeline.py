@@ -205,7 +205,7 @@ def render(
     """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
     with a WebVTT transcript beside it and optionally a JSON timeline."""
     from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
-    from .mix import MixSettings, render_chunks
+    from .mix import MixSettings, MixStream, render_chunks
 
     started = time.monotonic()
     report = progress or (lambda stage, fraction: None)
@@ -229,23 +229,38 @@ def render(
         done += n
         report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
 
-    chunks = render_chunks(timeline, clips, mix, progress=on_chunk)
     tags = Tags.from_timeline(timeline)
-    if settings.format == "wav":
-        write_wav(
-            chunks, output, sample_rate=sr, channels=settings.channels, length=total, tags=tags
+
+    def write(measure: bool) -> MixStream:
+        chunks = render_chunks(timeline, clips, mix, progress=on_chunk, measure=measure)
+        if settings.format == "wav":
+            write_wav(
+                chunks, output, sample_rate=sr, channels=settings.channels, length=total, tags=tags
+            )
+        else:
+            write_mp3(
+                chunks,
+                output,
+                sample_rate=sr,
+                channels=settings.channels,
+                bitrate=settings.bitrate,
+                tags=tags,
+                chapters=timeline.chapters,
+                length=total,
+            )
+        return chunks
+
+    stream = write(measure=False)
+    if stream.modelled and stream.off_target():
+        # The model is exact for speech and bells and within a few hundredths of a LU
+        # with a bed or tone; should a session ever fall outside it, measure and redo.
+        log.warning(
+            "the loudness model missed (%.2f LUFS for %.2f); measuring and rendering again",
+            stream.measured_lufs,
+            stream.target_lufs,
         )
-    else:
-        write_mp3(
-            chunks,
-            output,
-            sample_rate=sr,
-            channels=settings.channels,
-            bitrate=settings.bitrate,
-            tags=tags,
-            chapters=timeline.chapters,
-            length=total,
-        )
+        done = 0
+        write(measure=True)
     result = RenderResult(
         output=output,
         duration=timeline.duration,

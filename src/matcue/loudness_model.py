@@ -1,0 +1,279 @@
+"""A session's integrated loudness, worked out from its timeline instead of its mix.
+
+The mixer must know the final gain before its first sample goes to the encoder.
+Mixing and metering the whole session once only to learn that gain cost as long
+again as the rest of the render put together, and most of it was spent on the
+silence between cues. This model gets the same number from far less work:
+
+- **Sounding islands.** Speech clips and bells are grouped into islands: runs of
+  events closer together than the K-weighting filter's and the limiter's memory.
+  Between islands the mix (bed and tone aside) is exact silence, so what the
+  limiter and the meter's filter do to an island depends on that island alone.
+  An island is mixed, limited at the candidate gain and K-weighted by itself,
+  exactly as the output pass will treat it; its energy goes into the 100 ms
+  sub-blocks it covers. Islands with the same content (a phrase said hundreds of
+  times) are worked out once and placed at each of their positions.
+- **Bed and breath tone.** Their K-weighted power per sample is measured once;
+  their envelopes (ducking, breathing, fades) are sampled about every 5 ms, giving
+  each sub-block's energy. Their cross terms with the speech are left out: they
+  average to nothing for noise and a tone under speech.
+
+Gating and integration are then the meter's own (:func:`gated_loudness`). The
+gain is found by secant steps on loudness(gain); each step limits only the
+distinct islands again. A user's bed file is not modelled (its level moves with
+its content): such sessions are measured by mixing, as before.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from matcue.dsp import StreamingFIR
+from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, edge_fades_at
+from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
+from matcue.sounds import BED_NAMES, NoiseBed, tone
+
+POINTS_PER_SUB_BLOCK = 21
+"""Envelope samples per 100 ms sub-block for the bed and tone (every ~5 ms)."""
+
+
+@dataclass
+class _Island:
+    """Distinct sounding content: mono samples ``signal`` and where it occurs."""
+
+    signal: np.ndarray
+    peak: float
+    starts: list[int] = field(default_factory=list)
+    unit: np.ndarray | None = None
+    """Cumulative K-weighted energy at gain 1, unlimited (computed on first use)."""
+
+
+class SessionLoudness:
+    """Integrated loudness of a mixer's session at any gain, without mixing it.
+
+    ``mixer`` is a :class:`matcue.mix._Mixer` (its timeline-derived fields are read).
+    Use :meth:`applies` first: a session with a user's bed file is not modelled.
+    """
+
+    def __init__(self, mixer: Any) -> None:
+        self.mixer = mixer
+        s = mixer.settings
+        self.sr = sr = mixer.sr
+        self.ch = mixer.ch
+        self.length = mixer.length
+        self.step = int(round(0.1 * sr))
+        self.n_sub = self.length // self.step
+        self.fir = k_weighting_fir(sr)
+        self.true_peak_db = s.true_peak_db
+        limiter = TruePeakLimiter(sr, 1, s.true_peak_db)
+        self.pad = len(self.fir) + limiter.memory
+        self.fin = min(int(round(s.fade_in * sr)), self.length // 2)
+        self.fout = min(int(round(s.fade_out * sr)), self.length // 2)
+        self.islands = self._islands() if self.applies else []
+        self.background = self._background() if self.applies else np.zeros(0)
+
+    @property
+    def applies(self) -> bool:
+        return self.mixer.bed_file is None
+
+    # --- islands -------------------------------------------------------------------
+
+    def _islands(self) -> list[_Island]:
+        sources: list[tuple[int, int, np.ndarray, float]] = [
+            (s, e, clip, 1.0) for s, e, clip in self.mixer.speech
+        ]
+        sources += [(s, e, snd, g) for s, e, snd, g in self.mixer.sounds]
+        sources.sort(key=lambda t: (t[0], t[1]))
+        groups: list[list[tuple[int, int, np.ndarray, float]]] = []
+        end = -(10**18)
+        for src in sources:
+            if groups and src[0] < end + self.pad:
+                groups[-1].append(src)
+                end = max(end, src[1])
+            else:
+                groups.append([src])
+                end = src[1]
+        distinct: dict[tuple[Any, ...], _Island] = {}
+        for group in groups:
+            a0 = group[0][0]
+            a1 = max(e for _, e, _, _ in group)
+            fades = edge_fades(a0, a1, self.length, self.fin, self.fout)
+            key: tuple[Any, ...] = tuple((s - a0, e - s, id(arr), amp) for s, e, arr, amp in group)
+            if fades is not None:
+                key += (("fades", a0),)
+            island = distinct.get(key)
+            if island is None:
+                x = np.zeros(a1 - a0)
+                for s, e, arr, amp in group:
+                    x[s - a0 : e - a0] += amp * np.asarray(arr[: e - s], dtype=np.float64)
+                if fades is not None:
+                    x *= fades
+                island = distinct[key] = _Island(x, float(np.max(np.abs(x), initial=0.0)))
+            island.starts.append(a0)
+        return list(distinct.values())
+
+    def _k(self, x: np.ndarray) -> np.ndarray:
+        return StreamingFIR(self.fir, 1).process(x)
+
+    def _unit(self, island: _Island) -> np.ndarray:
+        """Cumulative K-weighted energy of the island at gain 1, unlimited, including the
+        filter's ring-out after it."""
+        if island.unit is None:
+            k = self._k(np.concatenate([island.signal, np.zeros(len(self.fir))]))
+            island.unit = np.concatenate([[0.0], np.cumsum(k * k * self.ch)])
+        return island.unit
+
+    def _limited_regions(self, island: _Island, gain: float) -> list[tuple[int, int]]:
+        """Stretches ``[r0, r1)`` of the island where the limiter may act at ``gain``:
+        blocks whose peak could reach the ceiling, widened by the limiter's memory.
+        Outside them its gain is exactly 1 (see :meth:`TruePeakLimiter.passes_unchanged`)."""
+        probe = TruePeakLimiter(self.sr, 1, self.true_peak_db)
+        blk = 256
+        x = np.abs(island.signal)
+        nb = -(-len(x) // blk)
+        padded = np.zeros((nb + 1) * blk)
+        padded[: len(x)] = x
+        bmax = padded.reshape(nb + 1, blk).max(axis=1) * gain
+        hot = np.flatnonzero(~probe.passes_unchanged(np.maximum(bmax[:-1], bmax[1:])))
+        regions: list[tuple[int, int]] = []
+        reach = probe.memory
+        for j in hot.tolist():
+            r0 = max(0, j * blk - reach)
+            r1 = min(len(x), (j + 2) * blk + reach)
+            # Closer than the filter's length, two stretches' ring-outs would overlap.
+            if regions and r0 <= regions[-1][1] + len(self.fir):
+                regions[-1] = (regions[-1][0], max(regions[-1][1], r1))
+            else:
+                regions.append((r0, r1))
+        return regions
+
+    def _island_energy(self, island: _Island, gain: float) -> np.ndarray:
+        """Cumulative K-weighted energy of the island at ``gain`` through the limiter.
+
+        Where the limiter acts, the output is ``g x + d`` with ``d`` non-zero only
+        there; K-weighting is linear, so the energy is the unlimited one plus
+        ``2 K(g x) K(d) + K(d)^2`` over the stretch and the filter's ring-out.
+        """
+        unit = self._unit(island)
+        cum = unit * (gain * gain)
+        if TruePeakLimiter(self.sr, 1, self.true_peak_db).passes_unchanged(island.peak * gain):
+            return cum
+        x = island.signal
+        f = len(self.fir)
+        extra = np.zeros(len(unit) - 1)
+        for r0, r1 in self._limited_regions(island, gain):
+            limiter = TruePeakLimiter(self.sr, 1, self.true_peak_db)
+            gx = gain * x[r0:r1]
+            y = np.concatenate([limiter.process(gx), limiter.flush()])[limiter.delay :]
+            # Both filtered at once: column 0 is g x from f samples before the stretch
+            # to f after it (K(g x) there needs them), column 1 is d, zero outside it.
+            lo = max(0, r0 - f)
+            both = np.zeros((r1 + f - lo, 2))
+            seg = x[lo : min(len(x), r1 + f)]
+            both[: len(seg), 0] = gain * seg
+            both[r0 - lo : r1 - lo, 1] = y - gx
+            k = StreamingFIR(self.fir, 2).process(both)[r0 - lo :]
+            kgx, kd = k[:, 0], k[:, 1]
+            extra[r0 : r1 + f] += (2.0 * kgx * kd + kd * kd) * self.ch
+        return cum + np.concatenate([[0.0], np.cumsum(extra)])
+
+    def _place(self, out: np.ndarray, cum: np.ndarray, start: int) -> None:
+        """Add the energy ``cum`` (cumulative, from ``start``) to the sub-blocks it covers."""
+        n = len(cum) - 1
+        step = self.step
+        j0 = start // step
+        j1 = min(self.n_sub, -(-(start + n) // step))
+        if j1 <= j0:
+            return
+        edges = np.clip(np.arange(j0, j1 + 1) * step - start, 0, n)
+        out[j0:j1] += cum[edges[1:]] - cum[edges[:-1]]
+
+    # --- bed and tone ------------------------------------------------------------------
+
+    def _power(self, x: np.ndarray) -> float:
+        """Mean K-weighted energy per sample (summed over channels) of a steady signal."""
+        x = x[:, None] if x.ndim == 1 else x
+        k = StreamingFIR(self.fir, x.shape[1]).process(x)[len(self.fir) :]
+        return float(np.mean(np.sum(k * k, axis=1)))
+
+    def _background(self) -> np.ndarray:
+        """Per-sub-block energy of the bed and the breath tone at gain 1."""
+        m, s = self.mixer, self.mixer.settings
+        out = np.zeros(self.n_sub)
+        if self.n_sub == 0 or not (m.segments or s.bed):
+            return out
+        k = POINTS_PER_SUB_BLOCK
+        offsets = (np.arange(k) + 0.5) * (self.step / k)
+        pos = (np.arange(self.n_sub)[:, None] * self.step + offsets[None, :]).ravel()
+        session = edge_fades_at(pos, self.length, self.fin, self.fout) ** 2
+
+        def per_sub_block(weight: np.ndarray) -> np.ndarray:
+            mean: np.ndarray = (weight * session).reshape(self.n_sub, k).mean(axis=1)
+            return mean * self.step
+
+        if m.segments:
+            t = tone(0, 4 * self.sr, self.sr)[:, None]
+            power = self._power(np.repeat(t, self.ch, axis=1))
+            env = breath_envelope_at(m.segments, pos, self.sr)
+            out += power * m.tone_amp**2 * per_sub_block(env * env)
+        if s.bed in BED_NAMES:
+            power = self._power(NoiseBed(s.bed, self.sr, self.ch).read(5 * self.sr))
+            d = duck_envelope_at(m.duck, pos, m.attack, m.release)
+            g = m.bed_gain * 10.0 ** (-s.duck_db * d / 20.0)
+            g = g * edge_fades_at(pos, self.length, m.bed_fade, m.bed_fade)
+            out += power * per_sub_block(g * g)
+        return out
+
+    # --- the model ---------------------------------------------------------------------
+
+    def sub_block_energies(self, gain_db: float, *, limited: bool = True) -> np.ndarray:
+        """K-weighted energy of each complete 100 ms sub-block of the output at
+        ``gain_db``; with ``limited=False``, as if there were no limiter."""
+        gain = 10.0 ** (gain_db / 20.0)
+        out = self.background * (gain * gain)
+        for island in self.islands:
+            if limited:
+                cum = self._island_energy(island, gain)
+            else:
+                cum = self._unit(island) * (gain * gain)
+            for start in island.starts:
+                self._place(out, cum, start)
+        return out
+
+    def loudness(self, gain_db: float, *, limited: bool = True) -> float:
+        """Integrated loudness (LUFS) of the finished session at ``gain_db``."""
+        return gated_loudness(self.sub_block_energies(gain_db, limited=limited), self.step)
+
+
+def solve_gain(model: SessionLoudness, target: float, max_gain_db: float) -> tuple[float, float]:
+    """The gain (dB) that brings the modelled session to ``target`` LUFS, and the
+    loudness the model expects there (a session with nothing audible gets 0 dB).
+
+    Without the limiter, loudness moves dB for dB with the gain, so one unlimited
+    evaluation gives the starting gain. The limiter then takes a little off (a few
+    tenths of a LU for speech); that loss barely changes over the small step that
+    makes up for it, so one limited evaluation usually settles it. A larger loss
+    gets secant steps on loudness(gain).
+    """
+    free = model.loudness(0.0, limited=False)
+    if not math.isfinite(free):
+        return 0.0, free
+    gain = min(max_gain_db, target - free)
+    got = model.loudness(gain)
+    loss = (free + gain) - got
+    if not math.isfinite(got) or loss < 0.3:
+        return min(max_gain_db, gain + max(0.0, loss)), got + max(0.0, loss)
+    history = (gain, got)
+    gain = min(max_gain_db, gain + loss)
+    for _ in range(6):
+        got = model.loudness(gain)
+        if abs(target - got) < 0.02 or gain == history[0]:
+            break
+        slope = min(1.0, max(0.2, (got - history[1]) / (gain - history[0])))
+        history = (gain, got)
+        gain = min(max_gain_db, gain + (target - got) / slope)
+    return gain, got
