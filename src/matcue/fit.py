@@ -181,6 +181,7 @@ def fit_routine(
             err = abs(length(candidate) - target)
             if best is None or err < best[0]:
                 best = (err, candidate, rounds, factor)
+        assert best is not None  # the loop above always sets it
         if best[0] <= TOLERANCE * target:
             break
         if length(_scaled(base, SCALE_RANGE[1])) < target * (1 - TOLERANCE):

@@ -267,13 +267,15 @@ def solve_gain(model: SessionLoudness, target: float, max_gain_db: float) -> tup
     loss = (free + gain) - got
     if not math.isfinite(got) or loss < 0.3:
         return min(max_gain_db, gain + max(0.0, loss)), got + max(0.0, loss)
-    history = (gain, got)
+    prev = (gain, got)
     gain = min(max_gain_db, gain + loss)
-    for _ in range(6):
+    for attempt in range(6):
         got = model.loudness(gain)
-        if abs(target - got) < 0.02 or gain == history[0]:
+        if abs(target - got) < 0.02 or attempt == 5:
             break
-        slope = min(1.0, max(0.2, (got - history[1]) / (gain - history[0])))
-        history = (gain, got)
-        gain = min(max_gain_db, gain + (target - got) / slope)
+        slope = min(1.0, max(0.2, (got - prev[1]) / (gain - prev[0])))
+        new = min(max_gain_db, gain + (target - got) / slope)
+        if new == gain:
+            break
+        prev, gain = (gain, got), new
     return gain, got

@@ -654,5 +654,3 @@ class MixStream:
             if meter is not None:
                 meter.stop()
             mixer.close()
-
-

@@ -18,6 +18,7 @@ Layout references: LAME ``libmp3lame/VbrTag.c`` (writer), ffmpeg
 from __future__ import annotations
 
 import logging
+import os
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -561,7 +562,7 @@ class Mp3ProcessWriter:
         assert stdout is not None
         try:
             while True:
-                data = stdout.read1(1 << 16)
+                data = os.read(stdout.fileno(), 1 << 16)
                 if not data:
                     break
                 if self._read_error is None:

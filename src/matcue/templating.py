@@ -45,7 +45,7 @@ class Seconds(Fraction):
     def __str__(self) -> str:
         return format_seconds(self)
 
-    def _wrap(op):  # type: ignore[no-untyped-def]
+    def _wrap(op: Any) -> Any:
         def method(self, other):  # type: ignore[no-untyped-def]
             result = op(
                 Fraction(self), other if not isinstance(other, float) else to_fraction(other)
