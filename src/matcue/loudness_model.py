@@ -43,13 +43,28 @@ POINTS_PER_SUB_BLOCK = 21
 
 @dataclass
 class _Island:
-    """Distinct sounding content: mono samples ``signal`` and where it occurs."""
+    """Distinct sounding content and where it occurs. Its samples are not kept (an
+    hour's distinct islands are minutes of audio): :attr:`signal` mixes them anew."""
 
-    signal: np.ndarray
-    peak: float
+    parts: list[tuple[int, np.ndarray, float]]
+    """(offset, mono samples, amplitude) of each clip or bell in the island."""
+    length: int
+    fades: np.ndarray | None
+    peak: float = 0.0
     starts: list[int] = field(default_factory=list)
-    unit: np.ndarray | None = None
-    """Cumulative K-weighted energy at gain 1, unlimited (computed on first use)."""
+    unit: dict[int, np.ndarray] | None = None
+    """Sub-block energies at gain 1, unlimited, for each placement phase ``start % step``
+    (computed on first use: a few numbers per second of island, whatever its uses)."""
+
+    @property
+    def signal(self) -> np.ndarray:
+        """The island's mix (float64, mono), made on each call."""
+        x = np.zeros(self.length)
+        for offset, arr, amp in self.parts:
+            x[offset : offset + len(arr)] += amp * np.asarray(arr, dtype=np.float64)
+        if self.fades is not None:
+            x *= self.fades
+        return x
 
 
 class SessionLoudness:
@@ -107,33 +122,44 @@ class SessionLoudness:
                 key += (("fades", a0),)
             island = distinct.get(key)
             if island is None:
-                x = np.zeros(a1 - a0)
-                for s, e, arr, amp in group:
-                    x[s - a0 : e - a0] += amp * np.asarray(arr[: e - s], dtype=np.float64)
-                if fades is not None:
-                    x *= fades
-                island = distinct[key] = _Island(x, float(np.max(np.abs(x), initial=0.0)))
+                parts = [(s - a0, arr[: e - s], amp) for s, e, arr, amp in group]
+                island = distinct[key] = _Island(parts, a1 - a0, fades)
+                island.peak = float(np.max(np.abs(island.signal), initial=0.0))
             island.starts.append(a0)
         return list(distinct.values())
 
     def _k(self, x: np.ndarray) -> np.ndarray:
         return StreamingFIR(self.fir, 1).process(x)
 
-    def _unit(self, island: _Island) -> np.ndarray:
-        """Cumulative K-weighted energy of the island at gain 1, unlimited, including the
-        filter's ring-out after it."""
+    def _cumulative(self, e: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(e)])
+
+    def _blocks(self, island: _Island, cum: np.ndarray) -> dict[int, np.ndarray]:
+        """Sub-block sums of the cumulative energy ``cum`` for each phase the island is
+        placed at: entry ``i`` of phase ``r`` is sub-block ``start // step + i``."""
+        n = len(cum) - 1
+        out = {}
+        for r in sorted({start % self.step for start in island.starts}):
+            edges = np.clip(np.arange(-(-(r + n) // self.step) + 1) * self.step - r, 0, n)
+            out[r] = cum[edges[1:]] - cum[edges[:-1]]
+        return out
+
+    def _unit(self, island: _Island) -> dict[int, np.ndarray]:
+        """The island's sub-block energies at gain 1, unlimited, including the filter's
+        ring-out after it."""
         if island.unit is None:
             k = self._k(np.concatenate([island.signal, np.zeros(len(self.fir))]))
-            island.unit = np.concatenate([[0.0], np.cumsum(k * k * self.ch)])
+            island.unit = self._blocks(island, self._cumulative(k * k * self.ch))
         return island.unit
 
-    def _limited_regions(self, island: _Island, gain: float) -> list[tuple[int, int]]:
+    def _limited_regions(self, signal: np.ndarray, gain: float) -> list[tuple[int, int]]:
         """Stretches ``[r0, r1)`` of the island where the limiter may act at ``gain``:
         blocks whose peak could reach the ceiling, widened by the limiter's memory.
-        Outside them its gain is exactly 1 (see :meth:`TruePeakLimiter.passes_unchanged`)."""
+        Outside them its gain is exactly 1 (see :meth:`TruePeakLimiter.passes_unchanged`).
+        The island's mono ``signal`` is read."""
         probe = TruePeakLimiter(self.sr, 1, self.true_peak_db)
         blk = 256
-        x = np.abs(island.signal)
+        x = np.abs(signal)
         nb = -(-len(x) // blk)
         padded = np.zeros((nb + 1) * blk)
         padded[: len(x)] = x
@@ -151,21 +177,21 @@ class SessionLoudness:
                 regions.append((r0, r1))
         return regions
 
-    def _island_energy(self, island: _Island, gain: float) -> np.ndarray:
-        """Cumulative K-weighted energy of the island at ``gain`` through the limiter.
+    def _island_energy(self, island: _Island, gain: float) -> dict[int, np.ndarray]:
+        """Sub-block energies of the island at ``gain`` through the limiter, by phase.
 
         Where the limiter acts, the output is ``g x + d`` with ``d`` non-zero only
         there; K-weighting is linear, so the energy is the unlimited one plus
         ``2 K(g x) K(d) + K(d)^2`` over the stretch and the filter's ring-out.
         """
-        unit = self._unit(island)
-        cum = unit * (gain * gain)
+        g2 = gain * gain
+        unit = {r: blocks * g2 for r, blocks in self._unit(island).items()}
         if TruePeakLimiter(self.sr, 1, self.true_peak_db).passes_unchanged(island.peak * gain):
-            return cum
+            return unit
         x = island.signal
         f = len(self.fir)
-        extra = np.zeros(len(unit) - 1)
-        for r0, r1 in self._limited_regions(island, gain):
+        extra = np.zeros(len(x) + f)
+        for r0, r1 in self._limited_regions(x, gain):
             limiter = TruePeakLimiter(self.sr, 1, self.true_peak_db)
             gx = gain * x[r0:r1]
             y = np.concatenate([limiter.process(gx), limiter.flush()])[limiter.delay :]
@@ -179,18 +205,14 @@ class SessionLoudness:
             k = StreamingFIR(self.fir, 2).process(both)[r0 - lo :]
             kgx, kd = k[:, 0], k[:, 1]
             extra[r0 : r1 + f] += (2.0 * kgx * kd + kd * kd) * self.ch
-        return cum + np.concatenate([[0.0], np.cumsum(extra)])
+        more = self._blocks(island, self._cumulative(extra))
+        return {r: unit[r] + more[r] for r in unit}
 
-    def _place(self, out: np.ndarray, cum: np.ndarray, start: int) -> None:
-        """Add the energy ``cum`` (cumulative, from ``start``) to the sub-blocks it covers."""
-        n = len(cum) - 1
-        step = self.step
-        j0 = start // step
-        j1 = min(self.n_sub, -(-(start + n) // step))
-        if j1 <= j0:
-            return
-        edges = np.clip(np.arange(j0, j1 + 1) * step - start, 0, n)
-        out[j0:j1] += cum[edges[1:]] - cum[edges[:-1]]
+    def _place(self, out: np.ndarray, blocks: dict[int, np.ndarray], start: int) -> None:
+        """Add an island's sub-block energies (:meth:`_blocks`) at ``start``."""
+        j0 = start // self.step
+        vec = blocks[start % self.step][: max(0, self.n_sub - j0)]
+        out[j0 : j0 + len(vec)] += vec
 
     # --- bed and tone ------------------------------------------------------------------
 
@@ -237,11 +259,11 @@ class SessionLoudness:
         out = self.background * (gain * gain)
         for island in self.islands:
             if limited:
-                cum = self._island_energy(island, gain)
+                blocks = self._island_energy(island, gain)
             else:
-                cum = self._unit(island) * (gain * gain)
+                blocks = {r: b * (gain * gain) for r, b in self._unit(island).items()}
             for start in island.starts:
-                self._place(out, cum, start)
+                self._place(out, blocks, start)
         return out
 
     def loudness(self, gain_db: float, *, limited: bool = True) -> float:
