@@ -4,6 +4,7 @@ net that re-renders when it misses."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -98,8 +99,9 @@ def test_a_silent_session_gets_no_gain() -> None:
 def test_a_model_that_misses_is_caught_and_the_render_redone(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A fake solver 4 dB off: the output is metered as it is made, the miss is seen,
-    and the file is rendered again with a measured gain."""
+    """A fake solver 4 dB off (and no cached gain to fall back on): the output is
+    metered as it is made, the miss is seen, and the file is rendered again with a
+    measured gain."""
     from matcue import loudness_model
     from matcue.pipeline import load_source, render
     from matcue.settings import Settings
@@ -113,10 +115,43 @@ def test_a_model_that_misses_is_caught_and_the_render_redone(
     reference = tmp_path / "reference.mp3"
     render(load_source("desk-break"), Settings(), reference, transcript=False)
     monkeypatch.setattr(loudness_model, "solve_gain", fake_solve_gain)
+    monkeypatch.setattr(loudness_model.GainCache, "get", lambda self, key: None)
     out = tmp_path / "desk.mp3"
     with caplog.at_level(logging.WARNING, logger="matcue"):
         render(load_source("desk-break"), Settings(), out, transcript=False)
-    assert "the loudness model missed" in caplog.text
+    assert "missed its target" in caplog.text
     # Decoded, both files have the same loudness (64 kbps MP3 itself takes ~0.5 LU off).
     measured = [integrated_loudness(*sf.read(path, dtype="float64")) for path in (out, reference)]
     assert measured[0] == pytest.approx(measured[1], abs=0.2)
+
+
+def test_a_cached_gain_is_reused_and_a_wrong_one_is_caught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from matcue import loudness_model
+    from matcue.pipeline import load_source, render
+    from matcue.settings import Settings
+
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
+    first, second, third = (tmp_path / f"{n}.mp3" for n in ("first", "second", "third"))
+    render(load_source("desk-break"), Settings(), first, transcript=False)
+    entries = list((tmp_path / "cache" / "gains").glob("*.json"))
+    assert len(entries) == 1
+
+    def no_solving(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the gain should have come from the cache")
+
+    monkeypatch.setattr(loudness_model, "solve_gain", no_solving)
+    render(load_source("desk-break"), Settings(), second, transcript=False)
+    assert second.read_bytes() == first.read_bytes()
+
+    # A wrong entry (as if written by an older, broken matcue) is caught by the meter.
+    entry = json.loads(entries[0].read_text())
+    entries[0].write_text(json.dumps({**entry, "gain_db": entry["gain_db"] - 5.0}))
+    with caplog.at_level(logging.WARNING, logger="matcue"):
+        render(load_source("desk-break"), Settings(), third, transcript=False)
+    assert "missed its target" in caplog.text
+    measured = [integrated_loudness(*sf.read(p, dtype="float64")) for p in (third, first)]
+    assert measured[0] == pytest.approx(measured[1], abs=0.2)
+    # and the entry now holds the measured gain, close to the modelled one
+    assert json.loads(entries[0].read_text())["gain_db"] == pytest.approx(entry["gain_db"], abs=0.3)

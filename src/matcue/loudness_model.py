@@ -26,8 +26,15 @@ its content): such sessions are measured by mixing, as before.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +43,8 @@ from matcue.dsp import StreamingFIR
 from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, edge_fades_at
 from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
 from matcue.sounds import BED_NAMES, NoiseBed, tone
+
+log = logging.getLogger(__name__)
 
 POINTS_PER_SUB_BLOCK = 21
 """Envelope samples per 100 ms sub-block for the bed and tone (every ~5 ms)."""
@@ -301,3 +310,78 @@ def solve_gain(model: SessionLoudness, target: float, max_gain_db: float) -> tup
             break
         prev, gain = (gain, got), new
     return gain, got
+
+
+# --- the gain, remembered ------------------------------------------------------------
+
+GAIN_CACHE_VERSION = 1
+"""Part of every gain cache key: bump it when the model or the mixer changes output."""
+
+
+def session_key(mixer: Any) -> str:
+    """A digest of everything the session's loudness depends on: the mix settings,
+    the length and format, where every clip, bell and breath phase sits, and the
+    samples of every distinct clip and bell."""
+    from dataclasses import asdict
+
+    from matcue import __version__
+
+    h = hashlib.sha256()
+    h.update(f"matcue gain {GAIN_CACHE_VERSION} {__version__}\n".encode())
+    h.update(repr(sorted(asdict(mixer.settings).items())).encode())
+    h.update(f"{mixer.sr} {mixer.ch} {mixer.length}\n".encode())
+    digests: dict[int, str] = {}
+
+    def digest(arr: np.ndarray) -> str:
+        d = digests.get(id(arr))
+        if d is None:
+            d = digests[id(arr)] = hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+        return d
+
+    for s, e, clip in mixer.speech:
+        h.update(f"speech {s} {e} {digest(clip)}\n".encode())
+    for s, e, snd, g in mixer.sounds:
+        h.update(f"sound {s} {e} {digest(snd)} {g!r}\n".encode())
+    for seg in mixer.segments:
+        h.update(f"tone {seg!r}\n".encode())
+    return h.hexdigest()
+
+
+class GainCache:
+    """Final gains of rendered sessions, on disk beside the clip cache
+    (``gains/KEY.json``). A gain is a pure function of :func:`session_key`'s
+    inputs, so rendering the same session again skips working it out, and gives
+    the very same bytes. Unreadable entries are misses; write failures are ignored."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        from matcue.speech.cache import default_cache_dir
+
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path_for(self, key: str) -> Path:
+        return self.root / "gains" / f"{key}.json"
+
+    def get(self, key: str) -> float | None:
+        try:
+            entry = json.loads(self.path_for(key).read_text(encoding="utf-8"))
+            gain = float(entry["gain_db"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return gain if math.isfinite(gain) else None
+
+    def put(self, key: str, gain_db: float, how: str) -> None:
+        path = self.path_for(key)
+        tmp: str | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"gain_db": gain_db, "how": how}, fh)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            log.debug("cannot write gain cache entry %s (%s)", path, exc)
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

@@ -30,6 +30,7 @@ voice does not change the balance.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import logging
 import math
@@ -607,9 +608,19 @@ class MixStream:
         self.target_lufs = mixer.settings.resolved_target()
         self.gain_db: float | None = None
         self.modelled = False
-        """True when the gain came from the loudness model rather than a measuring pass."""
+        """True when the loudness model covers this session (else it is measured)."""
         self.measured_lufs: float | None = None
         """Integrated loudness of everything yielded; set once the stream is used up."""
+        self.measured_gain = False
+        """True when this stream found its gain by mixing and metering the session."""
+        self._key: str | None = None
+        self._cache: Any = None
+
+    def forget_gain(self) -> None:
+        """Drop this session's cached gain (the output missed its target with it)."""
+        if self._key is not None and self._cache is not None:
+            with contextlib.suppress(OSError):
+                self._cache.path_for(self._key).unlink()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self._run()
@@ -620,19 +631,31 @@ class MixStream:
         return got is not None and math.isfinite(got) and abs(got - self.target_lufs) > tolerance
 
     def _gain(self) -> float:
-        mixer, progress = self._mixer, self._progress
-        if not self._measure:
-            from matcue.loudness_model import SessionLoudness, solve_gain
+        from matcue.loudness_model import GainCache, SessionLoudness, session_key, solve_gain
 
+        mixer, progress = self._mixer, self._progress
+        cache = GainCache()
+        key = session_key(mixer)
+        self.modelled = mixer.bed_file is None and not self._measure  # what the model covers
+        cached = None if self._measure else cache.get(key)
+        if cached is not None:
+            log.debug("gain %.2f dB from the cache", cached)
+            gain_db = cached
+            if progress is not None:
+                progress(mixer.length)
+        elif self.modelled:
             model = SessionLoudness(mixer)
-            if model.applies:
-                gain_db, expected = solve_gain(model, self.target_lufs, MAX_GAIN_DB)
-                log.debug("loudness model: gain %.2f dB -> %.2f LUFS", gain_db, expected)
-                self.modelled = True
-                if progress is not None:
-                    progress(mixer.length)
-                return gain_db
-        return _measured_gain(mixer, self._size, progress)
+            gain_db, expected = solve_gain(model, self.target_lufs, MAX_GAIN_DB)
+            log.debug("loudness model: gain %.2f dB -> %.2f LUFS", gain_db, expected)
+            if progress is not None:
+                progress(mixer.length)
+        else:
+            gain_db = _measured_gain(mixer, self._size, progress)
+            self.measured_gain = True
+        if cached is None:
+            cache.put(key, gain_db, "model" if self.modelled else "measured")
+        self._key, self._cache = key, cache
+        return gain_db
 
     def _run(self) -> Iterator[np.ndarray]:
         mixer = self._mixer

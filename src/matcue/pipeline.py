@@ -251,14 +251,17 @@ def render(
         return chunks
 
     stream = write(measure=False)
-    if stream.modelled and stream.off_target():
+    if stream.off_target() and not stream.measured_gain:
         # The model is exact for speech and bells and within a few hundredths of a LU
-        # with a bed or tone; should a session ever fall outside it, measure and redo.
+        # with a bed or tone; should a session ever fall outside it (or a cached gain
+        # be wrong), measure the gain and render again.
         log.warning(
-            "the loudness model missed (%.2f LUFS for %.2f); measuring and rendering again",
+            "the session's gain missed its target (%.2f LUFS for %.2f); "
+            "measuring it and rendering again",
             stream.measured_lufs,
             stream.target_lufs,
         )
+        stream.forget_gain()
         done = 0
         write(measure=True)
     result = RenderResult(
