@@ -6,21 +6,22 @@ float64 buffer covering absolute samples ``[c0, c1)``; speech clips, bells, the 
 the bed are written into it by slicing at their sample offsets (no pydub
 concatenation, so nothing drifts), then it is handed on.
 
-Loudness needs the whole session before the first sample can be scaled, so the
-mix runs twice. Pass 1 mixes once and measures two things at the same time, each
-meter in a thread of its own: the integrated loudness of the raw mix (BS.1770-4
-with gating), and that of the mix through the limiter, whose gain starts where
-the speech's loudness suggests and then follows the raw mix's running loudness
-(changes only at fixed marks, so chunking does not matter). The limiter takes a
-little loudness off the peaks it catches; the loss it shows at those gains, it
-shows at the (nearby) final gain, so the final gain is the raw correction plus
-that loss. Only when the two are more than 1 dB apart does a further measuring
-pass run (secant steps). Pass 2 re-mixes, applies the gain, a short fade at both
-ends and the look-ahead true-peak limiter, and yields the chunks (the encoder
-runs in another process meanwhile). Every ingredient is a pure function of the
-absolute sample index or a stream whose state is carried across chunks, so the
-output does not depend on the chunk size, and the same input always gives the
-same samples.
+Loudness needs the whole session before the first sample can be scaled. The
+final gain comes from :mod:`matcue.loudness_model`, which works it out from the
+timeline and the distinct clips without mixing the session (or from the cache
+of gains, for a session rendered before). A user's bed file is not modelled:
+then a measuring pass (:func:`_measured_gain`) mixes once and measures two
+things at the same time, each meter in a thread of its own: the integrated
+loudness of the raw mix (BS.1770-4 with gating), and that of the mix through
+the limiter, whose gain starts where the speech's loudness suggests and then
+follows the raw mix's running loudness (changes only at fixed marks, so
+chunking does not matter). The output pass applies the gain, a short fade at
+both ends and the look-ahead true-peak limiter, and yields the chunks (the
+encoder runs in another process meanwhile), metering them as it goes so that a
+miss is caught (:class:`MixStream`). Every ingredient is a pure function of
+the absolute sample index or a stream whose state is carried across chunks,
+so the output does not depend on the chunk size, and the same input always
+gives the same samples.
 
 Levels are relative to the speech: the speech clips are measured once, and the
 bells, breath tone and bed are set that many LU below them, so a quiet or loud
