@@ -63,12 +63,13 @@ def test_the_output_lands_on_target_by_an_independent_meter() -> None:
         assert measured == pytest.approx(settings.resolved_target(), abs=0.3)
 
 
-def test_modelled_and_measured_gains_agree() -> None:
+def test_modelled_and_measured_gains_agree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The old measuring pass, still used for a user's bed file, and the model give the
     same gain for the same session (to the limiter's small nonlinearity)."""
     settings = MixSettings(breath_tone=True)
     _, _, modelled, a = rendered(settings)
     clip_set = clips()
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path))  # keep the measured gain here
     measured = render_chunks(session(clip_set), clip_set, settings, measure=True)
     b = np.concatenate(list(measured))
     assert modelled.modelled and not measured.modelled
@@ -112,6 +113,8 @@ def test_a_model_that_misses_is_caught_and_the_render_redone(
         gain, got = real(model, target, max_gain_db)
         return gain + 4.0, got
 
+    # A cache of its own: the gains this test provokes are nobody else's business.
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
     reference = tmp_path / "reference.mp3"
     render(load_source("desk-break"), Settings(), reference, transcript=False)
     monkeypatch.setattr(loudness_model, "solve_gain", fake_solve_gain)
