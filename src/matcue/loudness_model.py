@@ -26,13 +26,10 @@ its content): such sessions are measured by mixing, as before.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,18 +367,7 @@ class GainCache:
         return gain if math.isfinite(gain) else None
 
     def put(self, key: str, gain_db: float, how: str) -> None:
-        path = self.path_for(key)
-        tmp: str | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"gain_db": gain_db, "how": how}, fh)
-            os.replace(tmp, path)
-            tmp = None
-        except OSError as exc:
-            log.debug("cannot write gain cache entry %s (%s)", path, exc)
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        from matcue.speech.cache import write_entry
+
+        blob = json.dumps({"gain_db": gain_db, "how": how}).encode("utf-8")
+        write_entry(self.path_for(key), blob)

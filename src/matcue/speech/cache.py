@@ -99,6 +99,34 @@ def decode_entry(blob: bytes) -> tuple[np.ndarray, int]:
     return np.frombuffer(data, dtype="<f4").astype(np.float32), int(rate)
 
 
+def write_entry(path: Path, blob: bytes) -> bool:
+    """Write a cache entry atomically (a temporary file in its folder, renamed into
+    place): readers see a whole entry or none. False if it could not be written.
+
+    No fsync: after a crash a half-written entry fails its check on reading and is
+    made again, which is cheaper than syncing every entry."""
+    tmp_name: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent
+        )
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp_name, path)
+        tmp_name = None
+        return True
+    except OSError as exc:
+        logger.debug("cannot write %s (%s)", path, exc)
+        return False
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+
+
 class ClipCache:
     """Processed clips on disk, keyed by :func:`cache_key`."""
 
@@ -134,25 +162,8 @@ class ClipCache:
         optimisation, and the caller already has the samples.
         """
         path = self.path_for(key)
-        blob = encode_entry(samples, sample_rate)
-        tmp_name: str | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
-            # No fsync: after a crash a half-written entry fails its checksum and
-            # is synthesized again, which is cheaper than syncing every clip.
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp_name, path)
-            tmp_name = None
-        except OSError as exc:
-            logger.warning("cannot write cached clip %s (%s)", path, exc)
-        finally:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
+        if not write_entry(path, encode_entry(samples, sample_rate)):
+            logger.warning("cannot write cached clip %s", path)
         return path
 
     def clear(self) -> int:
@@ -170,4 +181,4 @@ class ClipCache:
         return removed
 
 
-__all__ = ["ClipCache", "cache_key", "default_cache_dir", "ENV_VAR"]
+__all__ = ["ClipCache", "cache_key", "default_cache_dir", "write_entry", "ENV_VAR"]
