@@ -6,6 +6,7 @@ Timelines are built by hand. Checks read the files back with independent readers
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import pytest
 import soundfile as sf
 from mutagen.id3 import CHAP, ID3, TIT2
 
-from matcue.atomic import atomic_output, install_sigterm_as_keyboardinterrupt
+from matcue.atomic import atomic_output, install_interrupt_handlers
 from matcue.errors import InputError
 from matcue.export import (
     Tags,
@@ -276,21 +278,57 @@ def test_atomic_output_cleans_up_on_any_exception(tmp_path: Path, exc: BaseExcep
     assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
 
 
+def _spin() -> None:
+    for _ in range(10_000):  # Python runs signal handlers between bytecodes
+        pass
+
+
+@contextlib.contextmanager
+def _handlers_kept() -> Iterator[None]:
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def test_sigterm_becomes_keyboardinterrupt_and_cleans_up(tmp_path: Path) -> None:
     path = tmp_path / "t.vtt"
     path.write_text("old")
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        assert install_sigterm_as_keyboardinterrupt()
+    with _handlers_kept():
+        assert install_interrupt_handlers() is not None
         with pytest.raises(KeyboardInterrupt), atomic_output(path) as tmp:
             tmp.write_text("half")
             os.kill(os.getpid(), signal.SIGTERM)
-            for _ in range(10_000):  # the handler runs between bytecodes
-                pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            _spin()
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["t.vtt"]
+
+
+@pytest.mark.parametrize("first", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+def test_signals_after_the_first_are_ignored(first: int) -> None:
+    """Cleanup is not cut short by a second Ctrl-C, and no late one can kill the
+    process after Python restores the default handlers at exit."""
+    with _handlers_kept():
+        install_interrupt_handlers()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), first)
+            _spin()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(os.getpid(), sig)  # would raise (or kill) if not ignored
+            _spin()
+            assert signal.getsignal(sig) == signal.SIG_IGN
+
+
+def test_handlers_are_given_back_when_no_interrupt_came() -> None:
+    with _handlers_kept():
+        before = signal.getsignal(signal.SIGINT)
+        restore = install_interrupt_handlers()
+        assert restore is not None
+        assert signal.getsignal(signal.SIGINT) != before
+        restore()
+        assert signal.getsignal(signal.SIGINT) == before
 
 
 def test_output_folder_one_level_missing_is_created(tmp_path: Path) -> None:

@@ -229,11 +229,18 @@ def _wait_for(predicate, proc: subprocess.Popen[str], limit: float = TIMEOUT) ->
 
 
 def _interrupt_and_check(proc: subprocess.Popen[str], sig: int, folder: Path, target: Path):
-    try:
+    def send() -> None:
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
         else:
             os.kill(proc.pid, sig)  # kill PID reaches the main process only
+
+    _stop_and_check(proc, send, folder, target)
+
+
+def _stop_and_check(proc: subprocess.Popen[str], send, folder: Path, target: Path):
+    try:
+        send()
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -263,6 +270,27 @@ def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> No
     proc = _start(target, env)
     _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
     _interrupt_and_check(proc, sig, folder, target)
+
+
+def test_ctrl_c_pressed_again_and_again(long_render) -> None:
+    """An impatient user keeps pressing Ctrl-C until the render ends: cleanup is
+    not cut short and the render still ends with its one line and exit 130 (a
+    Ctrl-C that landed after Python restored the default handlers at exit used
+    to kill it by SIGINT, exit -2, after the line was printed)."""
+    folder, target, env = long_render
+    proc = _start(target, env)
+    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+
+    def press_until_it_ends() -> None:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:  # the group is gone between poll and kill
+                break
+            time.sleep(0.005)
+
+    _stop_and_check(proc, press_until_it_ends, folder, target)
 
 
 def test_interrupt_during_synthesis(long_render) -> None:

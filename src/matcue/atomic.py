@@ -4,7 +4,7 @@
 target's own folder (so the final rename never crosses file systems), flushes it
 to disk, and only then renames it over the target. If anything goes wrong,
 including Ctrl-C (KeyboardInterrupt), ``sys.exit`` (SystemExit) or SIGTERM once
-:func:`install_sigterm_as_keyboardinterrupt` is in place, the temporary file is
+:func:`install_interrupt_handlers` is in place, the temporary file is
 removed and any earlier file at the target is left exactly as it was.
 
 Folder policy: a missing output folder is created when its parent exists (so
@@ -21,7 +21,7 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from matcue.errors import InputError, RenderError
@@ -108,18 +108,51 @@ def atomic_output(path: Path) -> Iterator[Path]:
     log.debug("wrote %s", path)
 
 
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"terminated by signal {signum}")
+class _Interrupts:
+    """The first SIGINT or SIGTERM raises KeyboardInterrupt; any later one is ignored.
+
+    Cleanup runs in ``finally`` blocks as the KeyboardInterrupt unwinds. A second
+    Ctrl-C (an impatient user, or a terminal that sends it twice) must not cut that
+    short, and must not arrive after Python has put the default handlers back at
+    exit, which would kill the process by SIGINT after it printed its one line."""
+
+    triggered = False
+
+    @classmethod
+    def handle(cls, signum: int, frame: object) -> None:
+        cls.triggered = True
+        for sig in _SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt(f"interrupted by signal {signum}")
 
 
-def install_sigterm_as_keyboardinterrupt() -> bool:
-    """Turn SIGTERM into KeyboardInterrupt in the main thread, so ``finally`` and
-    :func:`atomic_output` clean up when a render is killed politely (``kill``, a
-    service manager, CI timeouts). Call once from the CLI. Returns False (and does
-    nothing) where it cannot apply: off the main thread or without SIGTERM."""
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+
+def install_interrupt_handlers() -> Callable[[], None] | None:
+    """Turn the first SIGINT or SIGTERM into KeyboardInterrupt in the main thread
+    and ignore any after it, so ``finally`` and :func:`atomic_output` clean up
+    when a render is stopped by Ctrl-C or killed politely (``kill``, a service
+    manager, CI timeouts). Call once from the CLI.
+
+    Returns a function that puts the previous handlers back (it does nothing once
+    an interrupt has arrived, so the process ends with the signals ignored), or
+    None where it cannot apply: off the main thread."""
     if threading.current_thread() is not threading.main_thread():
-        return False
-    if not hasattr(signal, "SIGTERM"):
-        return False
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    return True
+        return None
+    # A signal the process was started with ignored (a background job of a
+    # non-interactive shell, nohup) stays ignored, as Python itself keeps it.
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    _Interrupts.triggered = False
+    for sig, handler in previous.items():
+        if handler != signal.SIG_IGN:
+            signal.signal(sig, _Interrupts.handle)
+
+    def restore() -> None:
+        if _Interrupts.triggered:
+            return
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+    return restore

@@ -119,9 +119,12 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       matcue render my.cue         render an edited cue script as it stands
     """
     _State.debug = debug
-    from .atomic import install_sigterm_as_keyboardinterrupt
+    from .atomic import install_interrupt_handlers
 
-    install_sigterm_as_keyboardinterrupt()  # a kill cleans up temp files like Ctrl-C
+    # Ctrl-C and a kill both unwind (temporary files removed); a second one is ignored.
+    restore = install_interrupt_handlers()
+    if restore is not None:
+        ctx.call_on_close(restore)  # in-process callers (tests) get their handlers back
     level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(
         level=level,
