@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import struct
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -313,3 +314,71 @@ def test_a_failing_mixer_stops_the_encoder_process_and_leaves_no_file(tmp_path: 
             length=44100,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+class _SpawnedEncoders:
+    """Records the encoder processes matcue starts (the real ones, unchanged)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        real = subprocess.Popen
+        spawned = self
+
+        class Recording(real):  # type: ignore[misc, valid-type]
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                spawned.procs.append(self)
+
+        monkeypatch.setattr(subprocess, "Popen", Recording)
+
+    def all_ended(self) -> bool:
+        return bool(self.procs) and all(p.poll() is not None for p in self.procs)
+
+
+def _encoder_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("mp3-") and t.is_alive()]
+
+
+def _interrupt_on_call(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, n: int) -> None:
+    """Ctrl-C arriving during the ``n``-th call of ``cls.name`` (1-based)."""
+    real = getattr(cls, name)
+    calls = []
+
+    def patched(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, name, patched)
+
+
+@pytest.mark.parametrize(
+    ("method", "n"),
+    [("start", 2), ("join", 1)],
+    ids=["while-starting-the-encoder", "while-finishing"],
+)
+def test_ctrl_c_anywhere_in_the_encoder_leaves_no_process_thread_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, n: int
+) -> None:
+    """A KeyboardInterrupt inside the writer's own start-up or finish (seen under
+    load: it landed while the reader thread was starting) must still stop the
+    encoder process and both pipe threads, and remove the temporary file."""
+    spawned = _SpawnedEncoders(monkeypatch)
+    _interrupt_on_call(monkeypatch, threading.Thread, method, n)
+    target = tmp_path / "x.mp3"
+    target.write_bytes(b"earlier")
+    with pytest.raises(KeyboardInterrupt):
+        write_mp3(
+            [np.zeros(22050, dtype=np.float32)] * 2,
+            target,
+            sample_rate=22050,
+            channels=1,
+            tags=None,
+            chapters=[],
+            length=44100,
+        )
+    assert spawned.all_ended()
+    assert _encoder_threads() == []
+    assert [p.name for p in tmp_path.iterdir()] == ["x.mp3"]
+    assert target.read_bytes() == b"earlier"

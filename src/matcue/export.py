@@ -288,10 +288,10 @@ def write_mp3(
             try:
                 for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
                     proc.write(block if channels == 2 else block[:, 0])
-            except BaseException:
+                proc.finish()
+            except BaseException:  # an error, or Ctrl-C even while finishing
                 proc.abort()
                 raise
-            proc.finish()
     log.info("wrote %s (%.1f s, %d kbps)", path, length / sample_rate, bitrate)
 
 

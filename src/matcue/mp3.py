@@ -17,9 +17,11 @@ Layout references: LAME ``libmp3lame/VbrTag.c`` (writer), ffmpeg
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
+import subprocess
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -507,7 +509,6 @@ class Mp3ProcessWriter:
         self, path: str, *, sample_rate: int, channels: int, bitrate: int = 64, quality: int = 2
     ) -> None:
         import queue
-        import subprocess
         import sys
         import threading
 
@@ -535,8 +536,12 @@ class Mp3ProcessWriter:
         self._read_error: BaseException | None = None
         self._feeder = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
         self._reader = threading.Thread(target=self._read, name="mp3-read", daemon=True)
-        self._feeder.start()
-        self._reader.start()
+        try:
+            self._feeder.start()
+            self._reader.start()
+        except BaseException:  # Ctrl-C while starting: no process or thread outlives us
+            self.abort()
+            raise
 
     def _feed(self) -> None:
         stdin = self._proc.stdin
@@ -600,18 +605,26 @@ class Mp3ProcessWriter:
         return self._samples
 
     def abort(self) -> bytes:
-        """Stop the encoder process (after an error in the producer); returns its stderr."""
+        """Stop the encoder process (after an error in the producer, or an interrupt
+        at any point, even inside ``__init__`` or :meth:`finish`); returns its stderr."""
+        import queue
+
         if self._proc.poll() is None:
             self._proc.kill()
         if self._feeder.is_alive():
-            self._queue.put(None)
+            with contextlib.suppress(queue.Full):  # the feeder drains it once the pipe breaks
+                self._queue.put(None, timeout=5)
             self._feeder.join(timeout=5)
-        if not self._feeder.is_alive():
-            self._proc.stdin = None
-        self._reader.join(timeout=5)
-        if not self._reader.is_alive():
-            self._proc.stdout = None
-        _, err = self._proc.communicate()
+        if self._feeder.ident is not None and not self._feeder.is_alive():
+            self._proc.stdin = None  # the feeder closed it
+        if self._reader.is_alive():
+            self._reader.join(timeout=5)
+        if self._reader.ident is not None and not self._reader.is_alive():
+            self._proc.stdout = None  # the reader closed it
+        try:
+            _, err = self._proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            err = b""
         self._file.close()
         return err or b""
 
