@@ -453,6 +453,11 @@ class _MeterThread:
             self._t.join()
 
 
+LIMITER_LOSS_CHECK_LU = 0.3
+"""A limiter loss at least this large is not extrapolated: the gain is checked by
+mixing and metering (it grows faster than linearly with the gain)."""
+
+
 def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | None) -> float:
     """The final gain (dB) found by mixing and metering the whole session (pass 1).
 
@@ -530,16 +535,19 @@ def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | N
             unlimited,
         )
         prev: tuple[float, float] | None = None
+        loss = math.inf
         if math.isfinite(got) and math.isfinite(unlimited):
             # What the limiter took at these gains, it takes (nearly) at a gain close by.
             loss = unlimited - got
             gain_db = min(MAX_GAIN_DB, target - raw + max(0.0, loss))
             prev = (gain_now, raw + gain_now - loss)  # a point for the secant below
-        if prev is None or abs(gain_db - gain_now) > 1.0:
-            # Too far from the estimate to trust: measure, with secant steps on
-            # loudness(gain) (limiting makes the slope less than 1).
+        if prev is None or abs(gain_db - gain_now) > 1.0 or loss >= LIMITER_LOSS_CHECK_LU:
+            # Too far from the estimate, or the limiter takes enough that its loss
+            # grows faster than the gain (a loud steady bed under every word):
+            # measure, with secant steps on loudness(gain) (limiting makes the slope
+            # less than 1).
             slope = 1.0
-            for attempt in range(2):
+            for attempt in range(3):
                 check = LoudnessMeter(mixer.sr, mixer.ch)
                 for out in _final_pass(mixer, gain_db, size):
                     check.add(out)
@@ -548,7 +556,10 @@ def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | N
                 if not math.isfinite(got) or abs(target - got) < 0.2:
                     break
                 if prev is not None and gain_db != prev[0]:
-                    slope = min(1.0, max(0.2, (got - prev[1]) / (gain_db - prev[0])))
+                    measured_slope = (got - prev[1]) / (gain_db - prev[0])
+                    # Loudness rises with gain: a slope that does not came from the
+                    # first point being an estimate, so it says nothing.
+                    slope = min(1.0, max(0.2, measured_slope)) if measured_slope > 0 else 1.0
                 prev = (gain_db, got)
                 gain_db = min(MAX_GAIN_DB, gain_db + (target - got) / slope)
     return gain_db
