@@ -382,3 +382,25 @@ def test_ctrl_c_anywhere_in_the_encoder_leaves_no_process_thread_or_file(
     assert _encoder_threads() == []
     assert [p.name for p in tmp_path.iterdir()] == ["x.mp3"]
     assert target.read_bytes() == b"earlier"
+
+
+@pytest.mark.parametrize(("sr", "ch", "kbps"), [(22050, 1, 64), (22050, 1, 32), (44100, 2, 128)])
+def test_decoded_level_equals_the_mix_level(tmp_path: Path, sr: int, ch: int, kbps: int) -> None:
+    """LAME plays back 0.95 times what it is given; write_mp3 makes up for it, so two
+    independent decoders (libsndfile's mpg123 and dr_mp3) give back the input level."""
+    miniaudio = pytest.importorskip("miniaudio")
+    t = np.arange(3 * sr) / sr
+    x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    x = np.stack([x] * ch, axis=1) if ch == 2 else x
+    path = tmp_path / "tone.mp3"
+    write_mp3(
+        [x], path, sample_rate=sr, channels=ch, bitrate=kbps, tags=None, chapters=[], length=len(x)
+    )
+    mid = slice(sr, 2 * sr)
+    ref = 20 * np.log10(np.sqrt(np.mean(np.square(x[mid], dtype=np.float64))))
+    y, _ = sf.read(path, dtype="float64", always_2d=True)
+    decoded = miniaudio.decode_file(str(path), output_format=miniaudio.SampleFormat.FLOAT32)
+    z = np.asarray(decoded.samples, dtype=np.float64).reshape(-1, ch)
+    for d in (y, z):
+        level = 20 * np.log10(np.sqrt(np.mean(np.square(d[mid]))))
+        assert abs(level - ref) < 0.05, (level, ref)

@@ -38,7 +38,7 @@ from mutagen.id3 import (
 from matcue import __version__
 from matcue.atomic import atomic_output
 from matcue.errors import RenderError
-from matcue.mp3 import Mp3ProcessWriter, Mp3StreamWriter, float_to_int16
+from matcue.mp3 import LAME_OUTPUT_SCALE, Mp3ProcessWriter, Mp3StreamWriter, float_to_int16
 from matcue.timeline import Chapter, Timeline
 
 log = logging.getLogger(__name__)
@@ -210,10 +210,16 @@ def id3_tag_bytes(
 
 
 def _int16_blocks(
-    chunks: Iterable[np.ndarray], *, channels: int, length: int, dither: bool
+    chunks: Iterable[np.ndarray],
+    *,
+    channels: int,
+    length: int,
+    dither: bool,
+    scale: float = 1.0,
 ) -> Iterator[np.ndarray]:
     """Float chunks -> int16 blocks shaped (n, channels), checking shapes and that they
-    add up to exactly ``length`` samples (a mismatch is a mixer bug, never padded over)."""
+    add up to exactly ``length`` samples (a mismatch is a mixer bug, never padded over).
+    ``scale`` multiplies the samples first (1.0 leaves them untouched)."""
     rng = np.random.default_rng(0x6D617463) if dither else None  # fixed seed: reproducible
     total = 0
     for i, chunk in enumerate(chunks):
@@ -228,6 +234,8 @@ def _int16_blocks(
         if total > length:
             raise RenderError(f"audio runs past the session's length of {length} samples")
         if a.shape[0]:
+            if scale != 1.0:
+                a = a * np.float32(scale)
             yield float_to_int16(a, dither=rng)
     if total != length:
         raise RenderError(f"audio has {total} samples; the timeline says {length}")
@@ -261,6 +269,9 @@ def write_mp3(
     head = b""
     if tags is not None or chapters:
         head = id3_tag_bytes(tags, chapters, sample_rate=sample_rate, length=length)
+    # LAME's decoded output is LAME_OUTPUT_SCALE times its input: send it the
+    # samples divided by that, so the file plays at the level the mix was made for.
+    lame_in = 1.0 / LAME_OUTPUT_SCALE
     with atomic_output(Path(path)) as tmp:
         if not parallel:
             with open(tmp, "wb") as f:
@@ -272,7 +283,9 @@ def write_mp3(
                     bitrate=bitrate,
                     quality=quality,
                 )
-                for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
+                for block in _int16_blocks(
+                    chunks, channels=channels, length=length, dither=dither, scale=lame_in
+                ):
                     writer.write(block if channels == 2 else block[:, 0])
                 writer.finish()
         else:
@@ -286,7 +299,9 @@ def write_mp3(
                 quality=quality,
             )
             try:
-                for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
+                for block in _int16_blocks(
+                    chunks, channels=channels, length=length, dither=dither, scale=lame_in
+                ):
                     proc.write(block if channels == 2 else block[:, 0])
                 proc.finish()
             except BaseException:  # an error, or Ctrl-C even while finishing

@@ -206,6 +206,7 @@ def render(
     with a WebVTT transcript beside it and optionally a JSON timeline."""
     from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
     from .mix import MixSettings, MixStream, render_chunks
+    from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
 
     started = time.monotonic()
     report = progress or (lambda stage, fraction: None)
@@ -221,6 +222,9 @@ def render(
     )
     if settings.bed_volume is not None:
         mix = replace(mix, bed_volume_db=settings.bed_volume)
+    if settings.format != "wav":
+        # The encoder's overshoots land after the limiter: leave them room.
+        mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
     total = timeline.length
     done = 0
 
