@@ -223,3 +223,24 @@ def test_a_loud_steady_bed_file_still_lands_on_target(tmp_path):
     _, a, rate, _, _ = render(tmp_path, "hum", "--bed", str(bed), "--bed-volume", "-9")
     loud = pyln.Meter(rate).integrated_loudness(a[:, 0].astype(np.float64))
     assert abs(loud + 19) <= 0.3, loud
+
+
+def test_volume_sets_the_voice_against_the_bed(tmp_path):
+    """--volume 0.5 puts the voice 6 dB lower against the bed (the session is then
+    normalised as a whole, so the file itself is not quieter)."""
+    levels = {}
+    for volume in ("1", "0.5"):
+        _, a, rate, events, _ = render(
+            tmp_path, f"v{volume}", "--bed", "pink", "--no-chime", "--volume", volume
+        )
+        speech = [e for e in events if e["kind"] == "speech" and e["end"] - e["start"] > 1.0]
+        voice = np.concatenate([a[int(e["start"] * rate) : int(e["end"] * rate)] for e in speech])
+        sounding = sorted((e["start"], e["end"]) for e in speech)
+        gaps = [
+            (x[1] + 1.0, y[0] - 0.5)
+            for x, y in zip(sounding, sounding[1:], strict=False)
+            if y[0] - x[1] > 2.5
+        ]
+        bed = np.concatenate([a[int(g0 * rate) : int(g1 * rate)] for g0, g1 in gaps])
+        levels[volume] = rms_db(voice) - rms_db(bed)
+    assert levels["1"] - levels["0.5"] == pytest.approx(6.0, abs=1.0), levels

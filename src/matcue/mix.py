@@ -97,6 +97,11 @@ class MixSettings:
     bed_volume_db: float = -24.0
     """Relative loudness of the bed. -24 LU sits well under the voice: heard in the pauses,
     never competing with words (and ducked a further ``duck_db`` under them)."""
+    speech_volume: float = 1.0
+    """The voice's level against bells, bed and tone, 0 < v <= 1 (``--volume``). Their
+    relative levels are set against the speech at volume 1, and the whole session is
+    then brought to the loudness target: a lower volume lowers the voice under the
+    rest (without bells, bed or tone there is nothing to lower it under)."""
     channels: int = 1
     """1 (mono) or 2 (stereo: speech and bells centred, a generated bed decorrelated L/R)."""
     target_lufs: float | None = None
@@ -202,6 +207,8 @@ class _Mixer:
                 )
             if ev.clip not in arrays:
                 arrays[ev.clip] = _clip_array(clips[ev.clip], ev.clip, sr)
+                if settings.speech_volume != 1.0:
+                    arrays[ev.clip] = arrays[ev.clip] * np.float32(settings.speech_volume)
             clip = arrays[ev.clip]
             n = min(len(clip), max(0, ev.end - ev.start), max(0, self.length - ev.start))
             if n > 0 and ev.start >= 0:
@@ -216,6 +223,10 @@ class _Mixer:
         for arr in arrays.values():
             meter.add(arr)
         ref = meter.integrated()
+        if not 0.0 < settings.speech_volume <= 1.0:
+            raise InputError(f"speech volume must be in (0, 1], got {settings.speech_volume}")
+        # Bells, bed and tone are set against the voice at full volume.
+        ref -= 20.0 * math.log10(settings.speech_volume)
         self.speech_lufs = ref if math.isfinite(ref) else DEFAULT_SPEECH_LUFS
 
         # Sounds (validated even when chimes are off, so a bad name fails early).

@@ -132,7 +132,7 @@ def speech_settings(settings: Settings) -> Any:
         engine=settings.engine,
         voice=settings.voice,
         rate=settings.rate,
-        volume=settings.volume,
+        volume=None,  # --volume is applied in the mix (MixSettings.speech_volume)
         model=settings.voice_model,
     )
 
@@ -222,6 +222,8 @@ def render(
     )
     if settings.bed_volume is not None:
         mix = replace(mix, bed_volume_db=settings.bed_volume)
+    if settings.volume is not None:
+        mix = replace(mix, speech_volume=settings.volume)
     if settings.format != "wav":
         # The encoder's overshoots land after the limiter: leave them room.
         mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
