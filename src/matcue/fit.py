@@ -29,6 +29,9 @@ SCALE_RANGE = (0.3, 4.0)
 REP_BOUNDS = (0.5, 3.0)
 HOLD_BOUNDS = (0.5, 2.5)
 REST_BOUNDS = (0.5, 3.0)
+TRANSITION_BOUNDS = (0.5, 1.0)
+"""A transition's own duration (time to fetch a band, to lie down) is only ever
+shortened, at most to half, and only for a session that cannot otherwise fit."""
 ESTIMATE_WPM_DEFAULT = 190
 BISECTIONS = 10
 """Halvings of the scale range: 4/0.3 = 13x narrows to under 0.3% per step."""
@@ -81,6 +84,10 @@ def scale_step(step: Any, factor: float, relaxed: bool = False) -> Any:
     if kind == "rest":
         whole = step.duration.unit != "seconds"
         return step.model_copy(update={"duration": _dur(step.duration, factor, REST_BOUNDS, whole)})
+    if kind == "transition" and relaxed and step.duration is not None:
+        whole = step.duration.unit != "seconds"
+        duration = _dur(step.duration, factor, TRANSITION_BOUNDS, whole)
+        return step.model_copy(update={"duration": duration})
     return step
 
 
