@@ -152,25 +152,34 @@ def fit_routine(
     best: tuple[float, Any, int, float] | None = None
     if length(_scaled(routine, SCALE_RANGE[0])) > target * (1 + TOLERANCE):
         # Too long even at the shortest sensible scaling: let reps leave their range.
-        lo, hi = SCALE_RANGE
-        for _ in range(BISECTIONS):
-            mid = math.sqrt(lo * hi)
-            if length(_scaled(routine, mid, True)) < target:
-                lo = mid
-            else:
-                hi = mid
-        fitted = _scaled(routine, hi, True)
-        after = length(fitted)
+        def relaxed_fit(r: Any) -> tuple[float, Any]:
+            lo, hi = SCALE_RANGE
+            for _ in range(BISECTIONS):
+                mid = math.sqrt(lo * hi)
+                if length(_scaled(r, mid, True)) < target:
+                    lo = mid
+                else:
+                    hi = mid
+            best = min(
+                (_scaled(r, f, True) for f in (lo, hi)), key=lambda c: abs(length(c) - target)
+            )
+            return abs(length(best) - target), best
+
+        err, fitted = relaxed_fit(routine)
         extra: list[str] = []
-        if after > target * (1 + TOLERANCE):
-            # Last resort: each step's set-up shortened to its first line.
-            fitted = fitted.model_copy(
+        if err > TOLERANCE * target and length(fitted) > target:
+            # Last resort: each step's set-up shortened to its first line (taken
+            # only if it lands closer: it can overshoot the other way).
+            short = routine.model_copy(
                 update={
-                    "steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in fitted.steps]
+                    "steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in routine.steps]
                 }
             )
-            after = length(fitted)
-            extra.append("  set-up instructions shortened to their first line")
+            short_err, short_fitted = relaxed_fit(short)
+            if short_err < err:
+                fitted = short_fitted
+                extra.append("  set-up instructions shortened to their first line")
+        after = length(fitted)
         return fitted, describe_changes(routine, fitted, 0, before, after, settings.minutes, extra)
     for rounds in range(0, MAX_ROUNDS + 1):
         base = with_rounds(routine, rounds)
