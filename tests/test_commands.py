@@ -51,7 +51,7 @@ def test_routines_lists_all_seven_with_summary_and_length():
     lines = r.output.splitlines()
     assert sorted(line.split()[0] for line in lines) == sorted(BUILTINS)
     for line in lines:
-        assert re.search(r"~\d+ min\s+\S", line), line
+        assert re.search(r"~\d+(\.5)? min\s+\S", line), line
     assert sorted(builtin_names()) == sorted(BUILTINS)
 
 
