@@ -285,7 +285,12 @@ def _spin() -> None:
 
 @contextlib.contextmanager
 def _handlers_kept() -> Iterator[None]:
+    """The test's own handlers are put back after it. Both signals start at their
+    defaults: a suite run as a background job inherits SIGINT *ignored*, and
+    install_interrupt_handlers rightly keeps an inherited ignore."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         yield
     finally:
@@ -434,3 +439,13 @@ def test_chapters_json() -> None:
     chapters = chapters_to_json(make_timeline())
     assert chapters[1] == {"index": 1, "title": "Cat and Cow, slowly", "start": 2.0, "end": 4.0}
     assert [c["title"] for c in chapters] == TITLES
+
+
+def test_a_signal_inherited_as_ignored_stays_ignored() -> None:
+    """A background job of a non-interactive shell (or nohup) is started with SIGINT
+    ignored: Ctrl-C in the terminal is not meant for it, and matcue keeps it so."""
+    with _handlers_kept():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        install_interrupt_handlers()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
