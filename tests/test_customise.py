@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from fakes import FakeSpeechLengths, fake_sound_length
 
 from matcue.cli import main
-from matcue.cuescript import Block
+from matcue.cuescript import Block, Say, Sound, parse_script
 from matcue.errors import InputError
 from matcue.pipeline import build_script, load_source, prepare, resolve_settings
 from matcue.schedule import schedule
+from matcue.templating import render_script_text
 
 SR = 22050
 
@@ -121,22 +122,77 @@ def test_routine_text_is_spoken_literally_never_evaluated(tmp_path):
     assert not any(getattr(i, "seconds", 0) == 99 for i in s.items)
 
 
+def script_text(name: str, **overrides) -> str:
+    source = load_source(name)
+    return render_script_text(source.routine, resolve_settings(source, overrides))
+
+
 def test_user_template_overrides_and_extends_builtin(tmp_path):
-    (tmp_path / "kind_breath.cue.j2").write_text(
-        "{% for rep in range(1, step.reps + 1) %}\n@block {{ step.cycle }} rep={{ rep }}\n"
-        "{% for ph in step.phases %}\n  {{ ph.offset }} {{ ph.phase }}: "
-        "{{ 'Rise.' if ph.phase == 'inhale' else 'Settle.' }}\n{% endfor %}\n@end\n{% endfor %}\n"
-    )
-    (tmp_path / "session.cue.j2").write_text(
-        '{% extends "builtin/session.cue.j2" %}\n'
-        "{% block closing %}That is all for today.\n{{ super() }}{% endblock %}\n"
-    )
-    s = script_for("thaw", templates=tmp_path)
+    # Regression: super() used to come back escaped as one spoken line
+    # ("\@context @pause 1 ... @sound chime-end"): the outro became one long cue
+    # and the end chime was lost. The session template is the snippet in
+    # docs/templates.md, verbatim; the rendered script is compared in full.
+    kind_only, both = tmp_path / "kind", tmp_path / "both"
+    for folder in (kind_only, both):
+        folder.mkdir()
+        (folder / "kind_breath.cue.j2").write_text(
+            "{% for rep in range(1, step.reps + 1) %}\n@block {{ step.cycle }} rep={{ rep }}\n"
+            "{% for ph in step.phases %}\n  {{ ph.offset }} {{ ph.phase }}: "
+            "{{ 'Rise.' if ph.phase == 'inhale' else 'Settle.' }}\n{% endfor %}\n@end\n"
+            "{% endfor %}\n"
+        )
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "templates.md").read_text()
+    snippet = re.search(r"```jinja\n(\{% extends .*?)```", doc, re.S)
+    assert snippet is not None
+    (both / "session.cue.j2").write_text(snippet.group(1))
+
+    s = script_for("thaw", templates=both)
     texts = [line.text for b in s.items if isinstance(b, Block) for line in b.lines]
     assert "Rise." in texts and "Settle." in texts
-    said = [i.text for i in s.items if hasattr(i, "text") and isinstance(i.text, str)]
-    assert "That is all for today." in said
-    assert said[-1] != "That is all for today."  # super() kept the built-in outro after it
+    assert [i.name for i in s.items if isinstance(i, Sound)][-1] == "chime-end"
+    overridden = script_text("thaw", templates=kind_only)
+    head, sep, tail = overridden.rpartition("@context\n@pause 1\n")
+    assert sep and tail.endswith("@sound chime-end\n")
+    expected = head + "That is all for today.\n" + sep + tail
+    assert script_text("thaw", templates=both) == expected
+
+
+def test_macros_callers_includes_and_self_blocks_pass_their_markup_through(tmp_path):
+    (tmp_path / "bits.cue.j2").write_text("@pause 2\nIncluded.\n")
+    (tmp_path / "session.cue.j2").write_text(
+        '{% extends "builtin/session.cue.j2" %}\n'
+        "{% macro beat(text) %}@pause 3\n{{ text }}\n{% endmacro %}\n"
+        "{% macro wrap() %}@context phase=rest\n{{ caller() }}{% endmacro %}\n"
+        "{% block closing %}{{ beat(routine.title) }}"
+        "{% call wrap() %}@pause 4\n{% endcall %}"
+        '{% include "bits.cue.j2" %}'
+        "{{ self.opening() }}{% endblock %}\n"
+    )
+    f = tmp_path / "r.yaml"
+    f.write_text('title: "@pause 99"\nsteps:\n  - {kind: say, name: S, text: hi}\n')
+    text = script_text(str(f), templates=tmp_path)
+    closing = text[text.index("@pause 3\n") :]
+    assert closing == (
+        "@pause 3\n\\@pause 99\n"  # the macro's markup, with the routine's title still escaped
+        "@context phase=rest\n@pause 4\n"  # caller() inside a macro
+        "@pause 2\nIncluded.\n"  # include
+        "@sound chime wait=2\n\\@pause 99.\n@pause 1\n"  # self.opening()
+    )
+    said = [i.text for i in parse_script(text).items if isinstance(i, Say)]
+    assert said.count("@pause 99") == 1 and said.count("@pause 99.") == 2
+
+
+def test_user_text_joined_to_template_markup_is_still_escaped(tmp_path):
+    # Only the direct result of super(), a macro or caller() is markup; once it is
+    # joined with other text the whole value is ordinary text again.
+    (tmp_path / "session.cue.j2").write_text(
+        '{% extends "builtin/session.cue.j2" %}\n'
+        "{% macro m() %}@pause 5{% endmacro %}\n"
+        "{% block closing %}{{ m() ~ ' ' ~ routine.title }}\n{% endblock %}\n"
+    )
+    f = tmp_path / "r.yaml"
+    f.write_text('title: "@pause 99"\nsteps:\n  - {kind: say, name: S, text: hi}\n')
+    assert script_text(str(f), templates=tmp_path).endswith("\\@pause 5 @pause 99\n")
 
 
 def test_user_template_error_names_file_and_line(tmp_path):

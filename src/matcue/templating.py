@@ -9,7 +9,11 @@ template, so a user template can extend a built-in one.
 Every template runs in Jinja's sandbox. Routine text reaches templates only
 as data: it is never compiled as template code, and the ``finalize`` hook
 escapes every printed value for the cue-script syntax, so text such as
-``{{ x }}`` or ``@pause 9`` in a routine is spoken literally.
+``{{ x }}`` or ``@pause 9`` in a routine is spoken literally. The one
+exception is cue-script text a template wrote itself: what ``super()``,
+``self.BLOCK()``, a macro, ``caller()`` or a recursive ``loop()`` returns is
+:class:`TemplateOutput` and is printed as it is (its own printed values were
+escaped when it was rendered). ``{% include %}`` output is never finalized.
 """
 
 from __future__ import annotations
@@ -64,7 +68,36 @@ class Seconds(Fraction):
     del _wrap
 
 
+class TemplateOutput(str):
+    """Cue-script text rendered by a template (a block, macro, caller or
+    recursive loop), as opposed to a value: printed without escaping. Any
+    operation on it (joining, a filter) gives a plain string, which is escaped
+    again, so user text never slips through by being joined to markup."""
+
+    __slots__ = ()
+
+
+# Calling one of these runs template code and returns its rendered output.
+_TEMPLATE_CALLABLES = (
+    jinja2.runtime.Macro,
+    jinja2.runtime.BlockReference,
+    jinja2.runtime.LoopContext,
+)
+
+
+class _CueEnvironment(SandboxedEnvironment):
+    """The sandbox, with the output of template code marked as such."""
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        rv = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(__obj, _TEMPLATE_CALLABLES) and type(rv) is str:
+            return TemplateOutput(rv)
+        return rv
+
+
 def _finalize(value: Any) -> Any:
+    if isinstance(value, TemplateOutput):
+        return value
     if isinstance(value, str) and not isinstance(value, jinja2.runtime.Undefined):
         return escape_text(value)
     if isinstance(value, Fraction):
@@ -109,7 +142,7 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.PrefixLoader({"builtin": builtin}))
     loaders.append(builtin)
-    env = SandboxedEnvironment(
+    env = _CueEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         trim_blocks=True,
         lstrip_blocks=True,
