@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from fakes import FakeSpeechLengths, fake_sound_length
 
 from matcue.cli import main
-from matcue.cuescript import Block, Say, Sound, parse_script
+from matcue.cuescript import Block, Say, Sound, StepMark, parse_script
 from matcue.errors import InputError
-from matcue.pipeline import build_script, load_source, prepare, resolve_settings
+from matcue.fit import with_rounds
+from matcue.pipeline import Source, build_script, load_source, prepare, resolve_settings
 from matcue.schedule import schedule
+from matcue.starter import starter_routine
 from matcue.templating import render_script_text
 
 SR = 22050
@@ -155,6 +157,48 @@ def test_user_template_overrides_and_extends_builtin(tmp_path):
     assert sep and tail.endswith("@sound chime-end\n")
     expected = head + "That is all for today.\n" + sep + tail
     assert script_text("thaw", templates=both) == expected
+
+
+def spoken(script) -> list[str]:
+    """Every spoken line, flowing or anchored, in order."""
+    out: list[str] = []
+    for item in script.items:
+        if isinstance(item, Say):
+            out.append(item.text)
+        elif isinstance(item, Block):
+            out.extend(line.text for line in item.lines if line.text)
+    return out
+
+
+def test_unnamed_say_and_transition_steps_speak_no_invented_title(tmp_path):
+    # Regression: the `matcue new` starter opens with an unnamed say step, so every
+    # starter session said "Instructions." aloud, and "Transition." for its
+    # unnamed transition. The default names stay as chapter titles only.
+    f = tmp_path / "starter.yaml"
+    f.write_text(starter_routine("starter"))
+    for verbosity in ("full", "brief", "minimal"):
+        s = script_for(str(f), verbosity=verbosity)
+        said = spoken(s)
+        assert "Instructions." not in said and "Transition." not in said
+        marks = [i.name for i in s.items if isinstance(i, StepMark)]
+        assert marks[:3] == ["Instructions", "Cat and cow", "Transition"]
+        first = s.items.index(StepMark("Instructions"))
+        assert next(i for i in s.items[first:] if isinstance(i, Say)).text == (
+            "Come onto your hands and knees, wrists under shoulders."
+        )
+        assert "Cat and cow." in said  # names the routine gives are still spoken
+    # nor in the extra rounds that --minutes adds
+    rounds = with_rounds(load_source(str(f)).routine, 1)
+    s = build_script(Source("starter", rounds), resolve_settings(Source("starter", rounds), {}))[0]
+    said = spoken(s)
+    assert not [t for t in said if t.startswith(("Instructions", "Transition"))]
+    assert "Cat and cow (round 2)." in said
+    g = tmp_path / "named.yaml"
+    g.write_text(
+        "title: T\nsteps:\n  - {kind: say, name: Instructions, text: hi}\n"
+        "  - {kind: transition, name: Transition}\n"
+    )
+    assert spoken(script_for(str(g)))[1:] == ["Instructions.", "hi.", "Transition."]
 
 
 def test_macros_callers_includes_and_self_blocks_pass_their_markup_through(tmp_path):

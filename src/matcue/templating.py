@@ -31,7 +31,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .cuescript import escape_text, format_seconds, to_fraction
 from .errors import InputError
-from .routine import BreathWords, RepsWords
+from .routine import BreathWords, RepsWords, SayStep, TransitionStep
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,13 @@ def _cues(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
     return {k: getattr(obj, k, None) for k in keys}
 
 
+# Chapter titles of the kinds whose name is optional: the routine format owns them.
+DEFAULT_NAMES: dict[str, str] = {
+    kind: cls.default_name
+    for kind, cls in (("say", SayStep), ("transition", TransitionStep))
+    if cls.default_name
+}
+
 # The routine format owns the default phase words; a step's own words override them.
 BREATH_WORDS: dict[str, str] = BreathWords().model_dump()
 REP_WORDS: dict[str, str] = RepsWords().model_dump()
@@ -239,13 +246,16 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
     if sides == "both":
         sides = ["left", "right"]
     side_list = [str(getattr(s, "value", s)) for s in sides] if sides else [None]
-    name = getattr(step, "name", None) or {"say": "Instructions", "transition": "Transition"}.get(
-        kind, kind.title()
-    )
+    name = getattr(step, "name", None) or DEFAULT_NAMES.get(kind, kind.title())
+    # A say or transition step the routine left unnamed gets a default name for
+    # its chapter, but an invented title is not worth saying aloud.
+    given = getattr(step, "model_fields_set", None)
+    named = kind not in DEFAULT_NAMES or given is None or "name" in given
     plan: dict[str, Any] = {
         "index": index,
         "kind": kind,
         "name": name,
+        "named": named,
         "setup": _lines(getattr(step, "setup", None)),
         "brief": getattr(step, "brief", None),
         "sides": side_list,
