@@ -201,6 +201,20 @@ def test_unnamed_say_and_transition_steps_speak_no_invented_title(tmp_path):
     assert spoken(script_for(str(g)))[1:] == ["Instructions.", "hi.", "Transition."]
 
 
+def test_an_extra_round_is_announced_once():
+    # Regression: the transition into an extra --minutes round was named "Round 2"
+    # and its text began "Round 2." too, so the listener heard "Round 2. Round 2.
+    # Come back into position ...".
+    thaw = load_source("thaw").routine
+    rounds = with_rounds(thaw, 2)
+    source = Source("thaw", rounds)
+    said = spoken(build_script(source, resolve_settings(source, {}))[0])
+    for r in (2, 3):
+        assert [t for t in said if f"Round {r}" in t] == [f"Round {r}."]
+        at = said.index(f"Round {r}.")
+        assert said[at + 1].startswith("Come back into position for ")
+
+
 def test_macros_callers_includes_and_self_blocks_pass_their_markup_through(tmp_path):
     (tmp_path / "bits.cue.j2").write_text("@pause 2\nIncluded.\n")
     (tmp_path / "session.cue.j2").write_text(

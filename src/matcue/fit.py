@@ -98,7 +98,8 @@ def with_rounds(routine: Any, rounds: int) -> Any:
         back = TransitionStep(
             kind="transition",
             name=f"Round {r}",
-            text=f"Round {r}. Come back into position for {span[0].display_name.lower()}.",
+            # The name is spoken at the step's start: the text must not say it again.
+            text=f"Come back into position for {span[0].display_name.lower()}.",
         )
         steps.append(back)
         for s in span:
