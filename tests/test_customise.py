@@ -4,6 +4,7 @@ real engine's clip lengths (prepare(): no mixing needed)."""
 
 from __future__ import annotations
 
+import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -39,12 +40,31 @@ def anchored_intervals(script) -> list[Fraction]:
     return out
 
 
-@pytest.mark.parametrize("name", ["thaw", "clutch", "retrain", "control"])
-def test_pace_scales_every_anchored_interval_exactly(name):
+# Every built-in, and a routine whose set rest and rest sit at the edges where a
+# fixed (unpaced) lead time or margin would add, drop or move a cue.
+EDGES = """\
+title: Edges
+steps:
+  - {kind: reps, name: Hinge, reps: 1, sets: 2, set_rest: 10, cues: {move: Go., release: Back.}}
+  - {kind: rest, name: Rest, duration: 60, every: 45}
+"""
+
+
+@pytest.mark.parametrize(
+    "name", ["thaw", "clutch", "retrain", "control", "morning", "desk-break", "articulate", "edges"]
+)
+@pytest.mark.parametrize("pace", ["0.5", "0.8", "1.5", "2"])
+def test_pace_scales_every_anchored_interval_exactly(name, pace, tmp_path):
+    # morning's "Get ready for set N" once sat a fixed 5 s before the end of the
+    # set rest, so at pace 1.5 it came 25 s after "Rest between sets." instead of
+    # 22.5 s; the rest reminders used a fixed 8 s margin before the end.
+    if name == "edges":
+        (tmp_path / "edges.yaml").write_text(EDGES)
+        name = str(tmp_path / "edges.yaml")
     normal = anchored_intervals(script_for(name))
-    slow = anchored_intervals(script_for(name, pace="1.5"))
-    assert len(normal) == len(slow) > 10
-    assert all(s == n * Fraction(3, 2) for n, s in zip(normal, slow, strict=True))
+    paced = anchored_intervals(script_for(name, pace=pace))
+    assert len(normal) == len(paced) > 10
+    assert all(p == n * Fraction(pace) for n, p in zip(normal, paced, strict=True))
 
 
 def test_pace_keeps_scheduled_anchors_exact_in_samples():
@@ -337,6 +357,27 @@ def test_overrun_strict_fails_with_the_step_and_fix(tmp_path):
     assert r.exit_code == 0 and "warning: step 'Tight'" in r.output
     assert Path(tmp_path / "o.mp3").exists()
     assert re.search(r"overruns its 1\.50 s window by \d+\.\d\d s", r.output)
+
+
+def test_get_ready_for_the_next_set_keeps_its_paced_place_in_the_timeline_json(tmp_path):
+    # Regression: the cue sat a fixed 5 s before the end of the set rest, so
+    # --pace 1.5 moved it from 15 s to 25 s after "Rest between sets." (not 22.5 s).
+    f = tmp_path / "sets.yaml"
+    f.write_text(
+        "title: Sets\nsteps:\n  - kind: reps\n    name: Hinge\n    reps: 1\n    sets: 2\n"
+        "    set_rest: 20\n    cues: {move: Lean forward., release: Sit tall.}\n"
+    )
+    gaps = {}
+    for pace in ("1", "1.5"):
+        tl = tmp_path / f"{pace}.json"
+        out = tmp_path / f"{pace}.mp3"
+        args = ["render", str(f), "--pace", pace, "-o", str(out), "--timeline", str(tl)]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        start = {e["text"]: e["start"] for e in json.loads(tl.read_text()) if "text" in e}
+        gaps[pace] = start["Get ready for set two."] - start["Rest between sets."]
+    assert gaps["1"] == pytest.approx(15, abs=1e-6)
+    assert gaps["1.5"] == pytest.approx(22.5, abs=1e-6)
 
 
 def test_documented_template_example_produces_a_valid_restyled_script():

@@ -388,7 +388,8 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         total = _duration(step.duration, **dur)
         every = to_fraction(getattr(step, "every", 45) or 45) * pace
         offsets, t = [], every
-        while t <= total - min(every / 2, Fraction(8)):
+        # No reminder in the last stretch (half an interval, at most a paced 8 s).
+        while t <= total - min(every / 2, 8 * pace):
             offsets.append(Seconds(t))
             t += every
         plan.update(
@@ -427,6 +428,7 @@ def build_context(routine: Any, settings: Settings) -> dict[str, Any]:
         "brief": settings.verbosity == "brief",
         "minimal": settings.verbosity == "minimal",
         "pause": steps[0]["pause"] if steps else Seconds(1),
+        "pace": Seconds(settings.pace_factor),
     }
 
 
