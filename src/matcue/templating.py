@@ -200,6 +200,9 @@ def _cues(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
     return {k: getattr(obj, k, None) for k in keys}
 
 
+COUNTDOWN_COUNTS = 5
+"""How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
+
 # Chapter titles of the kinds whose name is optional: the routine format owns them.
 DEFAULT_NAMES: dict[str, str] = {
     kind: cls.default_name
@@ -333,23 +336,39 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
             cues=_lines(getattr(step, "cues", None)),
             release=getattr(step, "release", None),
         )
-        if guide == "breaths":
+        countdown: list[dict[str, Any]] = []
+        if guide == "breaths" or (guide == "countdown" and unit == "breaths"):
+            # One block per breath cycle; a remainder is a last, shorter breath.
             n_full = int(total // cycle)
             blocks = [Seconds(cycle)] * n_full
             if total - n_full * cycle > 0:
                 blocks.append(Seconds(total - n_full * cycle))
             plan["breaths"] = [
-                {"n": i + 1, "length": length, "exhale_at": Seconds(min(cycle / 2, length / 2))}
+                {
+                    "n": i + 1,
+                    "left": len(blocks) - i,
+                    "length": length,
+                    "exhale_at": Seconds(min(cycle / 2, length / 2)),
+                }
                 for i, length in enumerate(blocks)
             ]
         elif guide == "count":
             n = int(total // count) or 1
             plan["counts"] = [Seconds(count * k) for k in range(n)]
+        elif guide == "countdown":
+            # Whole counts (of the paced count tempo) ending exactly at the release:
+            # every count of a hold in counts, the last few of a hold in seconds.
+            n = int(total // count)
+            m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
+            countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
+        plan["countdown"] = countdown
         reminders = []
-        if guide in ("none", "countdown"):
+        if guide in ("none", "countdown") and "breaths" not in plan:
+            # Calm cues share out the time before any countdown.
+            span = countdown[0]["offset"] if countdown else total
             cues_ = plan["cues"]
             for k, cue in enumerate(cues_, start=1):
-                reminders.append({"offset": Seconds(total * k / (len(cues_) + 1)), "text": cue})
+                reminders.append({"offset": Seconds(span * k / (len(cues_) + 1)), "text": cue})
         plan["spread"] = reminders
     elif kind == "reps":
         move = _duration(getattr(step, "move", 2), **dur)
