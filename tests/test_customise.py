@@ -4,6 +4,7 @@ real engine's clip lengths (prepare(): no mixing needed)."""
 
 from __future__ import annotations
 
+import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -13,10 +14,13 @@ from click.testing import CliRunner
 from fakes import FakeSpeechLengths, fake_sound_length
 
 from matcue.cli import main
-from matcue.cuescript import Block
+from matcue.cuescript import Block, Say, Sound, StepMark, parse_script
 from matcue.errors import InputError
-from matcue.pipeline import build_script, load_source, prepare, resolve_settings
+from matcue.fit import with_rounds
+from matcue.pipeline import Source, build_script, load_source, prepare, resolve_settings
 from matcue.schedule import schedule
+from matcue.starter import starter_routine
+from matcue.templating import render_script_text
 
 SR = 22050
 
@@ -36,12 +40,31 @@ def anchored_intervals(script) -> list[Fraction]:
     return out
 
 
-@pytest.mark.parametrize("name", ["thaw", "clutch", "retrain", "control"])
-def test_pace_scales_every_anchored_interval_exactly(name):
+# Every built-in, and a routine whose set rest and rest sit at the edges where a
+# fixed (unpaced) lead time or margin would add, drop or move a cue.
+EDGES = """\
+title: Edges
+steps:
+  - {kind: reps, name: Hinge, reps: 1, sets: 2, set_rest: 10, cues: {move: Go., release: Back.}}
+  - {kind: rest, name: Rest, duration: 60, every: 45}
+"""
+
+
+@pytest.mark.parametrize(
+    "name", ["thaw", "clutch", "retrain", "control", "morning", "desk-break", "articulate", "edges"]
+)
+@pytest.mark.parametrize("pace", ["0.5", "0.8", "1.5", "2"])
+def test_pace_scales_every_anchored_interval_exactly(name, pace, tmp_path):
+    # morning's "Get ready for set N" once sat a fixed 5 s before the end of the
+    # set rest, so at pace 1.5 it came 25 s after "Rest between sets." instead of
+    # 22.5 s; the rest reminders used a fixed 8 s margin before the end.
+    if name == "edges":
+        (tmp_path / "edges.yaml").write_text(EDGES)
+        name = str(tmp_path / "edges.yaml")
     normal = anchored_intervals(script_for(name))
-    slow = anchored_intervals(script_for(name, pace="1.5"))
-    assert len(normal) == len(slow) > 10
-    assert all(s == n * Fraction(3, 2) for n, s in zip(normal, slow, strict=True))
+    paced = anchored_intervals(script_for(name, pace=pace))
+    assert len(normal) == len(paced) > 10
+    assert all(p == n * Fraction(pace) for n, p in zip(normal, paced, strict=True))
 
 
 def test_pace_keeps_scheduled_anchors_exact_in_samples():
@@ -121,22 +144,133 @@ def test_routine_text_is_spoken_literally_never_evaluated(tmp_path):
     assert not any(getattr(i, "seconds", 0) == 99 for i in s.items)
 
 
+def script_text(name: str, **overrides) -> str:
+    source = load_source(name)
+    return render_script_text(source.routine, resolve_settings(source, overrides))
+
+
 def test_user_template_overrides_and_extends_builtin(tmp_path):
-    (tmp_path / "kind_breath.cue.j2").write_text(
-        "{% for rep in range(1, step.reps + 1) %}\n@block {{ step.cycle }} rep={{ rep }}\n"
-        "{% for ph in step.phases %}\n  {{ ph.offset }} {{ ph.phase }}: "
-        "{{ 'Rise.' if ph.phase == 'inhale' else 'Settle.' }}\n{% endfor %}\n@end\n{% endfor %}\n"
-    )
-    (tmp_path / "session.cue.j2").write_text(
-        '{% extends "builtin/session.cue.j2" %}\n'
-        "{% block closing %}That is all for today.\n{{ super() }}{% endblock %}\n"
-    )
-    s = script_for("thaw", templates=tmp_path)
+    # Regression: super() used to come back escaped as one spoken line
+    # ("\@context @pause 1 ... @sound chime-end"): the outro became one long cue
+    # and the end chime was lost. The session template is the snippet in
+    # docs/templates.md, verbatim; the rendered script is compared in full.
+    kind_only, both = tmp_path / "kind", tmp_path / "both"
+    for folder in (kind_only, both):
+        folder.mkdir()
+        (folder / "kind_breath.cue.j2").write_text(
+            "{% for rep in range(1, step.reps + 1) %}\n@block {{ step.cycle }} rep={{ rep }}\n"
+            "{% for ph in step.phases %}\n  {{ ph.offset }} {{ ph.phase }}: "
+            "{{ 'Rise.' if ph.phase == 'inhale' else 'Settle.' }}\n{% endfor %}\n@end\n"
+            "{% endfor %}\n"
+        )
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "templates.md").read_text()
+    snippet = re.search(r"```jinja\n(\{% extends .*?)```", doc, re.S)
+    assert snippet is not None
+    (both / "session.cue.j2").write_text(snippet.group(1))
+
+    s = script_for("thaw", templates=both)
     texts = [line.text for b in s.items if isinstance(b, Block) for line in b.lines]
     assert "Rise." in texts and "Settle." in texts
-    said = [i.text for i in s.items if hasattr(i, "text") and isinstance(i.text, str)]
-    assert "That is all for today." in said
-    assert said[-1] != "That is all for today."  # super() kept the built-in outro after it
+    assert [i.name for i in s.items if isinstance(i, Sound)][-1] == "chime-end"
+    overridden = script_text("thaw", templates=kind_only)
+    head, sep, tail = overridden.rpartition("@context\n@pause 1\n")
+    assert sep and tail.endswith("@sound chime-end\n")
+    expected = head + "That is all for today.\n" + sep + tail
+    assert script_text("thaw", templates=both) == expected
+
+
+def spoken(script) -> list[str]:
+    """Every spoken line, flowing or anchored, in order."""
+    out: list[str] = []
+    for item in script.items:
+        if isinstance(item, Say):
+            out.append(item.text)
+        elif isinstance(item, Block):
+            out.extend(line.text for line in item.lines if line.text)
+    return out
+
+
+def test_unnamed_say_and_transition_steps_speak_no_invented_title(tmp_path):
+    # Regression: the `matcue new` starter opens with an unnamed say step, so every
+    # starter session said "Instructions." aloud, and "Transition." for its
+    # unnamed transition. The default names stay as chapter titles only.
+    f = tmp_path / "starter.yaml"
+    f.write_text(starter_routine("starter"))
+    for verbosity in ("full", "brief", "minimal"):
+        s = script_for(str(f), verbosity=verbosity)
+        said = spoken(s)
+        assert "Instructions." not in said and "Transition." not in said
+        marks = [i.name for i in s.items if isinstance(i, StepMark)]
+        assert marks[:3] == ["Instructions", "Cat and cow", "Transition"]
+        first = s.items.index(StepMark("Instructions"))
+        assert next(i for i in s.items[first:] if isinstance(i, Say)).text == (
+            "Come onto your hands and knees, wrists under shoulders."
+        )
+        assert "Cat and cow." in said  # names the routine gives are still spoken
+    # nor in the extra rounds that --minutes adds
+    rounds = with_rounds(load_source(str(f)).routine, 1)
+    s = build_script(Source("starter", rounds), resolve_settings(Source("starter", rounds), {}))[0]
+    said = spoken(s)
+    assert not [t for t in said if t.startswith(("Instructions", "Transition"))]
+    assert "Cat and cow (round 2)." in said
+    g = tmp_path / "named.yaml"
+    g.write_text(
+        "title: T\nsteps:\n  - {kind: say, name: Instructions, text: hi}\n"
+        "  - {kind: transition, name: Transition}\n"
+    )
+    assert spoken(script_for(str(g)))[1:] == ["Instructions.", "hi.", "Transition."]
+
+
+def test_an_extra_round_is_announced_once():
+    # Regression: the transition into an extra --minutes round was named "Round 2"
+    # and its text began "Round 2." too, so the listener heard "Round 2. Round 2.
+    # Come back into position ...".
+    thaw = load_source("thaw").routine
+    rounds = with_rounds(thaw, 2)
+    source = Source("thaw", rounds)
+    said = spoken(build_script(source, resolve_settings(source, {}))[0])
+    for r in (2, 3):
+        assert [t for t in said if f"Round {r}" in t] == [f"Round {r}."]
+        at = said.index(f"Round {r}.")
+        assert said[at + 1].startswith("Come back into position for ")
+
+
+def test_macros_callers_includes_and_self_blocks_pass_their_markup_through(tmp_path):
+    (tmp_path / "bits.cue.j2").write_text("@pause 2\nIncluded.\n")
+    (tmp_path / "session.cue.j2").write_text(
+        '{% extends "builtin/session.cue.j2" %}\n'
+        "{% macro beat(text) %}@pause 3\n{{ text }}\n{% endmacro %}\n"
+        "{% macro wrap() %}@context phase=rest\n{{ caller() }}{% endmacro %}\n"
+        "{% block closing %}{{ beat(routine.title) }}"
+        "{% call wrap() %}@pause 4\n{% endcall %}"
+        '{% include "bits.cue.j2" %}'
+        "{{ self.opening() }}{% endblock %}\n"
+    )
+    f = tmp_path / "r.yaml"
+    f.write_text('title: "@pause 99"\nsteps:\n  - {kind: say, name: S, text: hi}\n')
+    text = script_text(str(f), templates=tmp_path)
+    closing = text[text.index("@pause 3\n") :]
+    assert closing == (
+        "@pause 3\n\\@pause 99\n"  # the macro's markup, with the routine's title still escaped
+        "@context phase=rest\n@pause 4\n"  # caller() inside a macro
+        "@pause 2\nIncluded.\n"  # include
+        "@sound chime wait=2\n\\@pause 99.\n@pause 1\n"  # self.opening()
+    )
+    said = [i.text for i in parse_script(text).items if isinstance(i, Say)]
+    assert said.count("@pause 99") == 1 and said.count("@pause 99.") == 2
+
+
+def test_user_text_joined_to_template_markup_is_still_escaped(tmp_path):
+    # Only the direct result of super(), a macro or caller() is markup; once it is
+    # joined with other text the whole value is ordinary text again.
+    (tmp_path / "session.cue.j2").write_text(
+        '{% extends "builtin/session.cue.j2" %}\n'
+        "{% macro m() %}@pause 5{% endmacro %}\n"
+        "{% block closing %}{{ m() ~ ' ' ~ routine.title }}\n{% endblock %}\n"
+    )
+    f = tmp_path / "r.yaml"
+    f.write_text('title: "@pause 99"\nsteps:\n  - {kind: say, name: S, text: hi}\n')
+    assert script_text(str(f), templates=tmp_path).endswith("\\@pause 5 @pause 99\n")
 
 
 def test_user_template_error_names_file_and_line(tmp_path):
@@ -223,6 +357,27 @@ def test_overrun_strict_fails_with_the_step_and_fix(tmp_path):
     assert r.exit_code == 0 and "warning: step 'Tight'" in r.output
     assert Path(tmp_path / "o.mp3").exists()
     assert re.search(r"overruns its 1\.50 s window by \d+\.\d\d s", r.output)
+
+
+def test_get_ready_for_the_next_set_keeps_its_paced_place_in_the_timeline_json(tmp_path):
+    # Regression: the cue sat a fixed 5 s before the end of the set rest, so
+    # --pace 1.5 moved it from 15 s to 25 s after "Rest between sets." (not 22.5 s).
+    f = tmp_path / "sets.yaml"
+    f.write_text(
+        "title: Sets\nsteps:\n  - kind: reps\n    name: Hinge\n    reps: 1\n    sets: 2\n"
+        "    set_rest: 20\n    cues: {move: Lean forward., release: Sit tall.}\n"
+    )
+    gaps = {}
+    for pace in ("1", "1.5"):
+        tl = tmp_path / f"{pace}.json"
+        out = tmp_path / f"{pace}.mp3"
+        args = ["render", str(f), "--pace", pace, "-o", str(out), "--timeline", str(tl)]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        start = {e["text"]: e["start"] for e in json.loads(tl.read_text()) if "text" in e}
+        gaps[pace] = start["Get ready for set two."] - start["Rest between sets."]
+    assert gaps["1"] == pytest.approx(15, abs=1e-6)
+    assert gaps["1.5"] == pytest.approx(22.5, abs=1e-6)
 
 
 def test_documented_template_example_produces_a_valid_restyled_script():

@@ -159,3 +159,28 @@ def test_silent_phase_lines_do_not_shorten_the_speech_window():
     )
     plan = run(parse_script(text))
     assert plan.stretches == {} and plan.timeline.warnings == []
+
+
+def test_without_sounds_a_sound_is_silence_for_as_long_as_it_held_the_flow():
+    # --no-chime: the timeline must not list sounds the audio will not have, and
+    # nothing else may move. A sound's place in the flow becomes a pause.
+    script = parse_script(
+        "# matcue cue script 1\n@step A\n@sound chime wait=1.5\nHello there.\n"
+        "@block 4\n  0 inhale: In.\n@end\n@sound chime-end\n"
+    )
+    kw = dict(
+        sample_rate=SR, speech_length=FakeSpeechLengths(SR), sound_length=fake_sound_length(SR)
+    )
+    on = schedule(script, **kw).timeline
+    off = schedule(script, sounds=False, **kw).timeline
+    assert [(e.kind, e.start, e.end) for e in on.events if e.kind == "sound"] == [
+        ("sound", 0, 2 * SR),
+        ("sound", round(5.5 * SR) + 2 * round(0.3 * SR), round(7.5 * SR) + 2 * round(0.3 * SR)),
+    ]
+    pauses = [(e.start, e.end) for e in off.events if e.kind == "pause"]
+    assert pauses == [(0, round(1.5 * SR)), (on.events[-1].start, on.events[-1].end)]
+    assert not [e for e in off.events if e.kind == "sound"]
+    assert [e for e in on.events if e.kind != "sound"] == [
+        e for e in off.events if e.kind != "pause"
+    ]
+    assert off.length == on.length

@@ -37,13 +37,34 @@ def rms_db(x):
     return 10 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-20)
 
 
-def test_chime_on_and_off_differ_at_the_chime(plain, tmp_path):
+@pytest.fixture(scope="module")
+def nochime(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("nochime"), "nochime", "--no-chime")
+
+
+def test_chime_on_and_off_differ_at_the_chime(plain, nochime):
     _, a, rate, events, _ = plain
-    _, b, _, events_b, _ = render(tmp_path, "nochime", "--no-chime")
+    _, b, _, events_b, _ = nochime
     assert [e["start"] for e in events] == [e["start"] for e in events_b]
     chime = next(e for e in events if e["kind"] == "sound" and e["sound"] == "chime")
     seg = slice(int(chime["start"] * rate), int((chime["start"] + 0.5) * rate))
     assert rms_db(a[seg]) > rms_db(b[seg]) + 20  # bell present only with --chime
+
+
+def test_no_chime_timeline_lists_no_sounds(plain, nochime):
+    # Regression: with --no-chime the JSON timeline still listed the chimes the
+    # audio no longer had. The time a chime held the flow is silence: a pause.
+    _, a, rate, events, _ = plain
+    _, b, _, events_b, _ = nochime
+    assert any(e["kind"] == "sound" for e in events)
+    assert not any(e["kind"] == "sound" or "sound" in e for e in events_b)
+    sounds = {e["start"]: e for e in events if e["kind"] == "sound"}
+    held = {e["start"]: e for e in events_b if e["kind"] == "pause" and e["start"] in sounds}
+    assert held.keys() == sounds.keys()
+    assert all(held[t]["end"] <= sounds[t]["end"] for t in held)
+    others = [e for e in events if e["kind"] != "sound"]
+    assert others == [e for e in events_b if not (e["kind"] == "pause" and e["start"] in held)]
+    assert len(b) == len(a)
 
 
 def test_breath_tone_swells_on_the_anchors(plain, tmp_path):

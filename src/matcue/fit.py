@@ -105,11 +105,15 @@ def with_rounds(routine: Any, rounds: int) -> Any:
         back = TransitionStep(
             kind="transition",
             name=f"Round {r}",
-            text=f"Round {r}. Come back into position for {span[0].display_name.lower()}.",
+            # The name is spoken at the step's start: the text must not say it again.
+            text=f"Come back into position for {span[0].display_name.lower()}.",
         )
         steps.append(back)
         for s in span:
-            steps.append(s.model_copy(update={"name": f"{s.display_name} (round {r})"}))
+            # A step the routine left unnamed stays unnamed: its default name is a
+            # chapter title, never spoken, and "Transition (round 2)" would be.
+            named = "name" in s.model_fields_set
+            steps.append(s.model_copy(update={"name": f"{s.name} (round {r})"}) if named else s)
     steps.extend(routine.steps[last + 1 :])
     return routine.model_copy(update={"steps": steps})
 

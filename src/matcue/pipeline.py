@@ -183,6 +183,7 @@ def prepare(
         sound_length=lambda name: sound_length(name, sr),
         strict=settings.strict,
         rate_hint=settings.rate or 200,
+        sounds=settings.chime,
     )
     for key, stretch in plan.stretches.items():
         clips[key] = time_stretch(clips[stretch.text], stretch.factor, sr)

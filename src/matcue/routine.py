@@ -472,7 +472,8 @@ class SayStep(_StepBase):
     kind: Literal["say"]
     """Step kind: 'say'."""
     name: Name = "Instructions"
-    """Chapter title (default 'Instructions')."""
+    """Spoken at the step start and the chapter title; the default 'Instructions' is a chapter
+    title only, never spoken."""
     text: Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(_LINES_SCHEMA)] = Field(
         min_length=1
     )
@@ -488,7 +489,8 @@ class TransitionStep(_StepBase):
     kind: Literal["transition"]
     """Step kind: 'transition'."""
     name: Name = "Transition"
-    """Chapter title (default 'Transition')."""
+    """Spoken at the step start and the chapter title; the default 'Transition' is a chapter
+    title only, never spoken."""
     text: Line | None = None
     """Spoken at the start of the transition."""
     duration: DurationField | None = None

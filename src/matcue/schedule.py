@@ -67,11 +67,15 @@ def schedule(
     max_speedup: float = 1.25,
     strict: bool = False,
     rate_hint: int = 200,
+    sounds: bool = True,
 ) -> Schedule:
     """Place every item of ``script`` on the sample grid.
 
     ``speech_length(text)`` is the length in samples of the (trimmed) clip
     for ``text`` at ``sample_rate``; ``sound_length(name)`` likewise for sounds.
+    With ``sounds=False`` (``--no-chime``) no sound is placed: the time each
+    would have held the flow is a pause instead, so nothing else moves and the
+    timeline lists only what the audio has.
     """
     sr = sample_rate
     events: list[Event] = []
@@ -128,9 +132,13 @@ def schedule(
                 emit("pause", cursor, cursor + n, labels({}))
             cursor += n
         elif isinstance(item, Sound):
-            n = sound_length(item.name)
-            emit("sound", cursor, cursor + n, labels({}), sound=item.name, gain_db=item.gain_db)
-            cursor += n if item.wait is None else _samples(item.wait, sr)
+            n = sound_length(item.name)  # also checks the name, chimes on or off
+            held = n if item.wait is None else _samples(item.wait, sr)
+            if sounds:
+                emit("sound", cursor, cursor + n, labels({}), sound=item.name, gain_db=item.gain_db)
+            elif held:
+                emit("pause", cursor, cursor + held, labels({}))
+            cursor += held
         elif isinstance(item, Block):
             if chain_origin is None:
                 chain_origin = cursor

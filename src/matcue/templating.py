@@ -9,7 +9,11 @@ template, so a user template can extend a built-in one.
 Every template runs in Jinja's sandbox. Routine text reaches templates only
 as data: it is never compiled as template code, and the ``finalize`` hook
 escapes every printed value for the cue-script syntax, so text such as
-``{{ x }}`` or ``@pause 9`` in a routine is spoken literally.
+``{{ x }}`` or ``@pause 9`` in a routine is spoken literally. The one
+exception is cue-script text a template wrote itself: what ``super()``,
+``self.BLOCK()``, a macro, ``caller()`` or a recursive ``loop()`` returns is
+:class:`TemplateOutput` and is printed as it is (its own printed values were
+escaped when it was rendered). ``{% include %}`` output is never finalized.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .cuescript import escape_text, format_seconds, to_fraction
 from .errors import InputError
-from .routine import BreathWords, RepsWords
+from .routine import BreathWords, RepsWords, SayStep, TransitionStep
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +68,36 @@ class Seconds(Fraction):
     del _wrap
 
 
+class TemplateOutput(str):
+    """Cue-script text rendered by a template (a block, macro, caller or
+    recursive loop), as opposed to a value: printed without escaping. Any
+    operation on it (joining, a filter) gives a plain string, which is escaped
+    again, so user text never slips through by being joined to markup."""
+
+    __slots__ = ()
+
+
+# Calling one of these runs template code and returns its rendered output.
+_TEMPLATE_CALLABLES = (
+    jinja2.runtime.Macro,
+    jinja2.runtime.BlockReference,
+    jinja2.runtime.LoopContext,
+)
+
+
+class _CueEnvironment(SandboxedEnvironment):
+    """The sandbox, with the output of template code marked as such."""
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        rv = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(__obj, _TEMPLATE_CALLABLES) and type(rv) is str:
+            return TemplateOutput(rv)
+        return rv
+
+
 def _finalize(value: Any) -> Any:
+    if isinstance(value, TemplateOutput):
+        return value
     if isinstance(value, str) and not isinstance(value, jinja2.runtime.Undefined):
         return escape_text(value)
     if isinstance(value, Fraction):
@@ -109,7 +142,7 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
         loaders.append(jinja2.FileSystemLoader(str(user_dir)))
     loaders.append(jinja2.PrefixLoader({"builtin": builtin}))
     loaders.append(builtin)
-    env = SandboxedEnvironment(
+    env = _CueEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -167,6 +200,16 @@ def _cues(obj: Any, keys: tuple[str, ...]) -> dict[str, str | None]:
     return {k: getattr(obj, k, None) for k in keys}
 
 
+COUNTDOWN_COUNTS = 5
+"""How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
+
+# Chapter titles of the kinds whose name is optional: the routine format owns them.
+DEFAULT_NAMES: dict[str, str] = {
+    kind: cls.default_name
+    for kind, cls in (("say", SayStep), ("transition", TransitionStep))
+    if cls.default_name
+}
+
 # The routine format owns the default phase words; a step's own words override them.
 BREATH_WORDS: dict[str, str] = BreathWords().model_dump()
 REP_WORDS: dict[str, str] = RepsWords().model_dump()
@@ -206,13 +249,16 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
     if sides == "both":
         sides = ["left", "right"]
     side_list = [str(getattr(s, "value", s)) for s in sides] if sides else [None]
-    name = getattr(step, "name", None) or {"say": "Instructions", "transition": "Transition"}.get(
-        kind, kind.title()
-    )
+    name = getattr(step, "name", None) or DEFAULT_NAMES.get(kind, kind.title())
+    # A say or transition step the routine left unnamed gets a default name for
+    # its chapter, but an invented title is not worth saying aloud.
+    given = getattr(step, "model_fields_set", None)
+    named = kind not in DEFAULT_NAMES or given is None or "name" in given
     plan: dict[str, Any] = {
         "index": index,
         "kind": kind,
         "name": name,
+        "named": named,
         "setup": _lines(getattr(step, "setup", None)),
         "brief": getattr(step, "brief", None),
         "sides": side_list,
@@ -290,23 +336,39 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
             cues=_lines(getattr(step, "cues", None)),
             release=getattr(step, "release", None),
         )
-        if guide == "breaths":
+        countdown: list[dict[str, Any]] = []
+        if guide == "breaths" or (guide == "countdown" and unit == "breaths"):
+            # One block per breath cycle; a remainder is a last, shorter breath.
             n_full = int(total // cycle)
             blocks = [Seconds(cycle)] * n_full
             if total - n_full * cycle > 0:
                 blocks.append(Seconds(total - n_full * cycle))
             plan["breaths"] = [
-                {"n": i + 1, "length": length, "exhale_at": Seconds(min(cycle / 2, length / 2))}
+                {
+                    "n": i + 1,
+                    "left": len(blocks) - i,
+                    "length": length,
+                    "exhale_at": Seconds(min(cycle / 2, length / 2)),
+                }
                 for i, length in enumerate(blocks)
             ]
         elif guide == "count":
             n = int(total // count) or 1
             plan["counts"] = [Seconds(count * k) for k in range(n)]
+        elif guide == "countdown":
+            # Whole counts (of the paced count tempo) ending exactly at the release:
+            # every count of a hold in counts, the last few of a hold in seconds.
+            n = int(total // count)
+            m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
+            countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
+        plan["countdown"] = countdown
         reminders = []
-        if guide in ("none", "countdown"):
+        if guide in ("none", "countdown") and "breaths" not in plan:
+            # Calm cues share out the time before any countdown.
+            span = countdown[0]["offset"] if countdown else total
             cues_ = plan["cues"]
             for k, cue in enumerate(cues_, start=1):
-                reminders.append({"offset": Seconds(total * k / (len(cues_) + 1)), "text": cue})
+                reminders.append({"offset": Seconds(span * k / (len(cues_) + 1)), "text": cue})
         plan["spread"] = reminders
     elif kind == "reps":
         move = _duration(getattr(step, "move", 2), **dur)
@@ -345,7 +407,8 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         total = _duration(step.duration, **dur)
         every = to_fraction(getattr(step, "every", 45) or 45) * pace
         offsets, t = [], every
-        while t <= total - min(every / 2, Fraction(8)):
+        # No reminder in the last stretch (half an interval, at most a paced 8 s).
+        while t <= total - min(every / 2, 8 * pace):
             offsets.append(Seconds(t))
             t += every
         plan.update(
@@ -384,6 +447,7 @@ def build_context(routine: Any, settings: Settings) -> dict[str, Any]:
         "brief": settings.verbosity == "brief",
         "minimal": settings.verbosity == "minimal",
         "pause": steps[0]["pause"] if steps else Seconds(1),
+        "pace": Seconds(settings.pace_factor),
     }
 
 
