@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,19 +26,68 @@ class _State:
     debug = False
 
 
+class FlagError(click.ClickException):
+    """A bad flag value: one line, ``matcue: --flag: what it accepts, got X``, exit 2
+    (click's own usage errors print four lines and no range)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"matcue: {self.message}", err=True)
+
+
+class Number(click.ParamType):
+    """A finite number (or whole number) for the setting ``key``. Text that is no
+    such number fails with the flag's accepted range (see ``settings.LIMITS``); the
+    range itself is checked with everything else in ``settings.validate``."""
+
+    def __init__(self, key: str, *, integer: bool = False) -> None:
+        self.key = key
+        self.integer = integer
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        try:
+            number: float = int(text) if self.integer else float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise FlagError(_expected(self.key, text))
+        return number
+
+
+def _expected(key: str, value: str) -> str:
+    from .settings import LIMITS
+
+    if key in LIMITS:
+        return LIMITS[key].message(value)
+    from .mp3 import allowed_bitrates
+    from .settings import DEFAULT_SAMPLE_RATE
+
+    rates = ", ".join(map(str, allowed_bitrates(DEFAULT_SAMPLE_RATE)))
+    return f"--{key}: expected one of {rates} (kbit/s), got {value}"
+
+
 def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by commands that build a session (``render``, ``script``)."""
     options = [
         click.option(
             "--pace",
-            help="slow, normal, fast, or a factor such as 1.25 (scales every timed interval).",
+            help="slow, normal, fast, or a factor from 0.25 to 4 (scales every timed interval).",
         ),
         click.option(
             "--breath",
-            type=float,
-            help="Seconds per breath cycle for breath-paced steps that do not fix their own.",
+            type=Number("breath"),
+            help="Seconds per breath cycle (2 to 60) for breath-paced steps without their own.",
         ),
-        click.option("--minutes", type=float, help="Fit the session to about this many minutes."),
+        click.option(
+            "--minutes",
+            type=Number("minutes"),
+            help="Fit the session to about this many minutes (1 to 240).",
+        ),
         click.option(
             "--verbosity", type=click.Choice(["full", "brief", "minimal"]), help="How much is said."
         ),
@@ -46,7 +96,9 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Folder of your own templates (override built-ins by name).",
         ),
-        click.option("--count", "count", type=float, help="Seconds per spoken count."),
+        click.option(
+            "--count", "count", type=Number("count"), help="Seconds per spoken count (0.3 to 5)."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -57,8 +109,10 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--engine", help="Speech engine: pyttsx3 (default), espeak-ng, piper."),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
-        click.option("--rate", type=int, help="Speaking rate in words per minute."),
-        click.option("--volume", type=float, help="Speech volume, 0 to 1."),
+        click.option(
+            "--rate", type=Number("rate", integer=True), help="Speaking rate, words per minute."
+        ),
+        click.option("--volume", type=Number("volume"), help="Speech volume, above 0, at most 1."),
         click.option(
             "--voice-model",
             type=click.Path(path_type=Path),
@@ -162,9 +216,17 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     help="A quiet tone that swells with each inhale and fades with each exhale.",
 )
 @click.option("--bed", help="Background bed: pink, brown, or an audio file.")
-@click.option("--bed-volume", type=float, help="Bed level in dB relative to speech (e.g. -24).")
+@click.option(
+    "--bed-volume",
+    type=Number("bed_volume"),
+    help="Bed level in dB relative to speech, -60 to 0 (default -24).",
+)
 @click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
-@click.option("--bitrate", type=int, help="MP3 bitrate in kbit/s (constant). Default 64.")
+@click.option(
+    "--bitrate",
+    type=Number("bitrate", integer=True),
+    help="MP3 bitrate in kbit/s (constant), 8 to 160. Default 64.",
+)
 @click.option(
     "--strict",
     is_flag=True,

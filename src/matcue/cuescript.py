@@ -117,15 +117,19 @@ class CueScript:
 
 
 def to_fraction(value: object) -> Fraction:
-    """Exact Fraction from an int, a decimal string or a float's shortest repr."""
+    """Exact Fraction from an int, a decimal string or a float's shortest repr.
+    ValueError for anything else, NaN and infinities included."""
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int):
         return Fraction(value)
     try:
-        return Fraction(Decimal(str(value)))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():  # nan, inf: Fraction() would raise ValueError or OverflowError
+        raise ValueError(f"not a finite number: {value!r}")
+    return Fraction(number)
 
 
 def format_seconds(value: Fraction) -> str:

@@ -377,8 +377,8 @@ class Defaults(BaseModel):
     """Engine voice id; null = the engine's default voice."""
     rate: Int | None = Field(default=None, ge=60, le=450)
     """Speech rate in words per minute, 60..450; null = the engine's default."""
-    volume: Num | None = Field(default=None, ge=0, le=1)
-    """Speech volume 0..1; null = the engine's default."""
+    volume: Num | None = Field(default=None, gt=0, le=1)
+    """Speech volume, more than 0 and at most 1; null = the engine's default."""
 
     @property
     def pace_factor(self) -> float:
