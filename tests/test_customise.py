@@ -354,3 +354,34 @@ def test_count_at_its_limits_keeps_the_counted_hold():
             if line.phase == "hold"
         ]
         assert locust, count
+
+
+LONG_ROUTINE = (
+    "title: Long\nsteps:\n  - kind: breath\n    name: Many\n    reps: 1000\n"
+    "    cues: {inhale: In, exhale: Out}\n  - kind: hold\n    name: Counted\n"
+    "    duration: {counts: 200}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "where"),
+    [
+        (["--breath", "20"], "breath 20 s, count 1 s and pace 1"),
+        (["--pace", "4"], "breath 10 s, count 1 s and pace 4"),
+        (["--breath", "14", "--count", "5"], "breath 14 s, count 5 s and pace 1"),
+    ],
+)
+def test_session_length_limit_holds_whatever_the_flags(tmp_path, flags, where):
+    """2 h 50 min of timed parts at the file's own breath passes the routine's 4-hour
+    limit; the flags used to stretch it past that unchecked."""
+    f = tmp_path / "long.yaml"
+    f.write_text(LONG_ROUTINE)
+    assert CliRunner().invoke(main, ["script", str(f)]).exit_code == 0
+    r = CliRunner().invoke(main, ["script", str(f), *flags])
+    assert r.exit_code == 2, r.output[-300:]
+    (line,) = r.output.splitlines()
+    assert line.startswith(f"matcue: {f}: at {where} the timed parts add up to about ")
+    assert line.endswith(
+        "the limit for a session is 4 hours "
+        "(a shorter --breath or --count, or a faster --pace, brings it under)"
+    )

@@ -100,6 +100,18 @@ class CueScript:
     meta: dict[str, str] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
 
+    def timed_seconds(self) -> Fraction:
+        """Seconds of fixed time: blocks, pauses and sound waits (speech not counted)."""
+        total = Fraction(0)
+        for item in self.items:
+            if isinstance(item, Block):
+                total += item.length
+            elif isinstance(item, Pause):
+                total += item.seconds
+            elif isinstance(item, Sound) and item.wait is not None:
+                total += item.wait
+        return total
+
     def phrases(self) -> list[str]:
         """Distinct spoken texts in order of first appearance."""
         seen: dict[str, None] = {}

@@ -122,7 +122,28 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
         raise InputError(
             "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
         ) from None
+    _check_session_length(source, settings, script)
     return script, changes
+
+
+def _check_session_length(source: Source, settings: Settings, script: cuescript.CueScript) -> None:
+    """The routine file's 4-hour limit, applied to the session the flags made: a
+    routine within it at its own defaults can pass it at a longer --breath or --count
+    or a slower --pace (or with --templates that repeat more)."""
+    from .routine import MAX_TOTAL_SECONDS, _hours
+
+    seconds = float(script.timed_seconds())
+    if seconds <= MAX_TOTAL_SECONDS:
+        return
+    d = getattr(source.routine, "defaults", None)
+    breath = settings.breath if settings.breath is not None else getattr(d, "breath", 10)
+    count = settings.count if settings.count is not None else getattr(d, "count", 1)
+    raise InputError(
+        f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
+        f"{float(settings.pace_factor):g} the timed parts add up to about {_hours(seconds)}; "
+        "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
+        "--pace, brings it under)"
+    )
 
 
 def speech_settings(settings: Settings) -> Any:
