@@ -299,14 +299,16 @@ def routines() -> None:
 @handle_errors
 def check(files: tuple[str, ...]) -> None:
     """Validate routine files (or cue scripts) without rendering."""
-    from .pipeline import build_script, load_source, resolve_settings
+    from .pipeline import build_script, check_voice, load_source, resolve_settings
 
     problems: list[str] = []
     for name in files:
         try:
             source = load_source(name)
             if source.routine is not None:
-                build_script(source, resolve_settings(source, {}))
+                settings = resolve_settings(source, {})
+                build_script(source, settings)
+                check_voice(source, settings, engine_required=False)
         except ValidationError as exc:
             problems.extend(exc.problems)
         except MatcueError as exc:

@@ -27,6 +27,8 @@ SIDES = ("left", "right")
 MAX_BLOCK_SECONDS = Fraction(3600)
 MAX_PAUSE_SECONDS = Fraction(3600)
 MAX_TEXT = 500
+SOUND_NAMES = ("chime", "chime-end")
+"""The sounds ``@sound`` may name (``sounds.py`` makes them; a test keeps the two agreed)."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -373,6 +375,15 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 sname, _, srest = rest.partition(" ")
                 if not _NAME_RE.match(sname or ""):
                     problems.add(lineno, "@sound", f"expected a sound name, got {sname!r}")
+                    continue
+                if sname not in SOUND_NAMES:
+                    hint = difflib.get_close_matches(sname, SOUND_NAMES, n=1)
+                    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                    problems.add(
+                        lineno,
+                        "@sound",
+                        f"unknown sound {sname!r}{extra} (known: {', '.join(SOUND_NAMES)})",
+                    )
                     continue
                 attrs = _parse_attrs(srest, lineno, "sound", problems)
                 if attrs is None:

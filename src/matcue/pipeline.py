@@ -146,6 +146,41 @@ def _check_session_length(source: Source, settings: Settings, script: cuescript.
     )
 
 
+def check_voice(source: Source, settings: Settings, *, engine_required: bool = True) -> None:
+    """Refuse a voice the engine does not have, before any speech, naming where it
+    was chosen: the routine file's ``defaults.voice`` (file:line) or ``--voice``.
+
+    With ``engine_required`` False (``matcue check``) a voice is only checked when
+    its engine can be started here and lists its voices without further input:
+    pyttsx3, or espeak-ng where the program is installed; piper's voices live in
+    the model file given at render time."""
+    from .errors import EngineUnavailable, MatcueError
+    from .speech import engine_name, get_engine, match_voice
+
+    if not settings.voice:
+        return
+    try:
+        engine = get_engine(settings.engine)
+        if engine_name(settings.engine) == "piper":
+            if not settings.voice_model:
+                return  # render says --voice-model is needed; the voice waits for it
+            voices = engine.voices(settings.voice_model)  # type: ignore[call-arg]
+        else:
+            voices = engine.voices()
+    except MatcueError:
+        if engine_required:
+            raise
+        return
+    try:
+        match_voice(voices, settings.voice, engine.name)
+    except EngineUnavailable as exc:
+        routine = source.routine
+        defaults = getattr(routine, "defaults", None)
+        if routine is not None and getattr(defaults, "voice", None) == settings.voice:
+            raise ValidationError([routine.problem(("defaults", "voice"), str(exc))]) from None
+        raise InputError(f"--voice: {exc}") from None
+
+
 def speech_settings(settings: Settings) -> Any:
     from .speech.base import SpeechSettings
 
@@ -183,6 +218,7 @@ def prepare(
     report = progress or (lambda stage, fraction: None)
     script, changes = build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
+    check_voice(source, settings)
     sr = settings.sample_rate
     report("synthesis", 0.0)
     with Synthesizer(

@@ -158,6 +158,10 @@ def validate(settings: Settings) -> None:
         raise InputError(
             f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {settings.verbosity!r}"
         )
+    from .speech import engine_name, unknown_engine_message
+
+    if engine_name(settings.engine) is None:
+        raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
     if settings.format not in FORMATS:
         raise InputError(f"--format: expected mp3 or wav, got {settings.format!r}")
     if settings.channels not in (1, 2):
