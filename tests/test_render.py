@@ -199,3 +199,76 @@ def test_bad_cue_script_reports_every_problem(tmp_path):
     assert r.exit_code == 2
     assert f"{cue}:2: @pase: unknown directive; did you mean '@pause'?" in r.output
     assert f"{cue}:4: block line: offset 5 is not inside the block (length 3)" in r.output
+
+
+# ------------------------------------------------------- routine flags on a cue script
+
+SMALL_CUE = (
+    "# matcue cue script 1\n@title Small\n@step One\nHello.\n"
+    "@block 4 rep=1\n  0 inhale: In.\n  2 exhale: Out.\n@end\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "line"),
+    [
+        (
+            "render",
+            ["--minutes", "3", "--pace", "slow"],
+            "--pace, --minutes: these shape how a routine becomes a cue script; {cue} is a "
+            "cue script, rendered as it stands. Leave them out, or make the cue script "
+            "again: matcue script ROUTINE --pace ... --minutes ...",
+        ),
+        (
+            "render",
+            ["--count", "2"],
+            "--count: this shapes how a routine becomes a cue script; {cue} is a cue script, "
+            "rendered as it stands. Leave it out, or make the cue script again: "
+            "matcue script ROUTINE --count ...",
+        ),
+        (
+            "script",
+            ["--verbosity", "brief"],
+            "--verbosity: this shapes how a routine becomes a cue script; {cue} is a cue "
+            "script, rendered as it stands. Leave it out, or make the cue script again: "
+            "matcue script ROUTINE --verbosity ...",
+        ),
+    ],
+)
+def test_routine_flags_on_a_cue_script_are_refused(tmp_path, command, flags, line):
+    """`render thaw.cue --minutes 3 --pace slow` used to exit 0 at full length, without a
+    word: the flags cannot apply to a script rendered as it stands."""
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    out = tmp_path / "mine.mp3"
+    r = CliRunner().invoke(main, [command, str(cue), *flags, "-o", str(out)])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == ["matcue: " + line.format(cue=cue)]
+    assert not out.exists()
+
+
+def test_routine_flags_in_a_batch_with_cue_scripts_warn_and_apply_to_the_routines(tmp_path):
+    from mutagen.id3 import ID3
+
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    routine = tmp_path / "small.yaml"
+    routine.write_text(
+        "title: Small\nsteps:\n  - kind: breath\n    name: B\n    reps: 2\n    cycle: 4\n"
+        "    cues: {inhale: In., exhale: Out.}\n"
+    )
+    out = tmp_path / "out"
+    args = ["render", str(routine), str(cue), "-o", f"{out}/", "--no-transcript"]
+    r = CliRunner().invoke(main, [*args, "--pace", "2", "--timeline", f"{out}/"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == (
+        f"matcue: warning: {cue}: a cue script is rendered as it stands; "
+        "--pace applies to the routines only"
+    )
+    # the routine is paced, the cue script is not (and its tags do not claim it was)
+    assert ID3(out / "small.mp3")["TXXX:MATCUE_PACE"].text == ["2"]
+    assert ID3(out / "mine.mp3")["TXXX:MATCUE_PACE"].text == ["normal"]
+    phases = [e for e in json.loads((out / "mine.json").read_text()) if e["kind"] == "phase"]
+    assert abs(phases[1]["start"] - phases[0]["start"] - 2) < 1e-6
+    blocks = [e for e in json.loads((out / "small.json").read_text()) if e["kind"] == "phase"]
+    assert abs(blocks[1]["start"] - blocks[0]["start"] - 4) < 1e-6  # 4 s cycle at pace 2

@@ -120,6 +120,19 @@ def render_many(
     echo: Callable[[str], None],
     show_progress: bool,
 ) -> None:
+    from .pipeline import (
+        is_cue_script,
+        refuse_routine_flags,
+        routine_flags_given,
+        routine_flags_warning,
+    )
+
+    flags = routine_flags_given(overrides)
+    cue_scripts = [n for n in names if is_cue_script(n)] if flags else []
+    if cue_scripts and len(cue_scripts) == len(names):
+        refuse_routine_flags(cue_scripts, flags)  # they would do nothing at all
+    for name in cue_scripts:
+        echo(f"matcue: warning: {routine_flags_warning(name, flags)}")
     plan_outputs(names, output, overrides.get("format"))
     if len(names) > 1 and timeline_path is not None and not _is_dir_arg(timeline_path):
         if Path(timeline_path).suffix.lower() == ".json":

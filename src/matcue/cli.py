@@ -270,10 +270,21 @@ def render(
 def script(routine: str, output: Path | None, **options: Any) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from .cuescript import print_script
-    from .pipeline import build_script, load_source, resolve_settings, write_script
+    from .pipeline import (
+        build_script,
+        load_source,
+        refuse_routine_flags,
+        resolve_settings,
+        routine_flags_given,
+        write_script,
+    )
 
     source = load_source(routine)
-    settings = resolve_settings(source, _overrides(**options))
+    overrides = _overrides(**options)
+    flags = routine_flags_given(overrides)
+    if source.script is not None and flags:
+        refuse_routine_flags([routine], flags)
+    settings = resolve_settings(source, overrides)
     cue, changes = build_script(source, settings)
     for change in changes:
         click.echo(f"matcue: {change}", err=True)

@@ -74,12 +74,58 @@ def _starts_like_cue_script(path: Path) -> bool:
         return False
 
 
+ROUTINE_FLAGS: dict[str, str] = {
+    "pace": "--pace",
+    "breath": "--breath",
+    "count": "--count",
+    "minutes": "--minutes",
+    "verbosity": "--verbosity",
+    "templates": "--templates",
+}
+"""Settings that shape the cue script a routine's templates write, by their flag. A cue
+script is rendered as it stands, so none of them can apply to it."""
+
+def is_cue_script(arg: str) -> bool:
+    """True when ``arg`` names a cue script (by its suffix or its first line)."""
+    path = Path(arg)
+    return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
+
+
+def routine_flags_given(overrides: dict[str, Any]) -> list[str]:
+    """The flags in ``overrides`` that only a routine can honour (see ROUTINE_FLAGS)."""
+    return [flag for key, flag in ROUTINE_FLAGS.items() if overrides.get(key) is not None]
+
+
+def refuse_routine_flags(names: list[str], flags: list[str]) -> None:
+    """InputError: ``flags`` cannot apply to the cue scripts ``names`` (all there is
+    to render, so the flags would do nothing at all)."""
+    them = "it" if len(flags) == 1 else "them"
+    what = (
+        f"{names[0]} is a cue script, rendered as it stands"
+        if len(names) == 1
+        else f"{', '.join(names)} are cue scripts, rendered as they stand"
+    )
+    raise InputError(
+        f"{', '.join(flags)}: {'this shapes' if len(flags) == 1 else 'these shape'} how a "
+        f"routine becomes a cue script; {what}. Leave {them} out, or make the cue script "
+        f"again: matcue script ROUTINE {' '.join(f + ' ...' for f in flags)}"
+    )
+
+
+def routine_flags_warning(name: str, flags: list[str]) -> str:
+    """For a cue script in a batch with routines: the flags apply to the routines only."""
+    return (
+        f"{name}: a cue script is rendered as it stands; "
+        f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to the routines only"
+    )
+
+
 def load_source(arg: str) -> Source:
     """A built-in routine name, a routine file, or a cue script file."""
     from .routine import builtin_names, load_builtin, load_routine
 
     path = Path(arg)
-    if path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path):
+    if is_cue_script(arg):
         if not path.exists():
             raise InputError(f"{arg}: no such file")
         text = _read_text(path)
@@ -100,8 +146,13 @@ def load_source(arg: str) -> Source:
 
 
 def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
-    defaults = getattr(source.routine, "defaults", None) if source.routine is not None else None
-    return merge(defaults, overrides)
+    """matcue's defaults, then the routine's, then ``overrides``. For a cue script the
+    routine-shaping settings are dropped (checked and reported by the callers), so its
+    tags do not claim a pace or length it was not made with."""
+    if source.script is not None:
+        overrides = {k: v for k, v in overrides.items() if k not in ROUTINE_FLAGS}
+        return merge(None, overrides)
+    return merge(getattr(source.routine, "defaults", None), overrides)
 
 
 def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
