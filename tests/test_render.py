@@ -272,3 +272,53 @@ def test_routine_flags_in_a_batch_with_cue_scripts_warn_and_apply_to_the_routine
     assert abs(phases[1]["start"] - phases[0]["start"] - 2) < 1e-6
     blocks = [e for e in json.loads((out / "small.json").read_text()) if e["kind"] == "phase"]
     assert abs(blocks[1]["start"] - blocks[0]["start"] - 4) < 1e-6  # 4 s cycle at pace 2
+
+
+# ------------------------------------------------------- format and extension
+
+
+NAME_IT = "name a .mp3 or .wav file (or a folder, ending in '/')"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        # used to write MP3 data into x.ogg
+        (
+            ["-o", "x.ogg"],
+            f"-o x.ogg: unknown audio extension '.ogg'; {NAME_IT}",
+        ),
+        (
+            ["-o", "x.vtt"],
+            f"-o x.vtt: unknown audio extension '.vtt'; {NAME_IT}",
+        ),
+        (
+            ["-o", "session"],
+            f"-o session: no extension; {NAME_IT}",
+        ),
+        # used to write a WAV into y.mp3
+        (
+            ["--format", "wav", "-o", "y.mp3"],
+            "--format wav: -o y.mp3 names an MP3 file; leave --format out or name a .wav file",
+        ),
+        (
+            ["--format", "mp3", "-o", "y.wav"],
+            "--format mp3: -o y.wav names a WAV file; leave --format out or name a .mp3 file",
+        ),
+    ],
+)
+def test_output_extension_and_format_must_agree(tmp_path, monkeypatch, args, line):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["render", "desk-break", *args])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [f"matcue: {line}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_format_follows_the_extension_in_any_case(tmp_path):
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    for name, fmt in (("a.WAV", "WAV"), ("b.Mp3", "MP3")):
+        r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+        assert sf.info(str(tmp_path / name)).format == fmt
