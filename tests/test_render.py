@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -322,3 +323,79 @@ def test_format_follows_the_extension_in_any_case(tmp_path):
         r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / name)])
         assert r.exit_code == 0, r.output
         assert sf.info(str(tmp_path / name)).format == fmt
+
+
+# ------------------------------------------------------- all or nothing
+
+
+@pytest.fixture
+def earlier(tmp_path, monkeypatch):
+    """A folder holding an earlier render's audio and transcript, and an empty cache of
+    this test's own (so a render that did any speech would leave entries in it)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dd.mp3").write_bytes(b"earlier audio")
+    (out / "dd.vtt").write_text("earlier transcript")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(cache))
+    return out, cache
+
+
+def _untouched(out):
+    assert (out / "dd.mp3").read_bytes() == b"earlier audio"
+    assert (out / "dd.vtt").read_text() == "earlier transcript"
+    assert sorted(p.name for p in out.iterdir()) == ["dd.mp3", "dd.vtt"]
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file"])
+def test_unwritable_timeline_is_refused_before_any_work_and_nothing_is_replaced(
+    earlier, tmp_path, where
+):
+    """`-o out/dd.mp3 --timeline /proc/t.json` exited 1 after dd.mp3 and dd.vtt had
+    already replaced the earlier ones."""
+    out, cache = earlier
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc")
+        timeline = Path("/proc/t.json")
+        problem = "cannot write in /proc: No such file or directory"
+    else:
+        (tmp_path / "afile").write_text("x")
+        timeline = tmp_path / "afile" / "t.json"
+        problem = f"{tmp_path / 'afile'} is not a folder; cannot write output into it"
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "-o", str(out / "dd.mp3"), "--timeline", str(timeline)]
+    )
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [f"matcue: --timeline {timeline}: {problem}"]
+    _untouched(out)
+    assert not cache.exists()  # refused before any speech
+
+
+def test_a_render_that_fails_midway_replaces_nothing(earlier, tmp_path):
+    out, _ = earlier
+    f = tmp_path / "tight.yaml"
+    f.write_text(
+        "title: T\nsteps:\n  - kind: breath\n    name: Tight\n    reps: 2\n    cycle: 3\n"
+        "    cues: {inhale: Breathe in slowly and fully while you lift the chest and "
+        "lengthen the spine, exhale: out}\n"
+    )
+    args = ["render", str(f), "-o", str(out / "dd.mp3"), "--timeline", str(out / "new/t.json")]
+    r = CliRunner().invoke(main, [*args, "--strict"])
+    assert r.exit_code == 2 and "overrun: step 'Tight'" in r.output
+    _untouched(out)  # the folder made for the timeline is gone again too
+
+
+def test_a_transcript_that_cannot_be_written_keeps_the_earlier_audio(tmp_path, monkeypatch):
+    """The audio used to be written (over the earlier file) before the transcript
+    failed; now the transcript's destination is checked first."""
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "dd.mp3").write_bytes(b"earlier audio")
+    (tmp_path / "dd.vtt").mkdir()
+    r = CliRunner().invoke(main, ["render", "desk-break", "-o", str(tmp_path / "dd.mp3")])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [
+        f"matcue: the transcript {tmp_path / 'dd.vtt'}: is a folder; give a file name"
+    ]
+    assert (tmp_path / "dd.mp3").read_bytes() == b"earlier audio"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dd.mp3", "dd.vtt"]

@@ -228,6 +228,19 @@ def _wait_for(predicate, proc: subprocess.Popen[str], limit: float = TIMEOUT) ->
         time.sleep(0.02)
 
 
+def _writing(folder: Path) -> bool:
+    """The render has begun writing its audio: a temporary file with bytes in it. (The
+    temporary files are made, empty, when the destinations are checked, before the
+    speech and the mix.)"""
+    for p in folder.iterdir():
+        try:
+            if p.name.endswith(".part") and p.stat().st_size > 0:
+                return True
+        except FileNotFoundError:  # gone between the listing and the look
+            pass
+    return False
+
+
 def _interrupt_and_check(proc: subprocess.Popen[str], sig: int, folder: Path, target: Path):
     def send() -> None:
         if sig == signal.SIGINT:
@@ -268,7 +281,7 @@ def _stop_and_check(proc: subprocess.Popen[str], send, folder: Path, target: Pat
 def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> None:
     folder, target, env = long_render
     proc = _start(target, env)
-    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+    _wait_for(lambda: _writing(folder), proc)
     _interrupt_and_check(proc, sig, folder, target)
 
 
@@ -279,7 +292,7 @@ def test_ctrl_c_pressed_again_and_again(long_render) -> None:
     to kill it by SIGINT, exit -2, after the line was printed)."""
     folder, target, env = long_render
     proc = _start(target, env)
-    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+    _wait_for(lambda: _writing(folder), proc)
 
     def press_until_it_ends() -> None:
         deadline = time.monotonic() + 60

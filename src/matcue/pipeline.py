@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cuescript
 from . import schedule as schedule_mod
-from .atomic import atomic_output
+from .atomic import atomic_output, staged_outputs
 from .errors import InputError, ValidationError
 from .settings import Settings, merge
 from .templating import render_script_text
@@ -84,6 +84,7 @@ ROUTINE_FLAGS: dict[str, str] = {
 }
 """Settings that shape the cue script a routine's templates write, by their flag. A cue
 script is rendered as it stands, so none of them can apply to it."""
+
 
 def is_cue_script(arg: str) -> bool:
     """True when ``arg`` names a cue script (by its suffix or its first line)."""
@@ -317,74 +318,88 @@ def render(
 
     started = time.monotonic()
     report = progress or (lambda stage, fraction: None)
-    prepared = prepare(source, settings, progress=progress, synth_workers=synth_workers)
-    timeline, clips = prepared.timeline, prepared.clips
-    sr = settings.sample_rate
+    transcript_path = output.with_suffix(".vtt") if transcript else None
+    with staged_outputs() as outputs:
+        # Every destination is checked, and its temporary file made, before the slow
+        # work; the files go into place together at the end, or none of them does.
+        audio_tmp = outputs.add(output, "-o")
+        vtt_tmp = outputs.add(transcript_path, "the transcript") if transcript_path else None
+        json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
+        prepared = prepare(source, settings, progress=progress, synth_workers=synth_workers)
+        timeline, clips = prepared.timeline, prepared.clips
+        sr = settings.sample_rate
 
-    mix = MixSettings(
-        chime=settings.chime,
-        breath_tone=settings.breath_tone,
-        bed=settings.bed,
-        channels=settings.channels,
-    )
-    if settings.bed_volume is not None:
-        mix = replace(mix, bed_volume_db=settings.bed_volume)
-    total = timeline.length
-    done = 0
-
-    def on_chunk(n: int) -> None:
-        nonlocal done
-        done += n
-        report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
-
-    tags = Tags.from_timeline(timeline)
-
-    def write(measure: bool) -> MixStream:
-        chunks = render_chunks(timeline, clips, mix, progress=on_chunk, measure=measure)
-        if settings.format == "wav":
-            write_wav(
-                chunks, output, sample_rate=sr, channels=settings.channels, length=total, tags=tags
-            )
-        else:
-            write_mp3(
-                chunks,
-                output,
-                sample_rate=sr,
-                channels=settings.channels,
-                bitrate=settings.bitrate,
-                tags=tags,
-                chapters=timeline.chapters,
-                length=total,
-            )
-        return chunks
-
-    stream = write(measure=False)
-    if stream.off_target() and not stream.measured_gain:
-        # The model is exact for speech and bells and within a few hundredths of a LU
-        # with a bed or tone; should a session ever fall outside it (or a cached gain
-        # be wrong), measure the gain and render again.
-        log.warning(
-            "the session's gain missed its target (%.2f LUFS for %.2f); "
-            "measuring it and rendering again",
-            stream.measured_lufs,
-            stream.target_lufs,
+        mix = MixSettings(
+            chime=settings.chime,
+            breath_tone=settings.breath_tone,
+            bed=settings.bed,
+            channels=settings.channels,
         )
-        stream.forget_gain()
+        if settings.bed_volume is not None:
+            mix = replace(mix, bed_volume_db=settings.bed_volume)
+        total = timeline.length
         done = 0
-        write(measure=True)
+
+        def on_chunk(n: int) -> None:
+            nonlocal done
+            done += n
+            report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
+
+        tags = Tags.from_timeline(timeline)
+
+        def write(measure: bool) -> MixStream:
+            chunks = render_chunks(timeline, clips, mix, progress=on_chunk, measure=measure)
+            if settings.format == "wav":
+                write_wav(
+                    chunks,
+                    audio_tmp,
+                    sample_rate=sr,
+                    channels=settings.channels,
+                    length=total,
+                    tags=tags,
+                    atomic=False,
+                )
+            else:
+                write_mp3(
+                    chunks,
+                    audio_tmp,
+                    sample_rate=sr,
+                    channels=settings.channels,
+                    bitrate=settings.bitrate,
+                    tags=tags,
+                    chapters=timeline.chapters,
+                    length=total,
+                    atomic=False,
+                )
+            return chunks
+
+        stream = write(measure=False)
+        if stream.off_target() and not stream.measured_gain:
+            # The model is exact for speech and bells and within a few hundredths of a LU
+            # with a bed or tone; should a session ever fall outside it (or a cached gain
+            # be wrong), measure the gain and render again.
+            log.warning(
+                "the session's gain missed its target (%.2f LUFS for %.2f); "
+                "measuring it and rendering again",
+                stream.measured_lufs,
+                stream.target_lufs,
+            )
+            stream.forget_gain()
+            done = 0
+            write(measure=True)
+        if vtt_tmp is not None:
+            write_vtt(timeline, vtt_tmp, atomic=False)
+        if json_tmp is not None:
+            write_timeline_json(timeline, json_tmp, atomic=False)
     result = RenderResult(
         output=output,
         duration=timeline.duration,
         timeline=timeline,
         warnings=list(timeline.warnings),
         changes=prepared.changes,
+        transcript=transcript_path,
+        timeline_json=timeline_path,
     )
-    if transcript:
-        result.transcript = output.with_suffix(".vtt")
-        write_vtt(timeline, result.transcript)
-    if timeline_path is not None:
-        write_timeline_json(timeline, timeline_path)
-        result.timeline_json = timeline_path
     result.elapsed = time.monotonic() - started
     log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
     return result
