@@ -399,3 +399,30 @@ def test_a_transcript_that_cannot_be_written_keeps_the_earlier_audio(tmp_path, m
     ]
     assert (tmp_path / "dd.mp3").read_bytes() == b"earlier audio"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dd.mp3", "dd.vtt"]
+
+
+@pytest.mark.parametrize("where", ["before", "after-long", "after-short"])
+def test_quiet_works_before_and_after_the_command(tmp_path, where):
+    """`matcue render ... --quiet` failed with "No such option"; only `matcue -q render`
+    worked."""
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    render = ["render", str(cue), "-o", str(tmp_path / "q.mp3")]
+    args = {
+        "before": ["-q", *render],
+        "after-long": [*render, "--quiet"],
+        "after-short": [*render, "-q"],
+    }[where]
+    r = CliRunner().invoke(main, args)
+    assert (r.exit_code, r.output) == (0, "")
+    assert (tmp_path / "q.mp3").stat().st_size > 0
+    r = CliRunner().invoke(main, render)
+    assert r.output.startswith("wrote ")  # what --quiet leaves out
+
+
+def test_script_quiet_leaves_out_what_minutes_changed():
+    r = CliRunner().invoke(main, ["script", "control", "--minutes", "10"])
+    assert r.exit_code == 0 and r.stderr.startswith("matcue: --minutes 10: about ")
+    r = CliRunner().invoke(main, ["script", "control", "--minutes", "10", "--quiet"])
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout.startswith("# matcue cue script 1\n")

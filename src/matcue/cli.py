@@ -124,6 +124,22 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q/--quiet`` after the command name as well as before it (``matcue -q render``)."""
+    return click.option("-q", "--quiet", is_flag=True, help="Print only errors.")(f)
+
+
+def _quiet(ctx: click.Context, quiet: bool) -> bool:
+    """True when -q was given before or after the command; then only errors are logged."""
+    if quiet and not ctx.obj["quiet"]:
+        ctx.obj["quiet"] = True
+        if not _State.debug:
+            root = logging.getLogger()
+            ctx.call_on_close(functools.partial(root.setLevel, root.level))  # for tests
+            root.setLevel(logging.ERROR)
+    return bool(ctx.obj["quiet"])
+
+
 def _overrides(**kwargs: Any) -> dict[str, Any]:
     out = {k: v for k, v in kwargs.items() if v is not None}
     if "voice_model" in out:
@@ -233,6 +249,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     default=None,
     help="Treat a cue that does not fit its timed window as an error.",
 )
+@quiet_option
 @click.pass_context
 @handle_errors
 def render(
@@ -243,12 +260,13 @@ def render(
     fmt: str | None,
     no_transcript: bool,
     stereo: bool | None,
+    quiet: bool,
     **options: Any,
 ) -> None:
     """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
     from .batch import render_many
 
-    quiet = ctx.obj["quiet"]
+    quiet = _quiet(ctx, quiet)
     overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
     render_many(
         list(routines),
@@ -258,7 +276,7 @@ def render(
         transcript=not no_transcript,
         quiet=quiet,
         echo=lambda s: click.echo(s, err=True),
-        show_progress=not ctx.obj["quiet"] and sys.stderr.isatty(),
+        show_progress=not quiet and sys.stderr.isatty(),
     )
 
 
@@ -266,8 +284,12 @@ def render(
 @click.argument("routine")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
 @session_options
+@quiet_option
+@click.pass_context
 @handle_errors
-def script(routine: str, output: Path | None, **options: Any) -> None:
+def script(
+    ctx: click.Context, routine: str, output: Path | None, quiet: bool, **options: Any
+) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from .cuescript import print_script
     from .pipeline import (
@@ -286,8 +308,9 @@ def script(routine: str, output: Path | None, **options: Any) -> None:
         refuse_routine_flags([routine], flags)
     settings = resolve_settings(source, overrides)
     cue, changes = build_script(source, settings)
-    for change in changes:
-        click.echo(f"matcue: {change}", err=True)
+    if not _quiet(ctx, quiet):
+        for change in changes:
+            click.echo(f"matcue: {change}", err=True)
     text = print_script(cue)
     if output:
         write_script(text, output)
