@@ -173,6 +173,30 @@ def test_each_corrupt_entry_is_warned_about_once(corrupted) -> None:
     assert sorted(warnings) == sorted(set(warnings)) and len(warnings) == len(bad)
 
 
+def test_an_unwritable_cache_is_warned_about_once(tmp_path: Path) -> None:
+    """One warning per clip used to be printed (ten lines and more for a session). The
+    cache folder cannot be made under a file, a real failure even for root."""
+    (tmp_path / "afile").write_text("not a folder")
+    cache = tmp_path / "afile" / "cache"
+    cue = tmp_path / "s.cue"
+    lines = "".join(f"Line number {n}.\n" for n in range(1, 7))
+    cue.write_text(f"# matcue cue script 1\n@step One\n{lines}")
+    r = subprocess.run(
+        [sys.executable, "-m", "matcue.cli", "render", str(cue), "-o", str(tmp_path / "s.mp3")],
+        env=env_with_cache(cache),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[:-1] == [
+        f"matcue: WARNING: cannot write to the speech cache in {cache} (Not a directory); "
+        "the render goes on, but its speech will be made again next time "
+        "(set MATCUE_CACHE_DIR to a folder you can write)"
+    ]
+    assert r.stderr.splitlines()[-1].startswith(f"wrote {tmp_path / 's.mp3'}")
+
+
 # ------------------------------------------------------------------ interruption
 
 
