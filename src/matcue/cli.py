@@ -212,7 +212,10 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     "-o",
     "--output",
     type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
-    help="Output file, or a folder (ending in /) for several routines. Default: audio_out/NAME.mp3",
+    help=(
+        "Output file, .mp3 or .wav (the extension sets the format), or a folder "
+        "(ending in /) for several routines. Default: audio_out/NAME.mp3"
+    ),
 )
 @click.option(
     "--timeline",
