@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,78 @@ def test_piper_without_a_model_says_what_to_pass(tmp_path):
     )
     assert r.exit_code == 2
     assert "--voice-model" in r.output
+
+
+# ---------------------------------------------------------------- check agrees with render
+
+
+def _routine(tmp_path, defaults: str) -> Path:
+    f = tmp_path / "r.yaml"
+    f.write_text(f"title: T\ndefaults:\n{defaults}steps:\n  - kind: say\n    text: Hello.\n")
+    return f
+
+
+@pytest.mark.parametrize(
+    ("defaults", "problem"),
+    [
+        (
+            "  engine: bogus\n",
+            "3: defaults.engine: unknown speech engine 'bogus'. "
+            "Engines: pyttsx3, espeak-ng, piper.",
+        ),
+        (
+            "  voice: nope\n",
+            "3: defaults.voice: pyttsx3 has no voice 'nope'. Close matches: ne, nog. "
+            "Run `matcue voices` to list the voices this engine has.",
+        ),
+        ("  volume: 0\n", "3: defaults.volume: must be more than 0, got 0"),
+    ],
+    ids=["engine", "voice", "volume"],
+)
+def test_check_refuses_what_render_refuses_with_file_and_line(tmp_path, defaults, problem):
+    """`check` used to say ok to an unknown engine or voice (render then failed with
+    no file or line) and to volume 0 (which every engine refuses)."""
+    f = _routine(tmp_path, defaults)
+    expected = [f"{f}:{problem}"]
+    r = CliRunner().invoke(main, ["check", str(f)])
+    assert (r.exit_code, r.output.splitlines()) == (2, expected)
+    out = tmp_path / "r.mp3"
+    r = CliRunner().invoke(main, ["render", str(f), "-o", str(out)])
+    assert (r.exit_code, r.output.splitlines()) == (2, expected)
+    assert not out.exists()
+
+
+def test_check_and_render_name_the_line_of_an_unknown_sound(tmp_path):
+    """docs/cue-script.md promises file:line for every cue-script problem; an unknown
+    @sound passed check and failed render with neither."""
+    cue = tmp_path / "s.cue"
+    cue.write_text("# matcue cue script 1\n@step One\nHello.\n@sound gong wait=1\n")
+    expected = [f"{cue}:4: @sound: unknown sound 'gong' (known: chime, chime-end)"]
+    r = CliRunner().invoke(main, ["check", str(cue)])
+    assert (r.exit_code, r.output.splitlines()) == (2, expected)
+    r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / "s.mp3")])
+    assert (r.exit_code, r.output.splitlines()) == (2, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.cue"]
+
+
+def test_cue_script_sounds_are_the_sounds_matcue_makes():
+    from matcue import cuescript, sounds
+
+    assert cuescript.SOUND_NAMES == sounds.SOUND_NAMES
+
+
+def test_unknown_engine_flag_is_named(tmp_path):
+    out = tmp_path / "o.mp3"
+    r = CliRunner().invoke(main, ["render", "thaw", "--engine", "festival", "-o", str(out)])
+    assert r.exit_code == 2 and not out.exists()
+    assert r.output.splitlines() == [
+        "matcue: --engine: unknown speech engine 'festival'. Engines: pyttsx3, espeak-ng, piper."
+    ]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is not None, reason="espeak-ng is installed")
+def test_check_skips_a_voice_whose_engine_is_not_here(tmp_path):
+    """Documented: check cannot list the voices of an engine it cannot start."""
+    f = _routine(tmp_path, "  engine: espeak-ng\n  voice: nope\n")
+    r = CliRunner().invoke(main, ["check", str(f)])
+    assert (r.exit_code, r.output) == (0, f"{f}: ok\n")

@@ -389,3 +389,154 @@ def test_documented_template_example_produces_a_valid_restyled_script():
     assert [b.length for b in s.items if isinstance(b, Block)] == [
         b.length for b in script_for("thaw").items if isinstance(b, Block)
     ]
+
+
+# ---------------------------------------------------------------- numeric flags
+
+MPEG2_BITRATES = "8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160"  # at 22050 Hz
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        # nan and inf used to reach cuescript.to_fraction and end in a traceback (exit 1)
+        (
+            ["render", "desk-break", "--breath", "nan"],
+            "--breath: expected a number from 2 to 60 seconds, got nan",
+        ),
+        (
+            ["render", "desk-break", "--breath", "inf"],
+            "--breath: expected a number from 2 to 60 seconds, got inf",
+        ),
+        (
+            ["script", "thaw", "--breath", "nan"],
+            "--breath: expected a number from 2 to 60 seconds, got nan",
+        ),
+        (
+            ["render", "desk-break", "--pace", "inf"],
+            "--pace: expected slow, normal, fast or a factor from 0.25 to 4, got 'inf'",
+        ),
+        (
+            ["render", "desk-break", "--pace", "nan"],
+            "--pace: expected slow, normal, fast or a factor from 0.25 to 4, got 'nan'",
+        ),
+        (
+            ["render", "desk-break", "--count", "nan"],
+            "--count: expected a number from 0.3 to 5 seconds, got nan",
+        ),
+        (
+            ["render", "desk-break", "--count", "inf"],
+            "--count: expected a number from 0.3 to 5 seconds, got inf",
+        ),
+        # --count had no range: 0 dropped the Locust hold, -1 broke the templates' script,
+        # 1000 got round the 4-hour limit. The routine file's limits apply.
+        (
+            ["render", "thaw", "--count", "0"],
+            "--count: expected a number from 0.3 to 5 seconds, got 0",
+        ),
+        (
+            ["render", "thaw", "--count", "-1"],
+            "--count: expected a number from 0.3 to 5 seconds, got -1",
+        ),
+        (
+            ["render", "thaw", "--count", "1000"],
+            "--count: expected a number from 0.3 to 5 seconds, got 1000",
+        ),
+        (
+            ["script", "thaw", "--count", "0.29"],
+            "--count: expected a number from 0.3 to 5 seconds, got 0.29",
+        ),
+        (
+            ["render", "desk-break", "--minutes", "inf"],
+            "--minutes: expected a number from 1 to 240 minutes, got inf",
+        ),
+        (
+            ["render", "desk-break", "--minutes", "nan"],
+            "--minutes: expected a number from 1 to 240 minutes, got nan",
+        ),
+        (
+            ["render", "desk-break", "--rate", "nan"],
+            "--rate: expected a whole number from 60 to 450 words per minute, got nan",
+        ),
+        (
+            ["render", "desk-break", "--rate", "1000"],
+            "--rate: expected a whole number from 60 to 450 words per minute, got 1000",
+        ),
+        (
+            ["render", "desk-break", "--volume", "nan"],
+            "--volume: expected a number more than 0 and at most 1, got nan",
+        ),
+        (
+            ["render", "desk-break", "--volume", "0"],
+            "--volume: expected a number more than 0 and at most 1, got 0",
+        ),
+        (
+            ["render", "desk-break", "--bed-volume", "inf"],
+            "--bed-volume: expected a number from -60 to 0 dB, got inf",
+        ),
+        (
+            ["render", "desk-break", "--bed-volume", "12"],
+            "--bed-volume: expected a number from -60 to 0 dB, got 12",
+        ),
+        (
+            ["render", "desk-break", "--bitrate", "nan"],
+            f"--bitrate: expected one of {MPEG2_BITRATES} (kbit/s), got nan",
+        ),
+        (
+            ["render", "desk-break", "--bitrate", "65"],
+            f"--bitrate: expected one of {MPEG2_BITRATES} (kbit/s), got 65",
+        ),
+    ],
+)
+def test_numeric_flag_out_of_range_is_one_line_naming_flag_and_range(
+    args, line, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert r.output.splitlines() == [f"matcue: {line}"]
+    assert list(tmp_path.iterdir()) == []  # refused before any work: nothing written
+
+
+def test_count_at_its_limits_keeps_the_counted_hold():
+    for count in (0.3, 5):
+        s = script_for("thaw", count=count)
+        locust = [
+            line
+            for b in s.items
+            if isinstance(b, Block)
+            for line in b.lines
+            if line.phase == "hold"
+        ]
+        assert locust, count
+
+
+LONG_ROUTINE = (
+    "title: Long\nsteps:\n  - kind: breath\n    name: Many\n    reps: 1000\n"
+    "    cues: {inhale: In, exhale: Out}\n  - kind: hold\n    name: Counted\n"
+    "    duration: {counts: 200}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "where"),
+    [
+        (["--breath", "20"], "breath 20 s, count 1 s and pace 1"),
+        (["--pace", "4"], "breath 10 s, count 1 s and pace 4"),
+        (["--breath", "14", "--count", "5"], "breath 14 s, count 5 s and pace 1"),
+    ],
+)
+def test_session_length_limit_holds_whatever_the_flags(tmp_path, flags, where):
+    """2 h 50 min of timed parts at the file's own breath passes the routine's 4-hour
+    limit; the flags used to stretch it past that unchecked."""
+    f = tmp_path / "long.yaml"
+    f.write_text(LONG_ROUTINE)
+    assert CliRunner().invoke(main, ["script", str(f)]).exit_code == 0
+    r = CliRunner().invoke(main, ["script", str(f), *flags])
+    assert r.exit_code == 2, r.output[-300:]
+    (line,) = r.output.splitlines()
+    assert line.startswith(f"matcue: {f}: at {where} the timed parts add up to about ")
+    assert line.endswith(
+        "the limit for a session is 4 hours "
+        "(a shorter --breath or --count, or a faster --pace, brings it under)"
+    )

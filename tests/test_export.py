@@ -22,7 +22,7 @@ import pytest
 import soundfile as sf
 from mutagen.id3 import CHAP, ID3, TIT2
 
-from matcue.atomic import atomic_output, install_interrupt_handlers
+from matcue.atomic import atomic_output, install_interrupt_handlers, staged_outputs
 from matcue.errors import InputError
 from matcue.export import (
     Tags,
@@ -345,6 +345,63 @@ def test_deeper_missing_folder_is_an_input_error_naming_it(tmp_path: Path) -> No
     with pytest.raises(InputError, match=re.escape(str(tmp_path / "nope"))):
         write_vtt(make_timeline(), tmp_path / "nope" / "deeper" / "s.vtt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_outputs_go_into_place_together(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.mp3", tmp_path / "new" / "b.json"
+    a.write_text("earlier a")
+    with staged_outputs() as outputs:
+        ta, tb = outputs.add(a, "-o"), outputs.add(b, "--timeline")
+        ta.write_text("new a")
+        tb.write_text("new b")
+        assert a.read_text() == "earlier a" and not b.exists()  # nothing in place yet
+    assert (a.read_text(), b.read_text()) == ("new a", "new b")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.mp3", "b.json", "new"]
+
+
+def test_staged_outputs_leave_everything_as_it_was_on_failure(tmp_path: Path) -> None:
+    a = tmp_path / "a.mp3"
+    a.write_text("earlier a")
+    with pytest.raises(KeyboardInterrupt), staged_outputs() as outputs:
+        outputs.add(a, "-o").write_text("new a")
+        outputs.add(tmp_path / "made" / "b.json", "--timeline").write_text("new b")
+        raise KeyboardInterrupt
+    assert a.read_text() == "earlier a"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp3"]  # the folder made for b too
+
+
+def test_staged_outputs_roll_back_a_commit_that_fails_half_way(tmp_path: Path) -> None:
+    """The second rename fails for real (its target became a folder after it was
+    checked): the first target gets its earlier file back."""
+    a, b = tmp_path / "a.mp3", tmp_path / "b.vtt"
+    a.write_text("earlier a")
+    with pytest.raises(OSError), staged_outputs() as outputs:
+        outputs.add(a, "-o").write_text("new a")
+        outputs.add(b, "the transcript").write_text("new b")
+        b.mkdir()
+        (b / "keep").write_text("not ours")
+    assert a.read_text() == "earlier a"
+    assert (b / "keep").read_text() == "not ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp3", "b.vtt"]
+
+
+def test_staged_outputs_refuse_a_bad_destination_naming_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError) as info, staged_outputs() as outputs:
+        outputs.add(tmp_path / "a.mp3", "-o")
+        outputs.add(tmp_path / "file" / "t.json", "--timeline")
+    assert str(info.value) == (
+        f"--timeline {tmp_path}/file/t.json: {tmp_path}/file is not a folder; "
+        "cannot write output into it"
+    )
+    with pytest.raises(InputError) as info, staged_outputs() as outputs:
+        outputs.add(tmp_path / "a.vtt", "the transcript")
+        outputs.add(tmp_path / "a.vtt", "--timeline")
+    assert str(info.value) == (
+        f"--timeline {tmp_path}/a.vtt: the same file as the transcript {tmp_path}/a.vtt; "
+        "give another name"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
 # ---------------------------------------------------------------- WebVTT

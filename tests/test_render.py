@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +200,229 @@ def test_bad_cue_script_reports_every_problem(tmp_path):
     assert r.exit_code == 2
     assert f"{cue}:2: @pase: unknown directive; did you mean '@pause'?" in r.output
     assert f"{cue}:4: block line: offset 5 is not inside the block (length 3)" in r.output
+
+
+# ------------------------------------------------------- routine flags on a cue script
+
+SMALL_CUE = (
+    "# matcue cue script 1\n@title Small\n@step One\nHello.\n"
+    "@block 4 rep=1\n  0 inhale: In.\n  2 exhale: Out.\n@end\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "line"),
+    [
+        (
+            "render",
+            ["--minutes", "3", "--pace", "slow"],
+            "--pace, --minutes: these shape how a routine becomes a cue script; {cue} is a "
+            "cue script, rendered as it stands. Leave them out, or make the cue script "
+            "again: matcue script ROUTINE --pace ... --minutes ...",
+        ),
+        (
+            "render",
+            ["--count", "2"],
+            "--count: this shapes how a routine becomes a cue script; {cue} is a cue script, "
+            "rendered as it stands. Leave it out, or make the cue script again: "
+            "matcue script ROUTINE --count ...",
+        ),
+        (
+            "script",
+            ["--verbosity", "brief"],
+            "--verbosity: this shapes how a routine becomes a cue script; {cue} is a cue "
+            "script, rendered as it stands. Leave it out, or make the cue script again: "
+            "matcue script ROUTINE --verbosity ...",
+        ),
+    ],
+)
+def test_routine_flags_on_a_cue_script_are_refused(tmp_path, command, flags, line):
+    """`render thaw.cue --minutes 3 --pace slow` used to exit 0 at full length, without a
+    word: the flags cannot apply to a script rendered as it stands."""
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    out = tmp_path / "mine.mp3"
+    r = CliRunner().invoke(main, [command, str(cue), *flags, "-o", str(out)])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == ["matcue: " + line.format(cue=cue)]
+    assert not out.exists()
+
+
+def test_routine_flags_in_a_batch_with_cue_scripts_warn_and_apply_to_the_routines(tmp_path):
+    from mutagen.id3 import ID3
+
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    routine = tmp_path / "small.yaml"
+    routine.write_text(
+        "title: Small\nsteps:\n  - kind: breath\n    name: B\n    reps: 2\n    cycle: 4\n"
+        "    cues: {inhale: In., exhale: Out.}\n"
+    )
+    out = tmp_path / "out"
+    args = ["render", str(routine), str(cue), "-o", f"{out}/", "--no-transcript"]
+    r = CliRunner().invoke(main, [*args, "--pace", "2", "--timeline", f"{out}/"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == (
+        f"matcue: warning: {cue}: a cue script is rendered as it stands; "
+        "--pace applies to the routines only"
+    )
+    # the routine is paced, the cue script is not (and its tags do not claim it was)
+    assert ID3(out / "small.mp3")["TXXX:MATCUE_PACE"].text == ["2"]
+    assert ID3(out / "mine.mp3")["TXXX:MATCUE_PACE"].text == ["normal"]
+    phases = [e for e in json.loads((out / "mine.json").read_text()) if e["kind"] == "phase"]
+    assert abs(phases[1]["start"] - phases[0]["start"] - 2) < 1e-6
+    blocks = [e for e in json.loads((out / "small.json").read_text()) if e["kind"] == "phase"]
+    assert abs(blocks[1]["start"] - blocks[0]["start"] - 4) < 1e-6  # 4 s cycle at pace 2
+
+
+# ------------------------------------------------------- format and extension
+
+
+NAME_IT = "name a .mp3 or .wav file (or a folder, ending in '/')"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        # used to write MP3 data into x.ogg
+        (
+            ["-o", "x.ogg"],
+            f"-o x.ogg: unknown audio extension '.ogg'; {NAME_IT}",
+        ),
+        (
+            ["-o", "x.vtt"],
+            f"-o x.vtt: unknown audio extension '.vtt'; {NAME_IT}",
+        ),
+        (
+            ["-o", "session"],
+            f"-o session: no extension; {NAME_IT}",
+        ),
+        # used to write a WAV into y.mp3
+        (
+            ["--format", "wav", "-o", "y.mp3"],
+            "--format wav: -o y.mp3 names an MP3 file; leave --format out or name a .wav file",
+        ),
+        (
+            ["--format", "mp3", "-o", "y.wav"],
+            "--format mp3: -o y.wav names a WAV file; leave --format out or name a .mp3 file",
+        ),
+    ],
+)
+def test_output_extension_and_format_must_agree(tmp_path, monkeypatch, args, line):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["render", "desk-break", *args])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [f"matcue: {line}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_format_follows_the_extension_in_any_case(tmp_path):
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    for name, fmt in (("a.WAV", "WAV"), ("b.Mp3", "MP3")):
+        r = CliRunner().invoke(main, ["render", str(cue), "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+        assert sf.info(str(tmp_path / name)).format == fmt
+
+
+# ------------------------------------------------------- all or nothing
+
+
+@pytest.fixture
+def earlier(tmp_path, monkeypatch):
+    """A folder holding an earlier render's audio and transcript, and an empty cache of
+    this test's own (so a render that did any speech would leave entries in it)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "dd.mp3").write_bytes(b"earlier audio")
+    (out / "dd.vtt").write_text("earlier transcript")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(cache))
+    return out, cache
+
+
+def _untouched(out):
+    assert (out / "dd.mp3").read_bytes() == b"earlier audio"
+    assert (out / "dd.vtt").read_text() == "earlier transcript"
+    assert sorted(p.name for p in out.iterdir()) == ["dd.mp3", "dd.vtt"]
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file"])
+def test_unwritable_timeline_is_refused_before_any_work_and_nothing_is_replaced(
+    earlier, tmp_path, where
+):
+    """`-o out/dd.mp3 --timeline /proc/t.json` exited 1 after dd.mp3 and dd.vtt had
+    already replaced the earlier ones."""
+    out, cache = earlier
+    if where == "proc":
+        if not Path("/proc").is_dir():
+            pytest.skip("no /proc")
+        timeline = Path("/proc/t.json")
+        problem = "cannot write in /proc: No such file or directory"
+    else:
+        (tmp_path / "afile").write_text("x")
+        timeline = tmp_path / "afile" / "t.json"
+        problem = f"{tmp_path / 'afile'} is not a folder; cannot write output into it"
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "-o", str(out / "dd.mp3"), "--timeline", str(timeline)]
+    )
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [f"matcue: --timeline {timeline}: {problem}"]
+    _untouched(out)
+    assert not cache.exists()  # refused before any speech
+
+
+def test_a_render_that_fails_midway_replaces_nothing(earlier, tmp_path):
+    out, _ = earlier
+    f = tmp_path / "tight.yaml"
+    f.write_text(
+        "title: T\nsteps:\n  - kind: breath\n    name: Tight\n    reps: 2\n    cycle: 3\n"
+        "    cues: {inhale: Breathe in slowly and fully while you lift the chest and "
+        "lengthen the spine, exhale: out}\n"
+    )
+    args = ["render", str(f), "-o", str(out / "dd.mp3"), "--timeline", str(out / "new/t.json")]
+    r = CliRunner().invoke(main, [*args, "--strict"])
+    assert r.exit_code == 2 and "overrun: step 'Tight'" in r.output
+    _untouched(out)  # the folder made for the timeline is gone again too
+
+
+def test_a_transcript_that_cannot_be_written_keeps_the_earlier_audio(tmp_path, monkeypatch):
+    """The audio used to be written (over the earlier file) before the transcript
+    failed; now the transcript's destination is checked first."""
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "dd.mp3").write_bytes(b"earlier audio")
+    (tmp_path / "dd.vtt").mkdir()
+    r = CliRunner().invoke(main, ["render", "desk-break", "-o", str(tmp_path / "dd.mp3")])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [
+        f"matcue: the transcript {tmp_path / 'dd.vtt'}: is a folder; give a file name"
+    ]
+    assert (tmp_path / "dd.mp3").read_bytes() == b"earlier audio"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dd.mp3", "dd.vtt"]
+
+
+@pytest.mark.parametrize("where", ["before", "after-long", "after-short"])
+def test_quiet_works_before_and_after_the_command(tmp_path, where):
+    """`matcue render ... --quiet` failed with "No such option"; only `matcue -q render`
+    worked."""
+    cue = tmp_path / "mine.cue"
+    cue.write_text(SMALL_CUE)
+    render = ["render", str(cue), "-o", str(tmp_path / "q.mp3")]
+    args = {
+        "before": ["-q", *render],
+        "after-long": [*render, "--quiet"],
+        "after-short": [*render, "-q"],
+    }[where]
+    r = CliRunner().invoke(main, args)
+    assert (r.exit_code, r.output) == (0, "")
+    assert (tmp_path / "q.mp3").stat().st_size > 0
+    r = CliRunner().invoke(main, render)
+    assert r.output.startswith("wrote ")  # what --quiet leaves out
+
+
+def test_script_quiet_leaves_out_what_minutes_changed():
+    r = CliRunner().invoke(main, ["script", "control", "--minutes", "10"])
+    assert r.exit_code == 0 and r.stderr.startswith("matcue: --minutes 10: about ")
+    r = CliRunner().invoke(main, ["script", "control", "--minutes", "10", "--quiet"])
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout.startswith("# matcue cue script 1\n")

@@ -173,6 +173,30 @@ def test_each_corrupt_entry_is_warned_about_once(corrupted) -> None:
     assert sorted(warnings) == sorted(set(warnings)) and len(warnings) == len(bad)
 
 
+def test_an_unwritable_cache_is_warned_about_once(tmp_path: Path) -> None:
+    """One warning per clip used to be printed (ten lines and more for a session). The
+    cache folder cannot be made under a file, a real failure even for root."""
+    (tmp_path / "afile").write_text("not a folder")
+    cache = tmp_path / "afile" / "cache"
+    cue = tmp_path / "s.cue"
+    lines = "".join(f"Line number {n}.\n" for n in range(1, 7))
+    cue.write_text(f"# matcue cue script 1\n@step One\n{lines}")
+    r = subprocess.run(
+        [sys.executable, "-m", "matcue.cli", "render", str(cue), "-o", str(tmp_path / "s.mp3")],
+        env=env_with_cache(cache),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[:-1] == [
+        f"matcue: WARNING: cannot write to the speech cache in {cache} (Not a directory); "
+        "the render goes on, but its speech will be made again next time "
+        "(set MATCUE_CACHE_DIR to a folder you can write)"
+    ]
+    assert r.stderr.splitlines()[-1].startswith(f"wrote {tmp_path / 's.mp3'}")
+
+
 # ------------------------------------------------------------------ interruption
 
 
@@ -228,6 +252,19 @@ def _wait_for(predicate, proc: subprocess.Popen[str], limit: float = TIMEOUT) ->
         time.sleep(0.02)
 
 
+def _writing(folder: Path) -> bool:
+    """The render has begun writing its audio: a temporary file with bytes in it. (The
+    temporary files are made, empty, when the destinations are checked, before the
+    speech and the mix.)"""
+    for p in folder.iterdir():
+        try:
+            if p.name.endswith(".part") and p.stat().st_size > 0:
+                return True
+        except FileNotFoundError:  # gone between the listing and the look
+            pass
+    return False
+
+
 def _interrupt_and_check(proc: subprocess.Popen[str], sig: int, folder: Path, target: Path):
     def send() -> None:
         if sig == signal.SIGINT:
@@ -268,7 +305,7 @@ def _stop_and_check(proc: subprocess.Popen[str], send, folder: Path, target: Pat
 def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> None:
     folder, target, env = long_render
     proc = _start(target, env)
-    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+    _wait_for(lambda: _writing(folder), proc)
     _interrupt_and_check(proc, sig, folder, target)
 
 
@@ -279,7 +316,7 @@ def test_ctrl_c_pressed_again_and_again(long_render) -> None:
     to kill it by SIGINT, exit -2, after the line was printed)."""
     folder, target, env = long_render
     proc = _start(target, env)
-    _wait_for(lambda: any(p.name.endswith(".part") for p in folder.iterdir()), proc)
+    _wait_for(lambda: _writing(folder), proc)
 
     def press_until_it_ends() -> None:
         deadline = time.monotonic() + 60

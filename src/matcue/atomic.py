@@ -7,6 +7,10 @@ including Ctrl-C (KeyboardInterrupt), ``sys.exit`` (SystemExit) or SIGTERM once
 :func:`install_interrupt_handlers` is in place, the temporary file is
 removed and any earlier file at the target is left exactly as it was.
 
+The files of one render go through :func:`staged_outputs` instead: every
+destination is checked and its temporary file made before the slow work, and
+they are renamed into place together at the end, all of them or none.
+
 Folder policy: a missing output folder is created when its parent exists (so
 ``-o audio_out/morning.mp3`` works in a fresh checkout), but a deeper missing
 path is an :class:`~matcue.errors.InputError` naming the first missing folder,
@@ -31,9 +35,10 @@ log = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
 
 
-def _prepare_folder(folder: Path) -> None:
+def _prepare_folder(folder: Path) -> bool:
+    """Make sure ``folder`` exists; True when this call created it."""
     if folder.is_dir():
-        return
+        return False
     if folder.exists():
         raise InputError(f"{folder} is not a folder; cannot write output into it")
     if not folder.parent.is_dir():
@@ -46,10 +51,11 @@ def _prepare_folder(folder: Path) -> None:
     try:
         folder.mkdir()
     except FileExistsError:
-        pass  # made meanwhile by a parallel writer
+        return False  # made meanwhile by a parallel writer
     except OSError as exc:
         raise InputError(f"cannot create output folder {folder}: {exc.strerror}") from exc
     log.info("created output folder %s", folder)
+    return True
 
 
 def _new_part_file(path: Path) -> Path:
@@ -106,6 +112,132 @@ def atomic_output(path: Path) -> Iterator[Path]:
         raise
     _fsync_dir(path.parent)
     log.debug("wrote %s", path)
+
+
+class StagedOutputs:
+    """Several output files written as one: all of them, or none.
+
+    :meth:`add` checks a destination and reserves its hidden temporary file at once
+    (so an unwritable folder is found before the slow work, not after the first file
+    is in place); the caller writes each complete file at the path it was given;
+    :meth:`commit` moves them all into place together. Until then no target is
+    touched, and :meth:`abort` removes the temporary files (and any folder made for
+    them). Use :func:`staged_outputs`, which commits on success and aborts on any
+    exception, Ctrl-C included.
+
+    The renames themselves cannot fail for want of space or permission (each
+    temporary file is already in its target's folder), but an interrupt could fall
+    between two of them: so an earlier file at a target is first hard-linked to a
+    backup name, and a commit that stops half-way puts every earlier file back.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path, str]] = []  # target, temporary file, flag
+        self._made: list[Path] = []  # folders created for the outputs, to remove on abort
+
+    def add(self, path: Path, flag: str) -> Path:
+        """Check that ``path`` can be written and reserve its temporary file; returns it.
+
+        ``flag`` names the option that chose the path (``-o``, ``--timeline``; or what
+        the file is, "the transcript") for an :class:`InputError` saying what is wrong
+        with it."""
+        path = Path(path)
+        for target, _, other in self._staged:
+            if _same_file(target, path):
+                raise InputError(f"{flag} {path}: the same file as {other}; give another name")
+        try:
+            if path.is_dir():
+                raise InputError("is a folder; give a file name")
+            if _prepare_folder(path.parent):
+                self._made.append(path.parent)
+            tmp = _new_part_file(path)
+        except (InputError, RenderError) as exc:
+            raise InputError(f"{flag} {path}: {exc}") from None
+        self._staged.append((path, tmp, f"{flag} {path}"))
+        return tmp
+
+    def commit(self) -> None:
+        """Flush every temporary file, then rename them all into place; on any failure
+        put every earlier file back and remove the new ones."""
+        for _, tmp, _ in self._staged:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        backups: dict[Path, Path | None] = {}
+        done: list[Path] = []
+        try:
+            for target, _, _ in self._staged:
+                backups[target] = _backup(target)
+            for target, tmp, _ in self._staged:
+                os.replace(tmp, target)
+                done.append(target)
+        except BaseException:
+            for target in reversed(done):  # undo: the earlier file back, or none
+                backup = backups.get(target)
+                with contextlib.suppress(OSError):
+                    if backup is not None:
+                        os.replace(backup, target)
+                    else:
+                        target.unlink()
+            self.abort()
+            raise
+        finally:
+            for backup in backups.values():
+                if backup is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        backup.unlink()
+        for folder in {target.parent for target in done}:
+            _fsync_dir(folder)
+        for target in done:
+            log.debug("wrote %s", target)
+        self._staged.clear()
+        self._made.clear()
+
+    def abort(self) -> None:
+        """Remove the temporary files and any folder made for them; no target is touched."""
+        for _, tmp, _ in self._staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: never anything of the user's
+        self._staged.clear()
+        self._made.clear()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _backup(target: Path) -> Path | None:
+    """A hard link to the file at ``target`` under a hidden name, or None when there is
+    no file there (or the file system cannot link: then a commit interrupted between
+    two renames could leave one new file beside older ones)."""
+    if not target.is_file():
+        return None
+    for _ in range(100):
+        backup = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+        try:
+            os.link(target, backup)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            log.debug("cannot keep a link to %s while replacing it (%s)", target, exc)
+            return None
+        return backup
+    return None
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[StagedOutputs]:
+    """A :class:`StagedOutputs`, committed when the body ends normally and aborted on
+    any exception (KeyboardInterrupt and SystemExit included)."""
+    outputs = StagedOutputs()
+    try:
+        yield outputs
+    except BaseException:
+        outputs.abort()
+        raise
+    outputs.commit()
 
 
 class _Interrupts:

@@ -38,6 +38,27 @@ def plan_outputs(names: list[str], output: Path | str | None, fmt: str | None) -
     return [Path(output) for _ in names]
 
 
+def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
+    """The audio format a render writes: ``--format``, or the one ``-o FILE`` names by
+    its extension. An -o file must end in .mp3 or .wav (any case); an extension that
+    disagrees with --format is an error, never a WAV inside a file called .mp3."""
+    if output is None or _is_dir_arg(output):
+        return fmt
+    suffix = Path(output).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        what = f"unknown audio extension {suffix!r}" if suffix else "no extension"
+        raise InputError(
+            f"-o {output}: {what}; name a .mp3 or .wav file (or a folder, ending in '/')"
+        )
+    if fmt is not None and fmt != suffix[1:]:
+        kind = "an MP3" if suffix == ".mp3" else "a WAV"
+        raise InputError(
+            f"--format {fmt}: -o {output} names {kind} file; "
+            f"leave --format out or name a .{fmt} file"
+        )
+    return suffix[1:]
+
+
 def output_path(name: str, output: Path | str | None, fmt: str) -> Path:
     if output is None:
         return DEFAULT_OUT_DIR / f"{name}.{fmt}"
@@ -87,13 +108,9 @@ def render_one(
 ) -> Any:
     from .pipeline import load_source, render, resolve_settings
 
+    fmt = audio_format(output, overrides.get("format"))
     source = load_source(name)
-    fmt = overrides.get("format")
-    if fmt is None and output is not None and not _is_dir_arg(output):
-        suffix = Path(output).suffix.lower()
-        if suffix in AUDIO_SUFFIXES:
-            overrides = {**overrides, "format": suffix[1:]}
-    settings = resolve_settings(source, overrides)
+    settings = resolve_settings(source, {**overrides, "format": fmt})
     out = output_path(source.name, output, settings.format)
     tl = Path(timeline_path) if timeline_path is not None else None
     if timeline_path is not None and _is_dir_arg(timeline_path):
@@ -120,7 +137,22 @@ def render_many(
     echo: Callable[[str], None],
     show_progress: bool,
 ) -> None:
+    from .pipeline import (
+        is_cue_script,
+        refuse_routine_flags,
+        routine_flags_given,
+        routine_flags_warning,
+    )
+
+    flags = routine_flags_given(overrides)
+    cue_scripts = [n for n in names if is_cue_script(n)] if flags else []
+    if cue_scripts and len(cue_scripts) == len(names):
+        refuse_routine_flags(cue_scripts, flags)  # they would do nothing at all
+    for name in cue_scripts:
+        echo(f"matcue: warning: {routine_flags_warning(name, flags)}")
     plan_outputs(names, output, overrides.get("format"))
+    if len(names) == 1:
+        audio_format(output, overrides.get("format"))  # before any work
     if len(names) > 1 and timeline_path is not None and not _is_dir_arg(timeline_path):
         if Path(timeline_path).suffix.lower() == ".json":
             raise InputError(

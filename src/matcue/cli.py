@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,19 +26,68 @@ class _State:
     debug = False
 
 
+class FlagError(click.ClickException):
+    """A bad flag value: one line, ``matcue: --flag: what it accepts, got X``, exit 2
+    (click's own usage errors print four lines and no range)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"matcue: {self.message}", err=True)
+
+
+class Number(click.ParamType):
+    """A finite number (or whole number) for the setting ``key``. Text that is no
+    such number fails with the flag's accepted range (see ``settings.LIMITS``); the
+    range itself is checked with everything else in ``settings.validate``."""
+
+    def __init__(self, key: str, *, integer: bool = False) -> None:
+        self.key = key
+        self.integer = integer
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        try:
+            number: float = int(text) if self.integer else float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise FlagError(_expected(self.key, text))
+        return number
+
+
+def _expected(key: str, value: str) -> str:
+    from .settings import LIMITS
+
+    if key in LIMITS:
+        return LIMITS[key].message(value)
+    from .mp3 import allowed_bitrates
+    from .settings import DEFAULT_SAMPLE_RATE
+
+    rates = ", ".join(map(str, allowed_bitrates(DEFAULT_SAMPLE_RATE)))
+    return f"--{key}: expected one of {rates} (kbit/s), got {value}"
+
+
 def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by commands that build a session (``render``, ``script``)."""
     options = [
         click.option(
             "--pace",
-            help="slow, normal, fast, or a factor such as 1.25 (scales every timed interval).",
+            help="slow, normal, fast, or a factor from 0.25 to 4 (scales every timed interval).",
         ),
         click.option(
             "--breath",
-            type=float,
-            help="Seconds per breath cycle for breath-paced steps that do not fix their own.",
+            type=Number("breath"),
+            help="Seconds per breath cycle (2 to 60) for breath-paced steps without their own.",
         ),
-        click.option("--minutes", type=float, help="Fit the session to about this many minutes."),
+        click.option(
+            "--minutes",
+            type=Number("minutes"),
+            help="Fit the session to about this many minutes (1 to 240).",
+        ),
         click.option(
             "--verbosity", type=click.Choice(["full", "brief", "minimal"]), help="How much is said."
         ),
@@ -46,7 +96,9 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Folder of your own templates (override built-ins by name).",
         ),
-        click.option("--count", "count", type=float, help="Seconds per spoken count."),
+        click.option(
+            "--count", "count", type=Number("count"), help="Seconds per spoken count (0.3 to 5)."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -57,8 +109,10 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--engine", help="Speech engine: pyttsx3 (default), espeak-ng, piper."),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
-        click.option("--rate", type=int, help="Speaking rate in words per minute."),
-        click.option("--volume", type=float, help="Speech volume, 0 to 1."),
+        click.option(
+            "--rate", type=Number("rate", integer=True), help="Speaking rate, words per minute."
+        ),
+        click.option("--volume", type=Number("volume"), help="Speech volume, above 0, at most 1."),
         click.option(
             "--voice-model",
             type=click.Path(path_type=Path),
@@ -68,6 +122,22 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q/--quiet`` after the command name as well as before it (``matcue -q render``)."""
+    return click.option("-q", "--quiet", is_flag=True, help="Print only errors.")(f)
+
+
+def _quiet(ctx: click.Context, quiet: bool) -> bool:
+    """True when -q was given before or after the command; then only errors are logged."""
+    if quiet and not ctx.obj["quiet"]:
+        ctx.obj["quiet"] = True
+        if not _State.debug:
+            root = logging.getLogger()
+            ctx.call_on_close(functools.partial(root.setLevel, root.level))  # for tests
+            root.setLevel(logging.ERROR)
+    return bool(ctx.obj["quiet"])
 
 
 def _overrides(**kwargs: Any) -> dict[str, Any]:
@@ -142,7 +212,10 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     "-o",
     "--output",
     type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
-    help="Output file, or a folder (ending in /) for several routines. Default: audio_out/NAME.mp3",
+    help=(
+        "Output file, .mp3 or .wav (the extension sets the format), or a folder "
+        "(ending in /) for several routines. Default: audio_out/NAME.mp3"
+    ),
 )
 @click.option(
     "--timeline",
@@ -162,15 +235,24 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     help="A quiet tone that swells with each inhale and fades with each exhale.",
 )
 @click.option("--bed", help="Background bed: pink, brown, or an audio file.")
-@click.option("--bed-volume", type=float, help="Bed level in dB relative to speech (e.g. -24).")
+@click.option(
+    "--bed-volume",
+    type=Number("bed_volume"),
+    help="Bed level in dB relative to speech, -60 to 0 (default -24).",
+)
 @click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
-@click.option("--bitrate", type=int, help="MP3 bitrate in kbit/s (constant). Default 64.")
+@click.option(
+    "--bitrate",
+    type=Number("bitrate", integer=True),
+    help="MP3 bitrate in kbit/s (constant), 8 to 160. Default 64.",
+)
 @click.option(
     "--strict",
     is_flag=True,
     default=None,
     help="Treat a cue that does not fit its timed window as an error.",
 )
+@quiet_option
 @click.pass_context
 @handle_errors
 def render(
@@ -181,12 +263,13 @@ def render(
     fmt: str | None,
     no_transcript: bool,
     stereo: bool | None,
+    quiet: bool,
     **options: Any,
 ) -> None:
     """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
     from .batch import render_many
 
-    quiet = ctx.obj["quiet"]
+    quiet = _quiet(ctx, quiet)
     overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
     render_many(
         list(routines),
@@ -196,7 +279,7 @@ def render(
         transcript=not no_transcript,
         quiet=quiet,
         echo=lambda s: click.echo(s, err=True),
-        show_progress=not ctx.obj["quiet"] and sys.stderr.isatty(),
+        show_progress=not quiet and sys.stderr.isatty(),
     )
 
 
@@ -204,17 +287,33 @@ def render(
 @click.argument("routine")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
 @session_options
+@quiet_option
+@click.pass_context
 @handle_errors
-def script(routine: str, output: Path | None, **options: Any) -> None:
+def script(
+    ctx: click.Context, routine: str, output: Path | None, quiet: bool, **options: Any
+) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from .cuescript import print_script
-    from .pipeline import build_script, load_source, resolve_settings, write_script
+    from .pipeline import (
+        build_script,
+        load_source,
+        refuse_routine_flags,
+        resolve_settings,
+        routine_flags_given,
+        write_script,
+    )
 
     source = load_source(routine)
-    settings = resolve_settings(source, _overrides(**options))
+    overrides = _overrides(**options)
+    flags = routine_flags_given(overrides)
+    if source.script is not None and flags:
+        refuse_routine_flags([routine], flags)
+    settings = resolve_settings(source, overrides)
     cue, changes = build_script(source, settings)
-    for change in changes:
-        click.echo(f"matcue: {change}", err=True)
+    if not _quiet(ctx, quiet):
+        for change in changes:
+            click.echo(f"matcue: {change}", err=True)
     text = print_script(cue)
     if output:
         write_script(text, output)
@@ -237,14 +336,16 @@ def routines() -> None:
 @handle_errors
 def check(files: tuple[str, ...]) -> None:
     """Validate routine files (or cue scripts) without rendering."""
-    from .pipeline import build_script, load_source, resolve_settings
+    from .pipeline import build_script, check_voice, load_source, resolve_settings
 
     problems: list[str] = []
     for name in files:
         try:
             source = load_source(name)
             if source.routine is not None:
-                build_script(source, resolve_settings(source, {}))
+                settings = resolve_settings(source, {})
+                build_script(source, settings)
+                check_voice(source, settings, engine_required=False)
         except ValidationError as exc:
             problems.extend(exc.problems)
         except MatcueError as exc:

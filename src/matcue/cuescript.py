@@ -27,6 +27,8 @@ SIDES = ("left", "right")
 MAX_BLOCK_SECONDS = Fraction(3600)
 MAX_PAUSE_SECONDS = Fraction(3600)
 MAX_TEXT = 500
+SOUND_NAMES = ("chime", "chime-end")
+"""The sounds ``@sound`` may name (``sounds.py`` makes them; a test keeps the two agreed)."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _ATTR_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -100,6 +102,18 @@ class CueScript:
     meta: dict[str, str] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
 
+    def timed_seconds(self) -> Fraction:
+        """Seconds of fixed time: blocks, pauses and sound waits (speech not counted)."""
+        total = Fraction(0)
+        for item in self.items:
+            if isinstance(item, Block):
+                total += item.length
+            elif isinstance(item, Pause):
+                total += item.seconds
+            elif isinstance(item, Sound) and item.wait is not None:
+                total += item.wait
+        return total
+
     def phrases(self) -> list[str]:
         """Distinct spoken texts in order of first appearance."""
         seen: dict[str, None] = {}
@@ -117,15 +131,19 @@ class CueScript:
 
 
 def to_fraction(value: object) -> Fraction:
-    """Exact Fraction from an int, a decimal string or a float's shortest repr."""
+    """Exact Fraction from an int, a decimal string or a float's shortest repr.
+    ValueError for anything else, NaN and infinities included."""
     if isinstance(value, Fraction):
         return value
     if isinstance(value, int):
         return Fraction(value)
     try:
-        return Fraction(Decimal(str(value)))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():  # nan, inf: Fraction() would raise ValueError or OverflowError
+        raise ValueError(f"not a finite number: {value!r}")
+    return Fraction(number)
 
 
 def format_seconds(value: Fraction) -> str:
@@ -357,6 +375,15 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                 sname, _, srest = rest.partition(" ")
                 if not _NAME_RE.match(sname or ""):
                     problems.add(lineno, "@sound", f"expected a sound name, got {sname!r}")
+                    continue
+                if sname not in SOUND_NAMES:
+                    hint = difflib.get_close_matches(sname, SOUND_NAMES, n=1)
+                    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                    problems.add(
+                        lineno,
+                        "@sound",
+                        f"unknown sound {sname!r}{extra} (known: {', '.join(SOUND_NAMES)})",
+                    )
                     continue
                 attrs = _parse_attrs(srest, lineno, "sound", problems)
                 if attrs is None:

@@ -2,12 +2,15 @@
 
 Everything here is written from the Timeline (or from PCM chunks the mixer made
 from it), so the audio, the transcript, the timeline and the chapters agree.
-Every file goes through :func:`matcue.atomic.atomic_output`: an interrupted
-render leaves any earlier file intact. See ``docs/output.md`` for the conventions.
+Every file goes through :func:`matcue.atomic.atomic_output`, or, for the files
+of one render, :func:`matcue.atomic.staged_outputs` (all of them or none): an
+interrupted or failed render leaves any earlier file intact. See ``docs/output.md``
+for the conventions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -116,6 +119,14 @@ def tags_from_timeline(timeline: Timeline) -> Tags:
     title = _one_line(meta.get("title") or meta.get("routine") or "matcue session")
     comment = "; ".join(f"{k}={v}" for k, v in settings.items())
     return Tags(title=title, comment=comment, year=meta.get("year") or None, settings=settings)
+
+
+def _destination(path: Path, atomic: bool) -> contextlib.AbstractContextManager[Path]:
+    """Where a writer writes: a temporary file renamed onto ``path`` when it is
+    complete (``atomic``), or ``path`` itself when the caller has staged it already
+    (:class:`matcue.atomic.StagedOutputs`, which renames all of a render's files
+    together)."""
+    return atomic_output(Path(path)) if atomic else contextlib.nullcontext(Path(path))
 
 
 def _ms(samples: int, sample_rate: int) -> int:
@@ -254,6 +265,7 @@ def write_mp3(
     quality: int = 2,
     dither: bool = False,
     parallel: bool = True,
+    atomic: bool = True,
 ) -> None:
     """Encode float32 chunks (shape ``(n,)`` mono or ``(n, 2)``) into a CBR MP3 at ``path``.
 
@@ -265,6 +277,9 @@ def write_mp3(
     session's PCM is kept. The file is: ID3v2.3 tag (tags, CTOC, chronological
     CHAP frames), the LAME "Info" frame (encoder delay and padding, so decoders
     start the audio exactly at sample 0 and end it at ``length``), the audio frames.
+
+    ``atomic`` False writes ``path`` itself: a temporary file the caller has staged
+    (see :func:`matcue.atomic.staged_outputs`).
     """
     head = b""
     if tags is not None or chapters:
@@ -272,7 +287,7 @@ def write_mp3(
     # LAME's decoded output is LAME_OUTPUT_SCALE times its input: send it the
     # samples divided by that, so the file plays at the level the mix was made for.
     lame_in = 1.0 / LAME_OUTPUT_SCALE
-    with atomic_output(Path(path)) as tmp:
+    with _destination(path, atomic) as tmp:
         if not parallel:
             with open(tmp, "wb") as f:
                 f.write(head)
@@ -319,10 +334,11 @@ def write_wav(
     length: int,
     tags: Tags | None = None,
     dither: bool = False,
+    atomic: bool = True,
 ) -> None:
     """Write float chunks as a 16-bit PCM WAV, streamed through soundfile, with the same
     rounding as the MP3. Title, artist, album, genre and comment go in the INFO chunk."""
-    with atomic_output(Path(path)) as tmp:
+    with _destination(path, atomic) as tmp:
         with sf.SoundFile(
             tmp, "w", samplerate=sample_rate, channels=channels, format="WAV", subtype="PCM_16"
         ) as out:
@@ -381,9 +397,9 @@ def vtt_text(timeline: Timeline) -> str:
     return "\n".join(lines)
 
 
-def write_vtt(timeline: Timeline, path: Path) -> None:
-    """Write :func:`vtt_text` as UTF-8 (atomically)."""
-    with atomic_output(Path(path)) as tmp:
+def write_vtt(timeline: Timeline, path: Path, *, atomic: bool = True) -> None:
+    """Write :func:`vtt_text` as UTF-8 (atomically unless ``atomic`` is False)."""
+    with _destination(path, atomic) as tmp:
         tmp.write_text(vtt_text(timeline), encoding="utf-8", newline="\n")
 
 
@@ -428,8 +444,9 @@ def chapters_to_json(timeline: Timeline) -> list[dict[str, Any]]:
     ]
 
 
-def write_timeline_json(timeline: Timeline, path: Path) -> None:
-    """Write :func:`timeline_to_json` (a JSON list of events) as UTF-8 (atomically)."""
+def write_timeline_json(timeline: Timeline, path: Path, *, atomic: bool = True) -> None:
+    """Write :func:`timeline_to_json` (a JSON list of events) as UTF-8 (atomically
+    unless ``atomic`` is False)."""
     text = json.dumps(timeline_to_json(timeline), indent=2, ensure_ascii=False) + "\n"
-    with atomic_output(Path(path)) as tmp:
+    with _destination(path, atomic) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")

@@ -283,6 +283,14 @@ def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) 
     return np.clip(np.rint(y), -32768, 32767).astype("<i2")
 
 
+def allowed_bitrates(sample_rate: int) -> tuple[int, ...]:
+    """The constant bitrates (kbit/s) an MP3 can have at ``sample_rate``; () for a
+    sample rate MP3 does not support."""
+    if sample_rate not in _SAMPLE_RATES:
+        return ()
+    return _BITRATES[1 if _SAMPLE_RATES[sample_rate][2] else 2][1:]
+
+
 def check_settings(sample_rate: int, channels: int, bitrate: int) -> None:
     """InputError unless an MP3 can have this sample rate, channel count and bitrate."""
     if sample_rate not in _SAMPLE_RATES:
@@ -292,7 +300,7 @@ def check_settings(sample_rate: int, channels: int, bitrate: int) -> None:
         )
     if channels not in (1, 2):
         raise InputError(f"MP3 needs 1 or 2 channels, not {channels}")
-    allowed = _BITRATES[1 if _SAMPLE_RATES[sample_rate][2] else 2][1:]
+    allowed = allowed_bitrates(sample_rate)
     if bitrate not in allowed:
         raise InputError(
             f"MP3 bitrate {bitrate} kbps is not valid at {sample_rate} Hz; "

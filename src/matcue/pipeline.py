@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cuescript
 from . import schedule as schedule_mod
-from .atomic import atomic_output
+from .atomic import atomic_output, staged_outputs
 from .errors import InputError, ValidationError
 from .settings import Settings, merge
 from .templating import render_script_text
@@ -74,12 +74,59 @@ def _starts_like_cue_script(path: Path) -> bool:
         return False
 
 
+ROUTINE_FLAGS: dict[str, str] = {
+    "pace": "--pace",
+    "breath": "--breath",
+    "count": "--count",
+    "minutes": "--minutes",
+    "verbosity": "--verbosity",
+    "templates": "--templates",
+}
+"""Settings that shape the cue script a routine's templates write, by their flag. A cue
+script is rendered as it stands, so none of them can apply to it."""
+
+
+def is_cue_script(arg: str) -> bool:
+    """True when ``arg`` names a cue script (by its suffix or its first line)."""
+    path = Path(arg)
+    return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
+
+
+def routine_flags_given(overrides: dict[str, Any]) -> list[str]:
+    """The flags in ``overrides`` that only a routine can honour (see ROUTINE_FLAGS)."""
+    return [flag for key, flag in ROUTINE_FLAGS.items() if overrides.get(key) is not None]
+
+
+def refuse_routine_flags(names: list[str], flags: list[str]) -> None:
+    """InputError: ``flags`` cannot apply to the cue scripts ``names`` (all there is
+    to render, so the flags would do nothing at all)."""
+    them = "it" if len(flags) == 1 else "them"
+    what = (
+        f"{names[0]} is a cue script, rendered as it stands"
+        if len(names) == 1
+        else f"{', '.join(names)} are cue scripts, rendered as they stand"
+    )
+    raise InputError(
+        f"{', '.join(flags)}: {'this shapes' if len(flags) == 1 else 'these shape'} how a "
+        f"routine becomes a cue script; {what}. Leave {them} out, or make the cue script "
+        f"again: matcue script ROUTINE {' '.join(f + ' ...' for f in flags)}"
+    )
+
+
+def routine_flags_warning(name: str, flags: list[str]) -> str:
+    """For a cue script in a batch with routines: the flags apply to the routines only."""
+    return (
+        f"{name}: a cue script is rendered as it stands; "
+        f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to the routines only"
+    )
+
+
 def load_source(arg: str) -> Source:
     """A built-in routine name, a routine file, or a cue script file."""
     from .routine import builtin_names, load_builtin, load_routine
 
     path = Path(arg)
-    if path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path):
+    if is_cue_script(arg):
         if not path.exists():
             raise InputError(f"{arg}: no such file")
         text = _read_text(path)
@@ -100,8 +147,13 @@ def load_source(arg: str) -> Source:
 
 
 def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
-    defaults = getattr(source.routine, "defaults", None) if source.routine is not None else None
-    return merge(defaults, overrides)
+    """matcue's defaults, then the routine's, then ``overrides``. For a cue script the
+    routine-shaping settings are dropped (checked and reported by the callers), so its
+    tags do not claim a pace or length it was not made with."""
+    if source.script is not None:
+        overrides = {k: v for k, v in overrides.items() if k not in ROUTINE_FLAGS}
+        return merge(None, overrides)
+    return merge(getattr(source.routine, "defaults", None), overrides)
 
 
 def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
@@ -122,7 +174,63 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
         raise InputError(
             "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
         ) from None
+    _check_session_length(source, settings, script)
     return script, changes
+
+
+def _check_session_length(source: Source, settings: Settings, script: cuescript.CueScript) -> None:
+    """The routine file's 4-hour limit, applied to the session the flags made: a
+    routine within it at its own defaults can pass it at a longer --breath or --count
+    or a slower --pace (or with --templates that repeat more)."""
+    from .routine import MAX_TOTAL_SECONDS, _hours
+
+    seconds = float(script.timed_seconds())
+    if seconds <= MAX_TOTAL_SECONDS:
+        return
+    d = getattr(source.routine, "defaults", None)
+    breath = settings.breath if settings.breath is not None else getattr(d, "breath", 10)
+    count = settings.count if settings.count is not None else getattr(d, "count", 1)
+    raise InputError(
+        f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
+        f"{float(settings.pace_factor):g} the timed parts add up to about {_hours(seconds)}; "
+        "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
+        "--pace, brings it under)"
+    )
+
+
+def check_voice(source: Source, settings: Settings, *, engine_required: bool = True) -> None:
+    """Refuse a voice the engine does not have, before any speech, naming where it
+    was chosen: the routine file's ``defaults.voice`` (file:line) or ``--voice``.
+
+    With ``engine_required`` False (``matcue check``) a voice is only checked when
+    its engine can be started here and lists its voices without further input:
+    pyttsx3, or espeak-ng where the program is installed; piper's voices live in
+    the model file given at render time."""
+    from .errors import EngineUnavailable, MatcueError
+    from .speech import engine_name, get_engine, match_voice
+
+    if not settings.voice:
+        return
+    try:
+        engine = get_engine(settings.engine)
+        if engine_name(settings.engine) == "piper":
+            if not settings.voice_model:
+                return  # render says --voice-model is needed; the voice waits for it
+            voices = engine.voices(settings.voice_model)  # type: ignore[call-arg]
+        else:
+            voices = engine.voices()
+    except MatcueError:
+        if engine_required:
+            raise
+        return
+    try:
+        match_voice(voices, settings.voice, engine.name)
+    except EngineUnavailable as exc:
+        routine = source.routine
+        defaults = getattr(routine, "defaults", None)
+        if routine is not None and getattr(defaults, "voice", None) == settings.voice:
+            raise ValidationError([routine.problem(("defaults", "voice"), str(exc))]) from None
+        raise InputError(f"--voice: {exc}") from None
 
 
 def speech_settings(settings: Settings) -> Any:
@@ -162,6 +270,7 @@ def prepare(
     report = progress or (lambda stage, fraction: None)
     script, changes = build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
+    check_voice(source, settings)
     sr = settings.sample_rate
     report("synthesis", 0.0)
     with Synthesizer(
@@ -211,79 +320,93 @@ def render(
 
     started = time.monotonic()
     report = progress or (lambda stage, fraction: None)
-    prepared = prepare(source, settings, progress=progress, synth_workers=synth_workers)
-    timeline, clips = prepared.timeline, prepared.clips
-    sr = settings.sample_rate
+    transcript_path = output.with_suffix(".vtt") if transcript else None
+    with staged_outputs() as outputs:
+        # Every destination is checked, and its temporary file made, before the slow
+        # work; the files go into place together at the end, or none of them does.
+        audio_tmp = outputs.add(output, "-o")
+        vtt_tmp = outputs.add(transcript_path, "the transcript") if transcript_path else None
+        json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
+        prepared = prepare(source, settings, progress=progress, synth_workers=synth_workers)
+        timeline, clips = prepared.timeline, prepared.clips
+        sr = settings.sample_rate
 
-    mix = MixSettings(
-        chime=settings.chime,
-        breath_tone=settings.breath_tone,
-        bed=settings.bed,
-        channels=settings.channels,
-    )
-    if settings.bed_volume is not None:
-        mix = replace(mix, bed_volume_db=settings.bed_volume)
-    if settings.volume is not None:
-        mix = replace(mix, speech_volume=settings.volume)
-    if settings.format != "wav":
-        # The encoder's overshoots land after the limiter: leave them room.
-        mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
-    total = timeline.length
-    done = 0
-
-    def on_chunk(n: int) -> None:
-        nonlocal done
-        done += n
-        report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
-
-    tags = Tags.from_timeline(timeline)
-
-    def write(measure: bool) -> MixStream:
-        chunks = render_chunks(timeline, clips, mix, progress=on_chunk, measure=measure)
-        if settings.format == "wav":
-            write_wav(
-                chunks, output, sample_rate=sr, channels=settings.channels, length=total, tags=tags
-            )
-        else:
-            write_mp3(
-                chunks,
-                output,
-                sample_rate=sr,
-                channels=settings.channels,
-                bitrate=settings.bitrate,
-                tags=tags,
-                chapters=timeline.chapters,
-                length=total,
-            )
-        return chunks
-
-    stream = write(measure=False)
-    if stream.off_target() and not stream.measured_gain:
-        # The model is exact for speech and bells and within a few hundredths of a LU
-        # with a bed or tone; should a session ever fall outside it (or a cached gain
-        # be wrong), measure the gain and render again.
-        log.warning(
-            "the session's gain missed its target (%.2f LUFS for %.2f); "
-            "measuring it and rendering again",
-            stream.measured_lufs,
-            stream.target_lufs,
+        mix = MixSettings(
+            chime=settings.chime,
+            breath_tone=settings.breath_tone,
+            bed=settings.bed,
+            channels=settings.channels,
         )
-        stream.forget_gain()
+        if settings.bed_volume is not None:
+            mix = replace(mix, bed_volume_db=settings.bed_volume)
+        if settings.volume is not None:
+            mix = replace(mix, speech_volume=settings.volume)
+        if settings.format != "wav":
+            # The encoder's overshoots land after the limiter: leave them room.
+            mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
+        total = timeline.length
         done = 0
-        write(measure=True)
+
+        def on_chunk(n: int) -> None:
+            nonlocal done
+            done += n
+            report("mixing and encoding", min(done / (2 * total), 1.0) if total else 1.0)
+
+        tags = Tags.from_timeline(timeline)
+
+        def write(measure: bool) -> MixStream:
+            chunks = render_chunks(timeline, clips, mix, progress=on_chunk, measure=measure)
+            if settings.format == "wav":
+                write_wav(
+                    chunks,
+                    audio_tmp,
+                    sample_rate=sr,
+                    channels=settings.channels,
+                    length=total,
+                    tags=tags,
+                    atomic=False,
+                )
+            else:
+                write_mp3(
+                    chunks,
+                    audio_tmp,
+                    sample_rate=sr,
+                    channels=settings.channels,
+                    bitrate=settings.bitrate,
+                    tags=tags,
+                    chapters=timeline.chapters,
+                    length=total,
+                    atomic=False,
+                )
+            return chunks
+
+        stream = write(measure=False)
+        if stream.off_target() and not stream.measured_gain:
+            # The model is exact for speech and bells and within a few hundredths of a LU
+            # with a bed or tone; should a session ever fall outside it (or a cached gain
+            # be wrong), measure the gain and render again.
+            log.warning(
+                "the session's gain missed its target (%.2f LUFS for %.2f); "
+                "measuring it and rendering again",
+                stream.measured_lufs,
+                stream.target_lufs,
+            )
+            stream.forget_gain()
+            done = 0
+            write(measure=True)
+        if vtt_tmp is not None:
+            write_vtt(timeline, vtt_tmp, atomic=False)
+        if json_tmp is not None:
+            write_timeline_json(timeline, json_tmp, atomic=False)
     result = RenderResult(
         output=output,
         duration=timeline.duration,
         timeline=timeline,
         warnings=list(timeline.warnings),
         changes=prepared.changes,
+        transcript=transcript_path,
+        timeline_json=timeline_path,
     )
-    if transcript:
-        result.transcript = output.with_suffix(".vtt")
-        write_vtt(timeline, result.transcript)
-    if timeline_path is not None:
-        write_timeline_json(timeline, timeline_path)
-        result.timeline_json = timeline_path
     result.elapsed = time.monotonic() - started
     log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
     return result

@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     Strict,
     StringConstraints,
     TypeAdapter,
@@ -372,13 +373,23 @@ class Defaults(BaseModel):
     pause: Num = Field(default=1.0, ge=0, le=30)
     """Seconds of silence after each flowing spoken line, 0..30."""
     engine: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
-    """Speech engine name (e.g. 'pyttsx3'); null = the default engine."""
+    """Speech engine name: 'pyttsx3', 'espeak-ng' or 'piper'; null = the default engine."""
     voice: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)] | None = None
     """Engine voice id; null = the engine's default voice."""
     rate: Int | None = Field(default=None, ge=60, le=450)
     """Speech rate in words per minute, 60..450; null = the engine's default."""
-    volume: Num | None = Field(default=None, ge=0, le=1)
-    """Speech volume 0..1; null = the engine's default."""
+    volume: Num | None = Field(default=None, gt=0, le=1)
+    """Speech volume, more than 0 and at most 1; null = the engine's default."""
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        # A fixed list, so `matcue check` can refuse what render would.
+        from matcue.speech import engine_name, unknown_engine_message
+
+        if value is not None and engine_name(value) is None:
+            raise _fail(unknown_engine_message(value))
+        return value
 
     @property
     def pace_factor(self) -> float:
@@ -913,6 +924,15 @@ class Routine(BaseModel):
     steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
     """The session, 1..200 steps."""
 
+    _filename: str = PrivateAttr(default="<routine>")
+    _loaded: LoadedYaml | None = PrivateAttr(default=None)
+
+    def problem(self, path: Path_, message: str) -> str:
+        """A problem found after loading (a voice the engine lacks), located like the
+        loader's own: ``FILE:LINE: FIELD: message``."""
+        line = self._loaded.line_of(path) if self._loaded is not None else 1
+        return problem(self._filename, line, path, message)
+
     @model_validator(mode="after")
     def _whole(self) -> Routine:
         names = [s.display_name for s in self.steps]
@@ -991,6 +1011,8 @@ def parse_routine(text: str, *, filename: str) -> Routine:
         routine = Routine.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(_problems(exc, loaded, data, filename)) from None
+    routine._filename = filename
+    routine._loaded = loaded
     logger.debug("routine %s: %d steps", routine.name, len(routine.steps))
     return routine
 

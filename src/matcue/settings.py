@@ -6,6 +6,7 @@ means "not given"), as in mkdocs' ``load_config``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,6 @@ PACES: dict[str, Fraction] = {"slow": Fraction(5, 4), "normal": Fraction(1), "fa
 VERBOSITIES = ("full", "brief", "minimal")
 FORMATS = ("mp3", "wav")
 PACE_LIMITS = (Fraction(1, 4), Fraction(4))
-BREATH_LIMITS = (Fraction(2), Fraction(60))
 DEFAULT_SAMPLE_RATE = 22050
 
 
@@ -58,6 +58,55 @@ class Settings:
         return parse_pace(self.pace)
 
 
+def _show(value: object) -> str:
+    """A value as the user typed it (a float without a needless '.0')."""
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The accepted range of a numeric setting, as its flag reports it."""
+
+    flag: str
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = False
+    low_open: bool = False
+    """True: ``low`` itself is not accepted (volume 0 would be silence)."""
+
+    def accepts(self, value: float) -> bool:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False  # NaN and infinities compare false or slip past a range
+        if self.integer and value != int(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        return above and value <= self.high
+
+    def message(self, value: object) -> str:
+        kind = "a whole number" if self.integer else "a number"
+        lo, hi = _show(self.low), _show(self.high)
+        span = f"more than {lo} and at most {hi}" if self.low_open else f"from {lo} to {hi}"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.flag}: expected {kind} {span}{unit}, got {_show(value)}"
+
+
+LIMITS: dict[str, Limit] = {
+    "breath": Limit("--breath", 2, 60, "seconds"),
+    "minutes": Limit("--minutes", 1, 240, "minutes"),
+    "count": Limit("--count", 0.3, 5, "seconds"),  # the routine file's defaults.count
+    "rate": Limit("--rate", 60, 450, "words per minute", integer=True),
+    "volume": Limit("--volume", 0, 1, low_open=True),
+    "bed_volume": Limit("--bed-volume", -60, 0, "dB"),
+}
+"""Every numeric setting a flag can give (``--pace`` and ``--bitrate`` have rules of
+their own: a name or factor, and the MP3 bitrates)."""
+
+PACE_MESSAGE = "--pace: expected slow, normal, fast or a factor from 0.25 to 4, got {value}"
+
+
 def parse_pace(value: str | float | int) -> Fraction:
     text = str(value).strip().lower()
     if text in PACES:
@@ -65,11 +114,9 @@ def parse_pace(value: str | float | int) -> Fraction:
     try:
         factor = to_fraction(text)
     except ValueError:
-        raise InputError(
-            f"--pace: expected slow, normal, fast or a factor such as 1.25, got {value!r}"
-        ) from None
+        raise InputError(PACE_MESSAGE.format(value=repr(value))) from None
     if not PACE_LIMITS[0] <= factor <= PACE_LIMITS[1]:
-        raise InputError(f"--pace: the factor must be between 0.25 and 4, got {value!r}")
+        raise InputError(PACE_MESSAGE.format(value=repr(value)))
     return factor
 
 
@@ -101,24 +148,29 @@ def merge(routine_defaults: Any, overrides: dict[str, Any]) -> Settings:
 
 
 def validate(settings: Settings) -> None:
+    """InputError naming the flag and what it accepts, for the first bad setting."""
     parse_pace(settings.pace)
-    if settings.breath is not None:
-        b = to_fraction(settings.breath)
-        if not BREATH_LIMITS[0] <= b <= BREATH_LIMITS[1]:
-            raise InputError(f"--breath: must be between 2 and 60 seconds, got {settings.breath:g}")
+    for key, limit in LIMITS.items():
+        value = getattr(settings, key)
+        if value is not None and not limit.accepts(value):
+            raise InputError(limit.message(value))
     if settings.verbosity not in VERBOSITIES:
         raise InputError(
             f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {settings.verbosity!r}"
         )
-    if settings.minutes is not None and not 1 <= settings.minutes <= 240:
-        raise InputError(f"--minutes: must be between 1 and 240, got {settings.minutes:g}")
-    if settings.rate is not None and not 60 <= settings.rate <= 450:
-        raise InputError(
-            f"--rate: must be between 60 and 450 words per minute, got {settings.rate}"
-        )
-    if settings.volume is not None and not 0 <= settings.volume <= 1:
-        raise InputError(f"--volume: must be between 0 and 1, got {settings.volume:g}")
+    from .speech import engine_name, unknown_engine_message
+
+    if engine_name(settings.engine) is None:
+        raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
     if settings.format not in FORMATS:
         raise InputError(f"--format: expected mp3 or wav, got {settings.format!r}")
     if settings.channels not in (1, 2):
         raise InputError(f"--channels: expected 1 or 2, got {settings.channels}")
+    from .mp3 import allowed_bitrates
+
+    allowed = allowed_bitrates(settings.sample_rate)
+    if allowed and settings.bitrate not in allowed:
+        raise InputError(
+            f"--bitrate: expected one of {', '.join(map(str, allowed))} (kbit/s), "
+            f"got {_show(settings.bitrate)}"
+        )

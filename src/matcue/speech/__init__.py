@@ -19,6 +19,24 @@ ENGINES: tuple[str, ...] = ("pyttsx3", "espeak-ng", "piper")
 
 DEFAULT_ENGINE = ENGINES[0]
 
+ENGINE_ALIASES: dict[str, str] = {"default": "pyttsx3", "espeak": "espeak-ng"}
+"""Other spellings :func:`get_engine` accepts (case and spaces aside)."""
+
+
+def engine_name(name: str) -> str | None:
+    """The engine ``name`` means (one of :data:`ENGINES`), or None for no engine."""
+    key = name.strip().lower()
+    key = ENGINE_ALIASES.get(key, key)
+    return key if key in ENGINES else None
+
+
+def unknown_engine_message(name: str) -> str:
+    """What to say about an engine name that is none of :data:`ENGINES`."""
+    close = difflib.get_close_matches(name.strip().lower(), ENGINES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown speech engine {name!r}.{hint} Engines: {', '.join(ENGINES)}."
+
+
 LIST_VOICES_HINT = "Run `matcue voices` to list the voices this engine has."
 
 
@@ -28,12 +46,12 @@ def get_engine(name: str) -> Engine:
     Raises EngineUnavailable listing the engines for an unknown name, or saying
     how to install a known engine that is missing.
     """
-    key = name.strip().lower()
-    if key in ("pyttsx3", "default"):
+    key = engine_name(name)
+    if key == "pyttsx3":
         from matcue.speech.pyttsx3_engine import Pyttsx3Engine
 
         return Pyttsx3Engine()
-    if key in ("espeak-ng", "espeak"):
+    if key == "espeak-ng":
         from matcue.speech.espeak_cli import EspeakCliEngine
 
         return EspeakCliEngine()
@@ -41,9 +59,7 @@ def get_engine(name: str) -> Engine:
         from matcue.speech.piper_engine import PiperEngine
 
         return PiperEngine()
-    close = difflib.get_close_matches(key, ENGINES, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise EngineUnavailable(f"unknown speech engine {name!r}.{hint} Engines: {', '.join(ENGINES)}.")
+    raise EngineUnavailable(unknown_engine_message(name))
 
 
 def list_voices(name: str, settings: SpeechSettings | None = None) -> list[Voice]:
@@ -88,6 +104,7 @@ __all__ = [
     "Engine",
     "SpeechSettings",
     "Voice",
+    "engine_name",
     "get_engine",
     "list_voices",
     "match_voice",

@@ -23,6 +23,7 @@ import logging
 import os
 import struct
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def write_entry(path: Path, blob: bytes) -> bool:
 
     No fsync: after a crash a half-written entry fails its check on reading and is
     made again, which is cheaper than syncing every entry."""
+    return _write_entry(path, blob) is None
+
+
+def _write_entry(path: Path, blob: bytes) -> OSError | None:
+    """:func:`write_entry`, returning why it failed (None: written)."""
     tmp_name: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,16 +121,30 @@ def write_entry(path: Path, blob: bytes) -> bool:
             fh.write(blob)
         os.replace(tmp_name, path)
         tmp_name = None
-        return True
+        return None
     except OSError as exc:
         logger.debug("cannot write %s (%s)", path, exc)
-        return False
+        return exc
     finally:
         if tmp_name is not None:
             try:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+_WARNED: set[tuple[str, Path]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_once(kind: str, root: Path, message: str, *args: object) -> None:
+    """Log a warning about the cache folder ``root`` once per process: a folder that
+    cannot be written fails for every clip, and one line says all there is to say."""
+    with _WARNED_LOCK:
+        if (kind, root) in _WARNED:
+            return
+        _WARNED.add((kind, root))
+    logger.warning(message, *args)
 
 
 class ClipCache:
@@ -143,10 +163,16 @@ class ClipCache:
         path = self.path_for(key)
         try:
             blob = path.read_bytes()
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # a miss (a cache folder under a file is reported on writing)
         except OSError as exc:
-            logger.warning("cannot read cached clip %s (%s); synthesizing again", path, exc)
+            _warn_once(
+                "read",
+                self.root,
+                "cannot read the speech cache in %s (%s); synthesizing again",
+                self.root,
+                exc.strerror or exc,
+            )
             return None
         try:
             samples, _rate = decode_entry(blob)
@@ -158,12 +184,21 @@ class ClipCache:
     def put(self, key: str, samples: np.ndarray, sample_rate: int) -> Path:
         """Store ``samples`` atomically; returns the entry's path.
 
-        A failure to write is logged and otherwise ignored: the cache is an
-        optimisation, and the caller already has the samples.
+        A failure to write is logged (once per cache folder and process) and otherwise
+        ignored: the cache is an optimisation, and the caller already has the samples.
         """
         path = self.path_for(key)
-        if not write_entry(path, encode_entry(samples, sample_rate)):
-            logger.warning("cannot write cached clip %s", path)
+        error = _write_entry(path, encode_entry(samples, sample_rate))
+        if error is not None:
+            _warn_once(
+                "write",
+                self.root,
+                "cannot write to the speech cache in %s (%s); the render goes on, but its "
+                "speech will be made again next time (set %s to a folder you can write)",
+                self.root,
+                error.strerror or error,
+                ENV_VAR,
+            )
         return path
 
     def clear(self) -> int:
