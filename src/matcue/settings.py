@@ -13,6 +13,7 @@ from typing import Any
 
 from .cuescript import to_fraction
 from .errors import InputError
+from .speech.base import RATE_LIMITS
 
 PACES: dict[str, Fraction] = {"slow": Fraction(5, 4), "normal": Fraction(1), "fast": Fraction(4, 5)}
 VERBOSITIES = ("full", "brief", "minimal")
@@ -112,9 +113,10 @@ def validate(settings: Settings) -> None:
         )
     if settings.minutes is not None and not 1 <= settings.minutes <= 240:
         raise InputError(f"--minutes: must be between 1 and 240, got {settings.minutes:g}")
-    if settings.rate is not None and not 60 <= settings.rate <= 450:
+    if settings.rate is not None and not RATE_LIMITS[0] <= settings.rate <= RATE_LIMITS[1]:
         raise InputError(
-            f"--rate: must be between 60 and 450 words per minute, got {settings.rate}"
+            f"--rate: must be between {RATE_LIMITS[0]} and {RATE_LIMITS[1]} words per minute, "
+            f"got {settings.rate}"
         )
     if settings.volume is not None and not 0 <= settings.volume <= 1:
         raise InputError(f"--volume: must be between 0 and 1, got {settings.volume:g}")

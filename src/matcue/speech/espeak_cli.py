@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
@@ -142,10 +142,7 @@ class EspeakCliEngine:
         if settings.voice:
             args += ["-v", match_voice(self.voices(), settings.voice, self.name)]
         if settings.rate is not None:
-            if not 20 <= settings.rate <= 1000:
-                raise InputError(
-                    f"speech rate must be 20..1000 words per minute, got {settings.rate}"
-                )
+            check_rate(settings.rate)
             args += ["-s", str(int(settings.rate))]
         if settings.volume is not None:
             if not 0.0 < settings.volume <= 1.0:

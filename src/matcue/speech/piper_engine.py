@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, MatcueError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
@@ -184,10 +184,7 @@ class PiperEngine:
         speaker = self._speaker_id(str(path), cfg, settings.voice)
         length_scale = None
         if settings.rate is not None:
-            if not 20 <= settings.rate <= 1000:
-                raise InputError(
-                    f"speech rate must be 20..1000 words per minute, got {settings.rate}"
-                )
+            check_rate(settings.rate)
             length_scale = NOMINAL_WPM / float(settings.rate)
         if settings.volume is not None and not 0.0 < settings.volume <= 1.0:
             raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
