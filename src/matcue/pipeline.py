@@ -18,6 +18,7 @@ import numpy as np
 
 from . import cuescript
 from . import schedule as schedule_mod
+from .advice import OverrunAdvisor
 from .atomic import atomic_output
 from .errors import InputError, ValidationError
 from .settings import Settings, merge
@@ -27,6 +28,8 @@ from .timeline import Timeline
 log = logging.getLogger(__name__)
 
 CUE_SUFFIXES = (".cue", ".txt")
+DEFAULT_RATE = 200
+"""Words per minute assumed for an engine that does not say what it speaks at."""
 
 
 @dataclass
@@ -107,8 +110,16 @@ def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
 def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
     """The cue script for ``source`` (fitted to ``settings.minutes`` when
     given) and the list of changes the fitting made."""
+    script, changes, _routine = _build_script(source, settings)
+    return script, changes
+
+
+def _build_script(
+    source: Source, settings: Settings
+) -> tuple[cuescript.CueScript, list[str], Any | None]:
+    """:func:`build_script`, and the routine as rendered (None for a cue script)."""
     if source.script is not None:
-        return source.script, []
+        return source.script, [], None
     routine = source.routine
     changes: list[str] = []
     if settings.minutes is not None:
@@ -122,7 +133,7 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
         raise InputError(
             "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
         ) from None
-    return script, changes
+    return script, changes, routine
 
 
 def speech_settings(settings: Settings) -> Any:
@@ -160,7 +171,7 @@ def prepare(
     from .speech.synth import Synthesizer
 
     report = progress or (lambda stage, fraction: None)
-    script, changes = build_script(source, settings)
+    script, changes, routine = _build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
     sr = settings.sample_rate
     report("synthesis", 0.0)
@@ -174,15 +185,24 @@ def prepare(
             clips[text] = synth.get(text)
             report("synthesis", i / max(len(phrases), 1))
         meta = _meta(source, settings, synth.engine)  # the engine that spoke, for tags
+        default_rate = getattr(synth.engine, "default_rate", None)
+        rate = settings.rate or (default_rate() if callable(default_rate) else DEFAULT_RATE)
     log.debug("synthesis done: %d phrases", len(clips))
 
+    advisor = OverrunAdvisor(
+        routine=routine,
+        settings=settings,
+        lengths={text: len(clip) for text, clip in clips.items()},
+        sound_length=lambda name: sound_length(name, sr),
+        rate=rate,
+    )
     plan = schedule_mod.schedule(
         script,
         sample_rate=sr,
         speech_length=lambda text: len(clips[text]),
         sound_length=lambda name: sound_length(name, sr),
         strict=settings.strict,
-        rate_hint=settings.rate or 200,
+        advise=advisor,
     )
     for key, stretch in plan.stretches.items():
         clips[key] = time_stretch(clips[stretch.text], stretch.factor, sr)

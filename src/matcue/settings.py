@@ -20,6 +20,8 @@ VERBOSITIES = ("full", "brief", "minimal")
 FORMATS = ("mp3", "wav")
 PACE_LIMITS = (Fraction(1, 4), Fraction(4))
 BREATH_LIMITS = (Fraction(2), Fraction(60))
+COUNT_LIMITS = (Fraction(3, 10), Fraction(5))
+"""Seconds per spoken count a routine may set (``defaults.count``)."""
 DEFAULT_SAMPLE_RATE = 22050
 
 

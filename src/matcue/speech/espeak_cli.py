@@ -20,6 +20,9 @@ from matcue.errors import EngineUnavailable, InputError, SpeechError
 from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.stretch import is_silent, trim_silence
 
+DEFAULT_WPM = 175
+"""espeak-ng's speed without ``-s``."""
+
 logger = logging.getLogger(__name__)
 
 PROGRAM = "espeak-ng"
@@ -109,6 +112,10 @@ class EspeakCliEngine:
             number = head.split(":")[-1].strip() if ":" in head else head.strip()
             self._version = f"espeak-ng {number}"
         return self._version
+
+    def default_rate(self) -> int:
+        """Words per minute when no rate is chosen: espeak-ng's own default."""
+        return DEFAULT_WPM
 
     def voices(self) -> list[Voice]:
         """Voices from ``espeak-ng --voices``; ids are the voice files, lower-cased."""

@@ -146,6 +146,10 @@ class PiperEngine:
             pass
         return "; ".join(parts)
 
+    def default_rate(self) -> int:
+        """Words per minute at piper's length scale 1.0 (about; see NOMINAL_WPM)."""
+        return NOMINAL_WPM
+
     def voices(self, model: str | None = None) -> list[Voice]:
         """The speakers of ``model`` (one voice, id "0", for a single-speaker model).
 

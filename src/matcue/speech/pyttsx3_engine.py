@@ -226,6 +226,10 @@ class Pyttsx3Engine:
             )
         return result
 
+    def default_rate(self) -> int:
+        """Words per minute when no rate is chosen (for overrun advice)."""
+        return _driver_state().default_rate
+
     def default_voice(self) -> str | None:
         """The id of the voice used when none is chosen (for tags and transcripts)."""
         return _driver_state().default_voice
