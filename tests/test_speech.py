@@ -223,3 +223,17 @@ def test_engines_accept_only_the_documented_rate_range(engine, rate: int) -> Non
     assert re.search(r"`--rate` is words per minute, 60\.\.450", docs)
     with pytest.raises(InputError, match=r"60\.\.450"):
         engine.synthesize(PHRASE, SpeechSettings(rate=rate))
+
+
+def test_unknown_voice_names_the_command_that_lists_that_engines_voices() -> None:
+    """Regression: every engine's unknown-voice error said "Run `matcue voices`",
+    which lists only pyttsx3's voices."""
+    from matcue.speech import Voice, match_voice
+
+    voices = [Voice(id="gmw/en-us", name="English (America)")]
+    with pytest.raises(EngineUnavailable, match=r"Run `matcue voices --engine espeak-ng` "):
+        match_voice(voices, "klingon", "espeak-ng")
+    with pytest.raises(EngineUnavailable, match=r"Run `matcue voices` "):
+        match_voice(voices, "klingon", "pyttsx3")
+    with pytest.raises(EngineUnavailable, match=r"`matcue voices --engine piper --voice-model "):
+        match_voice(voices, "klingon", "piper", model="my voices/a.onnx")

@@ -153,17 +153,16 @@ class PiperEngine:
     def voices(self, model: str | None = None) -> list[Voice]:
         """The speakers of ``model`` (one voice, id "0", for a single-speaker model).
 
-        Without a model there is nothing to list: piper's voices are model files.
+        Without a model there is nothing to list (piper's voices are model files):
+        InputError saying to pass one.
         """
         _import_piper()
-        if not model:
-            return []
-        _path, _config, cfg = _model_paths(model)
+        path, _config, cfg = _model_paths(model)
         espeak = (cfg.get("espeak") or {}).get("voice")
         lang = (str(espeak),) if espeak else ()
         speakers = cfg.get("speaker_id_map") or {}
         if int(cfg.get("num_speakers", 1)) <= 1 or not speakers:
-            return [Voice(id="0", name=Path(model).name.removesuffix(".onnx"), languages=lang)]
+            return [Voice(id="0", name=path.name.removesuffix(".onnx"), languages=lang)]
         return [
             Voice(id=str(sid), name=str(name), languages=lang)
             for name, sid in sorted(speakers.items(), key=lambda kv: kv[1])
@@ -176,7 +175,7 @@ class PiperEngine:
 
         if int(cfg.get("num_speakers", 1)) <= 1 and voice == "0":
             return None
-        chosen = match_voice(self.voices(model), voice, self.name)
+        chosen = match_voice(self.voices(model), voice, self.name, model=model)
         return int(chosen) if int(cfg.get("num_speakers", 1)) > 1 else None
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
