@@ -256,4 +256,9 @@ def test_cli_renders_a_session_with_piper_and_the_tiny_model(
     first = audio[int((speech["start"] + 0.05) * rate) : int((speech["start"] + 0.3) * rate)]
     spec = np.abs(np.fft.rfft(first * np.hanning(len(first))))
     assert np.argmax(spec) * rate / len(first) == pytest.approx(220, rel=0.03)
-    assert "engine=piper" in str(ID3(out).getall("COMM")[0])
+    comment = str(ID3(out).getall("COMM")[0])
+    assert "engine=piper" in comment
+    # Regression: piper sessions said voice=default and did not name the model.
+    assert "; voice=0; " in comment and "; model=tiny.onnx; " in comment
+    note = out.with_suffix(".vtt").read_text(encoding="utf-8").split("\n\n")[1]
+    assert "\nvoice: 0\n" in note and "\nmodel: tiny.onnx\n" in note

@@ -303,19 +303,40 @@ def render(
 
 
 def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
+    """The settings a session was made with, as recorded in its tags and transcript
+    (the cue script's ``@meta`` supplies ``breath``: the cycles actually paced).
+
+    Values are what was used, not merely what was asked: the voice the engine
+    spoke with, piper's model file, the bed's level only when there is a bed. A cue
+    script renders as it stands, so its own ``pace`` and ``verbosity`` stay."""
+    from .mix import MixSettings
+    from .sounds import BED_NAMES
+
     default = getattr(engine, "default_voice", None)
-    voice = settings.voice or (default() if callable(default) else None) or "default"
-    meta = {
-        "routine": source.name,
-        "pace": str(settings.pace),
-        "engine": settings.engine,
-        "voice": voice,
-        "verbosity": settings.verbosity,
-    }
-    if settings.rate:
-        meta["rate"] = str(settings.rate)
-    if settings.minutes:
-        meta["minutes"] = f"{settings.minutes:g}"
+    voice = settings.voice or (default() if callable(default) else None)
+    meta = {"routine": source.name}
+    if source.routine is not None:
+        meta["pace"] = str(settings.pace)
+        meta["verbosity"] = settings.verbosity
+        if settings.minutes:
+            meta["minutes"] = f"{settings.minutes:g}"
+    meta["engine"] = engine.name
+    if engine.name == "piper":
+        # piper speaks speaker 0 of a multi-speaker model unless told otherwise
+        meta["voice"] = voice or "0"
+        meta["model"] = Path(settings.voice_model or "").name
+    else:
+        meta["voice"] = voice or "default"
+    meta["rate"] = str(settings.rate) if settings.rate else "default"
+    meta["volume"] = f"{settings.volume:g}" if settings.volume is not None else "1"
+    meta["chime"] = "on" if settings.chime else "off"
+    meta["breath_tone"] = "on" if settings.breath_tone else "off"
+    if settings.bed:
+        meta["bed"] = settings.bed if settings.bed in BED_NAMES else Path(settings.bed).name
+        level = settings.bed_volume
+        meta["bed_volume"] = f"{MixSettings.bed_volume_db if level is None else level:g}"
+    else:
+        meta["bed"] = "none"
     return meta
 
 
