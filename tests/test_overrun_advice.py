@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_advice_names_only_options_that_shape_the_step(tight: Path) -> None:
     for values in by_step.values():
         for option, value in values.items():
             low, high = LIMITS[option]
-            assert low <= float(value) <= high, (option, value)
+            assert low <= Fraction(value) <= high, (option, value)
 
 
 def test_each_suggested_value_makes_its_cue_fit(tight: Path) -> None:
@@ -120,6 +121,18 @@ def test_each_suggested_value_makes_its_cue_fit(tight: Path) -> None:
             assert (step, text) not in after, (step, text, option, value, after.get((step, text)))
             tried += 1
     assert tried >= 12
+
+
+def test_suggestions_stay_within_the_options_ranges(tight: Path) -> None:
+    """The audit's case: --count 0.01 led to --breath 221 and --rate 4410 (limits 60
+    and 450); a --count below its own range (0.3) must not be suggested either."""
+    found = overruns(tight, count=0.01, rate=300)  # at 300 wpm "Two." needs only 0.2 s
+    counted = [fixes(w) for (step, _), w in found.items() if step == "Counted"]
+    assert counted and all(Fraction(f["count"]) >= Fraction(3, 10) for f in counted)
+    for warning in found.values():
+        for option, value in fixes(warning).items():
+            low, high = LIMITS[option]
+            assert low <= Fraction(value) <= high, (option, value, warning)
 
 
 def test_breath_advice_accounts_for_pace(tight: Path) -> None:

@@ -50,9 +50,10 @@ class _Option:
     settings: Callable[[Fraction], Settings]
 
 
-def _grid(current: Fraction, step: Fraction, top: Fraction) -> list[Fraction]:
-    """Multiples of ``step`` above ``current`` up to ``top``."""
-    first = (current // step + 1) * step
+def _grid(current: Fraction, step: Fraction, limits: tuple[Fraction, Fraction]) -> list[Fraction]:
+    """Multiples of ``step`` above ``current`` within ``limits``."""
+    bottom, top = limits
+    first = max((current // step + 1) * step, -(-bottom // step) * step)
     out = []
     value = first
     while value <= top:
@@ -152,17 +153,17 @@ class OverrunAdvisor:
         return [
             _Option(
                 "--breath",
-                _grid(breath, BREATH_STEP, BREATH_LIMITS[1]),
+                _grid(breath, BREATH_STEP, BREATH_LIMITS),
                 lambda v: replace(s, breath=float(v)),
             ),
             _Option(
                 "--count",
-                _grid(count, COUNT_STEP, COUNT_LIMITS[1]),
+                _grid(count, COUNT_STEP, COUNT_LIMITS),
                 lambda v: replace(s, count=float(v)),
             ),
             _Option(
                 "--pace",
-                _grid(pace, PACE_STEP, PACE_LIMITS[1]),
+                _grid(pace, PACE_STEP, PACE_LIMITS),
                 lambda v: replace(s, pace=_show(v)),
             ),
         ]
