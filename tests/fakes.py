@@ -19,3 +19,22 @@ class FakeSpeechLengths:
 
 def fake_sound_length(sample_rate: int) -> callable:
     return lambda name: 2 * sample_rate
+
+
+class FakeProgressSink:
+    """Stands in for the terminal progress bar: records every ``(stage, fraction)``
+    the pipeline reports, so tests can check the bar's course."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.calls.append((stage, fraction))
+
+    @property
+    def values(self) -> list[float]:
+        return [f for _, f in self.calls]
+
+    def stages(self) -> list[str]:
+        """Stage names in the order they first appear."""
+        return list(dict.fromkeys(s for s, _ in self.calls))

@@ -351,7 +351,8 @@ def test_overrun_strict_fails_with_the_step_and_fix(tmp_path):
     )
     r = CliRunner().invoke(main, ["render", str(f), "--strict", "-o", str(tmp_path / "o.mp3")])
     assert r.exit_code == 2, r.output
-    assert "overrun: step 'Tight'" in r.output and "--breath" in r.output
+    assert "overrun: step 'Tight'" in r.output and "--pace" in r.output
+    assert "--breath" not in r.output  # the step fixes its own 3 s cycle
     assert not (tmp_path / "o.mp3").exists()
     r = CliRunner().invoke(main, ["render", str(f), "-o", str(tmp_path / "o.mp3")])
     assert r.exit_code == 0 and "warning: step 'Tight'" in r.output

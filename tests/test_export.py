@@ -100,11 +100,11 @@ def make_timeline() -> Timeline:
     meta = {
         "title": "Thaw",
         "routine": "thaw",
-        "pace": "1.0",
+        "pace": "normal",
         "breath": "15",
         "engine": "pyttsx3",
         "voice": "en-gb",
-        "verbosity": "normal",
+        "verbosity": "full",
         "rate": "180",
     }
     return Timeline(sample_rate=SR, length=3601 * SR, events=events, chapters=chapters, meta=meta)
@@ -205,7 +205,7 @@ def test_ffprobe_lists_chapters_in_order_with_titles_and_tags(tmp_path: Path) ->
     assert [float(c["start_time"]) for c in chapters] == [i * 2.0 for i in range(12)]
     tags = info["format"]["tags"]
     assert tags["title"] == "Thaw" and tags["artist"] == "matcue"
-    assert tags["MATCUE_PACE"] == "1.0"
+    assert tags["MATCUE_PACE"] == "normal"
 
 
 def test_tags_readable_by_mutagen(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_tags_readable_by_mutagen(tmp_path: Path) -> None:
     assert id3["TCON"].text == ["Speech"]
     comment = id3.getall("COMM")[0].text[0]
     assert comment.startswith(
-        "routine=thaw; pace=1.0; breath=15; engine=pyttsx3; voice=en-gb; verbosity=normal"
+        "routine=thaw; pace=normal; breath=15; engine=pyttsx3; voice=en-gb; verbosity=full"
     )
     assert "rate=180" in comment
     assert id3["TXXX:MATCUE_VOICE"].text == ["en-gb"]
@@ -430,14 +430,16 @@ def parse_vtt(text: str) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
 def test_vtt_structure_header_and_cue_times() -> None:
     text = vtt_text(make_timeline())
     note, cues = parse_vtt(text)
-    assert note[:7] == [
+    assert note == [
         "title: Thaw",
         "routine: thaw",
-        "pace: 1.0",
+        "pace: normal",
         "breath: 15",
         "engine: pyttsx3",
         "voice: en-gb",
-        "verbosity: normal",
+        "verbosity: full",
+        "rate: 180",  # regression: the rate was in the MP3's tags but not here
+        "duration: 01:00:01.000",
     ]
     assert cues == [
         ("00:00:00.000", "00:00:00.500", ["Welcome."]),

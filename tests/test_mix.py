@@ -89,10 +89,10 @@ def test_total_length_is_exact(length: int) -> None:
     settings = MixSettings(bed="pink", breath_tone=True, channels=2)
     tl = Timeline(SR, length, [Event("phase", 0, length, "s", 0, phase="inhale")])
     for chunk in (0.01, 1.0, 10.0):
-        done: list[int] = []
+        done: list[float] = []
         parts = list(render_chunks(tl, {}, settings, chunk_seconds=chunk, progress=done.append))
         assert sum(len(p) for p in parts) == length
-        assert sum(done) == 2 * length  # measuring pass + output pass
+        assert done[-1] == 1.0  # a fraction of the mixing work, ending at all of it
         assert all(p.dtype == np.float32 and p.ndim == 2 and p.shape[1] == 2 for p in parts)
 
 

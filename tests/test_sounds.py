@@ -168,3 +168,93 @@ def test_unreadable_bed_files(tmp_path: Path) -> None:
     sf.write(silent, np.zeros(SR), SR)
     with pytest.raises(InputError, match="silent"):
         load_bed_file(silent, SR)
+
+
+# Regression: an unreadable bed file, decoded through pydub when ffmpeg is
+# installed, put ffmpeg's whole output (version, build configuration, library
+# versions: ~25 lines) into the error; without ffmpeg the message ended "..".
+
+FAKE_FFMPEG_OUTPUT = """Decoding failed. ffmpeg returned error code: 1
+
+Output from ffmpeg/avlib:
+
+ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers
+  built with gcc 12 (Debian 12.2.0-14+deb12u1)
+  configuration: --prefix=/usr --extra-version=0+deb12u1 --toolchain=hardened
+  libavutil      57. 28.100 / 57. 28.100
+  libavcodec     59. 37.100 / 59. 37.100
+{path}: Invalid data found when processing input
+"""
+
+
+def bad_bed_files(folder: Path) -> list[Path]:
+    garbage = folder / "bad.wav"
+    garbage.write_bytes(np.random.default_rng(7).integers(0, 256, 3000, np.uint8).tobytes())
+    good = folder / "good.flac"
+    sf.write(good, np.random.default_rng(8).standard_normal(SR * 4) * 0.1, SR)
+    data = good.read_bytes()
+    cut_body = folder / "cut.flac"  # opens, then fails half-way
+    cut_body.write_bytes(data[: len(data) // 3])
+    cut_head = folder / "head.flac"  # fails to open
+    cut_head.write_bytes(data[:60])
+    return [garbage, cut_body, cut_head]
+
+
+def assert_one_clean_line(message: str, path: Path) -> None:
+    assert "\n" not in message, message
+    assert message.startswith(f"cannot read bed file {path}: ")
+    assert "ffmpeg version" not in message and "configuration:" not in message
+    assert ".." not in message and "Error opening" not in message, message
+
+
+def test_unreadable_bed_file_is_one_clear_line_whatever_is_installed(tmp_path: Path) -> None:
+    """With ffmpeg installed this goes through pydub and ffmpeg for real."""
+    for path in bad_bed_files(tmp_path):
+        with pytest.raises(InputError) as err:
+            load_bed_file(path, SR)
+        assert_one_clean_line(err.value.message, path)
+
+
+def test_unreadable_bed_file_without_ffmpeg(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("matcue.sounds.shutil.which", lambda name: None)
+    for path in bad_bed_files(tmp_path):
+        with pytest.raises(InputError) as err:
+            load_bed_file(path, SR)
+        assert_one_clean_line(err.value.message, path)
+        assert "ffmpeg" not in err.value.message
+
+
+def test_ffmpeg_output_is_reduced_to_its_error(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A fake ffmpeg failure (the shape pydub raises), so this runs where no ffmpeg is."""
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+    garbage = bad_bed_files(tmp_path)[0]
+
+    def fake_from_file(path: str, *args: object, **kwargs: object) -> None:
+        raise CouldntDecodeError(FAKE_FFMPEG_OUTPUT.format(path=path))
+
+    monkeypatch.setattr("matcue.sounds.shutil.which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(AudioSegment, "from_file", staticmethod(fake_from_file))
+    with pytest.raises(InputError) as err:
+        load_bed_file(garbage, SR)
+    assert_one_clean_line(err.value.message, garbage)
+    assert err.value.message == (
+        f"cannot read bed file {garbage}: Format not recognised; ffmpeg: Invalid data found "
+        "when processing input. Use a WAV, FLAC, OGG or MP3 file, or a generated bed: pink, brown"
+    )
+
+
+def test_cli_unreadable_bed_prints_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    garbage = bad_bed_files(tmp_path)[0]
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "--bed", str(garbage), "-o", str(tmp_path / "o.mp3")]
+    )
+    assert r.exit_code == 2
+    (line,) = r.output.splitlines()
+    assert line.startswith(f"matcue: cannot read bed file {garbage}: ")
+    assert "ffmpeg version" not in line and ".." not in line

@@ -201,3 +201,39 @@ def test_parse_wav_stream_ignores_placeholder_sizes() -> None:
     assert rate == 16000
     assert len(samples) == 100
     assert samples[10] == pytest.approx(1000 / 32768)
+
+
+@pytest.mark.parametrize("rate", [30, 59, 451, 1000])
+def test_engines_accept_only_the_documented_rate_range(engine, rate: int) -> None:  # type: ignore[no-untyped-def]
+    """Regression: the engines took 20..1000 wpm and docs/engines.md said so, while
+    the command line and routine files allow 60..450. One range everywhere: 30 and
+    1000 were accepted before; 59 and 451 are the edges."""
+    import re
+    from pathlib import Path
+
+    from matcue.errors import InputError
+    from matcue.routine import Defaults
+    from matcue.settings import RATE_LIMITS
+
+    assert RATE_LIMITS == (60, 450)
+    meta = Defaults.model_fields["rate"].metadata
+    assert [getattr(m, "ge", None) for m in meta if hasattr(m, "ge")] == [60]
+    assert [getattr(m, "le", None) for m in meta if hasattr(m, "le")] == [450]
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "engines.md").read_text()
+    assert re.search(r"`--rate` is words per minute, 60\.\.450", docs)
+    with pytest.raises(InputError, match=r"60\.\.450"):
+        engine.synthesize(PHRASE, SpeechSettings(rate=rate))
+
+
+def test_unknown_voice_names_the_command_that_lists_that_engines_voices() -> None:
+    """Regression: every engine's unknown-voice error said "Run `matcue voices`",
+    which lists only pyttsx3's voices."""
+    from matcue.speech import Voice, match_voice
+
+    voices = [Voice(id="gmw/en-us", name="English (America)")]
+    with pytest.raises(EngineUnavailable, match=r"Run `matcue voices --engine espeak-ng` "):
+        match_voice(voices, "klingon", "espeak-ng")
+    with pytest.raises(EngineUnavailable, match=r"Run `matcue voices` "):
+        match_voice(voices, "klingon", "pyttsx3")
+    with pytest.raises(EngineUnavailable, match=r"`matcue voices --engine piper --voice-model "):
+        match_voice(voices, "klingon", "piper", model="my voices/a.onnx")

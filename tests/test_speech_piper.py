@@ -10,6 +10,7 @@ without downloading any voice.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,11 +152,53 @@ def test_piper_empty_text_is_an_error(tiny_model: str) -> None:
         get_engine("piper").synthesize(" ", SpeechSettings(engine="piper", model=tiny_model))
 
 
-def test_piper_unknown_speaker_is_engine_unavailable(tiny_model: str) -> None:
-    with pytest.raises(EngineUnavailable, match="matcue voices"):
+def test_piper_unknown_speaker_points_at_a_command_that_lists_them(tiny_model: str) -> None:
+    """Regression: the error said "Run `matcue voices`", which lists pyttsx3's
+    voices, and `matcue voices --engine piper` printed nothing (no way to name a
+    model). The command in the message must list the model's speakers."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    with pytest.raises(EngineUnavailable) as info:
         get_engine("piper").synthesize(
             "Hi.", SpeechSettings(engine="piper", model=tiny_model, voice="alice")
         )
+    command = re.search(r"Run `([^`]+)`", str(info.value))
+    assert command, str(info.value)
+    argv = shlex.split(command[1])
+    assert argv[:2] == ["matcue", "voices"] and "piper" in argv and tiny_model in argv
+    r = CliRunner().invoke(main, argv[1:])
+    assert r.exit_code == 0, r.output
+    assert r.output == "0\ttiny\ten-us\n"
+
+
+def test_cli_voices_lists_a_multi_speaker_models_speakers(tiny_model: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    model = tmp_path / "duo.onnx"
+    model.write_bytes(Path(tiny_model).read_bytes())
+    config = json.loads(Path(tiny_model + ".json").read_text(encoding="utf-8"))
+    config.update(num_speakers=2, speaker_id_map={"bob": 1, "alice": 0})
+    (tmp_path / "duo.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    r = CliRunner().invoke(main, ["voices", "--engine", "piper", "--voice-model", str(model)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == ["0\talice\ten-us", "1\tbob\ten-us"]
+
+
+def test_cli_voices_piper_without_a_model_is_one_clear_error() -> None:
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    r = CliRunner().invoke(main, ["voices", "--engine", "piper"])
+    assert r.exit_code == 2
+    assert len(r.output.splitlines()) == 1
+    assert r.output.startswith("matcue: ") and "--voice-model" in r.output
 
 
 def test_piper_same_phrase_same_samples_whatever_came_before(tiny_model: str) -> None:
@@ -213,4 +256,9 @@ def test_cli_renders_a_session_with_piper_and_the_tiny_model(
     first = audio[int((speech["start"] + 0.05) * rate) : int((speech["start"] + 0.3) * rate)]
     spec = np.abs(np.fft.rfft(first * np.hanning(len(first))))
     assert np.argmax(spec) * rate / len(first) == pytest.approx(220, rel=0.03)
-    assert "engine=piper" in str(ID3(out).getall("COMM")[0])
+    comment = str(ID3(out).getall("COMM")[0])
+    assert "engine=piper" in comment
+    # Regression: piper sessions said voice=default and did not name the model.
+    assert "; voice=0; " in comment and "; model=tiny.onnx; " in comment
+    note = out.with_suffix(".vtt").read_text(encoding="utf-8").split("\n\n")[1]
+    assert "\nvoice: 0\n" in note and "\nmodel: tiny.onnx\n" in note

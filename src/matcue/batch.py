@@ -79,14 +79,16 @@ class Progress:
         self.label = label
         self.enabled = enabled
         self.last = -1
+        self.stage = ""
 
     def __call__(self, stage: str, fraction: float) -> None:
+        """Show ``fraction`` (0..1) of the whole render, done in ``stage``."""
         if not self.enabled:
             return
-        pct = int(fraction * 100)
-        if pct == self.last:
+        pct = max(int(fraction * 100), self.last)  # never back
+        if pct == self.last and stage == self.stage:
             return
-        self.last = pct
+        self.last, self.stage = pct, stage
         bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
         sys.stderr.write(f"\r{self.label}: [{bar}] {pct:3d}% {stage:<22}")
         sys.stderr.flush()

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "SETTING_KEYS",
     "Tags",
+    "session_settings",
     "chapters_to_json",
     "id3_tag_bytes",
     "tags_from_timeline",
@@ -60,9 +61,24 @@ __all__ = [
     "write_wav",
 ]
 
-SETTING_KEYS = ("routine", "pace", "breath", "engine", "voice", "verbosity")
-"""Timeline.meta keys that describe how a session was made, shown first and in this order;
-any other meta keys (rate, minutes...) follow alphabetically."""
+SETTING_KEYS = (
+    "routine",
+    "pace",
+    "breath",
+    "engine",
+    "voice",
+    "verbosity",
+    "model",
+    "rate",
+    "volume",
+    "chime",
+    "breath_tone",
+    "bed",
+    "bed_volume",
+    "minutes",
+)
+"""Timeline.meta keys that describe how a session was made, shown first and in this order
+(in the MP3/WAV tags and the transcript alike); any other meta keys follow alphabetically."""
 
 _NOT_SETTINGS = ("title", "year")
 
@@ -109,13 +125,20 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def tags_from_timeline(timeline: Timeline) -> Tags:
-    """Tags for a session: title from ``meta["title"]`` (else the routine), and every
-    other ``meta`` entry (:data:`SETTING_KEYS` first) as the comment and TXXX frames."""
-    meta = timeline.meta
+def session_settings(meta: dict[str, str]) -> dict[str, str]:
+    """The settings recorded in a session's files: every ``meta`` entry but the title
+    and year, :data:`SETTING_KEYS` first, each on one line. The tags and the
+    transcript's header both show exactly these."""
     keys = [k for k in SETTING_KEYS if k in meta]
     keys += sorted(k for k in meta if k not in SETTING_KEYS and k not in _NOT_SETTINGS)
-    settings = {k: _one_line(meta[k]) for k in keys if meta.get(k) not in (None, "")}
+    return {k: _one_line(meta[k]) for k in keys if meta.get(k) not in (None, "")}
+
+
+def tags_from_timeline(timeline: Timeline) -> Tags:
+    """Tags for a session: title from ``meta["title"]`` (else the routine), and
+    :func:`session_settings` as the comment and TXXX frames."""
+    meta = timeline.meta
+    settings = session_settings(meta)
     title = _one_line(meta.get("title") or meta.get("routine") or "matcue session")
     comment = "; ".join(f"{k}={v}" for k, v in settings.items())
     return Tags(title=title, comment=comment, year=meta.get("year") or None, settings=settings)
@@ -357,8 +380,6 @@ def write_wav(
 
 # ---------------------------------------------------------------------------- WebVTT
 
-VTT_HEADER_KEYS = ("title", "routine", "pace", "breath", "engine", "voice", "verbosity")
-
 
 def _vtt_time(ms: int) -> str:
     h, rest = divmod(ms, 3_600_000)
@@ -377,14 +398,16 @@ def _note_value(value: object) -> str:
 
 
 def vtt_text(timeline: Timeline) -> str:
-    """The WebVTT transcript: a NOTE with the session's settings, then one cue per
-    speech event from its real start to its real end, in start order."""
+    """The WebVTT transcript: a NOTE with the title, the session's settings (the same
+    as the tags: :func:`session_settings`) and its duration, then one cue per speech
+    event from its real start to its real end, in start order."""
     sr = timeline.sample_rate
     lines = ["WEBVTT", "", "NOTE"]
     meta = timeline.meta
-    for key in VTT_HEADER_KEYS:
-        if meta.get(key) not in (None, ""):
-            lines.append(f"{key}: {_note_value(meta[key])}")
+    if meta.get("title") not in (None, ""):
+        lines.append(f"title: {_note_value(meta['title'])}")
+    for key, value in session_settings(meta).items():
+        lines.append(f"{key}: {_note_value(value)}")
     lines.append(f"duration: {_vtt_time(_ms(timeline.length, sr))}")
     lines.append("")
     speech = [e for e in timeline.events if e.kind == "speech" and (e.text or "").strip()]

@@ -582,7 +582,7 @@ def render_chunks(
     settings: MixSettings,
     *,
     chunk_seconds: float = 3.0,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[float], None] | None = None,
     measure: bool = False,
 ) -> MixStream:
     """Mix the session; iterate the result for float32 chunks, ``(n,)`` mono or
@@ -598,12 +598,12 @@ def render_chunks(
     once first. Either way the output is metered as it goes: once the stream is
     used up, :attr:`MixStream.measured_lufs` holds the loudness it really has.
 
-    ``progress`` is called with the number of samples just done: the gain stage
-    reports the whole session (at once for the model, chunk by chunk when
-    measuring), then each yielded chunk, so the calls add up to
-    ``2 * timeline.length``. (The extra gain correction pass, run only when the
-    session's loudness is far from its speech's and the limiter works, reports
-    nothing.)
+    ``progress`` is called with the fraction of the mix's work done so far, rising
+    to 1.0 with the last chunk: when the gain is measured, the measuring pass is
+    the first half and the output the second; when the model (or the gain cache)
+    gives it at once, the output chunks are all of it. (The extra gain correction
+    pass, run only when the session's loudness is far from its speech's and the
+    limiter works, reports nothing.)
 
     Raises :class:`InputError` for a bad bed or sound name or an unreadable bed
     file, :class:`RenderError` when a speech event's clip is missing.
@@ -621,12 +621,16 @@ class MixStream:
         self,
         mixer: _Mixer,
         size: int,
-        progress: Callable[[int], None] | None,
+        progress: Callable[[float], None] | None,
         measure: bool,
     ) -> None:
         self._mixer = mixer
         self._size = size
         self._progress = progress
+        self._done = 0
+        """Samples of mixing work done (a measuring pass counts, then the output)."""
+        self._work = mixer.length
+        """Samples of mixing work in all: twice the session when the gain is measured."""
         self._measure = measure
         self.target_lufs = mixer.settings.resolved_target()
         self.gain_db: float | None = None
@@ -653,10 +657,15 @@ class MixStream:
         got = self.measured_lufs
         return got is not None and math.isfinite(got) and abs(got - self.target_lufs) > tolerance
 
+    def _advance(self, n: int) -> None:
+        self._done += n
+        if self._progress is not None:
+            self._progress(min(self._done / self._work, 1.0) if self._work else 1.0)
+
     def _gain(self) -> float:
         from matcue.loudness_model import GainCache, SessionLoudness, session_key, solve_gain
 
-        mixer, progress = self._mixer, self._progress
+        mixer = self._mixer
         cache = GainCache()
         key = session_key(mixer)
         self.modelled = mixer.bed_file is None and not self._measure  # what the model covers
@@ -664,16 +673,13 @@ class MixStream:
         if cached is not None:
             log.debug("gain %.2f dB from the cache", cached)
             gain_db = cached
-            if progress is not None:
-                progress(mixer.length)
         elif self.modelled:
             model = SessionLoudness(mixer)
             gain_db, expected = solve_gain(model, self.target_lufs, MAX_GAIN_DB)
             log.debug("loudness model: gain %.2f dB -> %.2f LUFS", gain_db, expected)
-            if progress is not None:
-                progress(mixer.length)
         else:
-            gain_db = _measured_gain(mixer, self._size, progress)
+            self._work = 2 * mixer.length  # a measuring pass, then the output
+            gain_db = _measured_gain(mixer, self._size, self._advance)
             self.measured_gain = True
         if cached is None:
             cache.put(key, gain_db, "model" if self.modelled else "measured")
@@ -691,8 +697,7 @@ class MixStream:
                 meter.add(out)
                 chunk = out[:, 0] if mixer.ch == 1 else out
                 chunk = chunk.astype(np.float32)
-                if self._progress is not None:
-                    self._progress(len(chunk))
+                self._advance(len(chunk))
                 yield chunk
             self.measured_lufs = meter.result()
             log.debug("mix: %.2f LUFS measured at the output", self.measured_lufs)

@@ -9,8 +9,9 @@ Consecutive blocks form a *chain*. Every anchored start is computed from the
 chain's origin as ``origin + round(exact_seconds * sample_rate)`` where
 ``exact_seconds`` is an exact ``Fraction``: anchors never drift, however long
 the chain, and never depend on earlier clip lengths. A spoken line that does
-not fit its window is sped up (at most ``max_speedup``) or reported; later
-anchors never move.
+not fit its window is sped up (at most ``max_speedup``) or reported (an
+:class:`Overrun`; ``advise`` says what would make it fit); later anchors never
+move.
 """
 
 from __future__ import annotations
@@ -29,10 +30,34 @@ from .timeline import Chapter, Event, Timeline
 log = logging.getLogger(__name__)
 
 INTRO_STEP = "Introduction"
-OVERRUN_FIX = (
-    "use a longer breath or hold (e.g. --breath {breath}), a shorter cue, "
-    "or a faster speaking rate (e.g. --rate {rate})"
-)
+OVERRUN_FIX = "use a shorter cue or a longer window"
+"""What to do about an overrun when the caller gives no ``advise`` (which knows
+the options that shape each window: see :mod:`matcue.advice`)."""
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """A spoken anchored cue that does not fit its window even at the highest speed-up."""
+
+    step: str
+    step_index: int
+    where: str
+    """The labels in force, e.g. ``rep 3, phase inhale`` (may be empty)."""
+    text: str
+    window: int
+    """Samples from the cue's start to the next spoken anchor (or the block's end)."""
+    needed: int
+    """Samples the cue takes at ``speedup``."""
+    sample_rate: int
+    speedup: float
+
+    def describe(self) -> str:
+        over = (self.needed - self.window) / self.sample_rate
+        return (
+            f"step '{self.step}'{f' ({self.where})' if self.where else ''}: cue "
+            f'"{self.text}" overruns its {self.window / self.sample_rate:.2f} s window by '
+            f"{over:.2f} s even at {self.speedup:g}x speed"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,8 @@ class Schedule:
     timeline: Timeline
     stretches: dict[str, Stretch] = field(default_factory=dict)
     """Clip key -> what to make for it (keys not here are plain phrase clips)."""
+    overruns: list[Overrun] = field(default_factory=list)
+    """The cues that do not fit even sped up (each also a warning in the timeline)."""
 
 
 def stretched_key(text: str, factor: float) -> str:
@@ -66,8 +93,8 @@ def schedule(
     sound_length: Callable[[str], int],
     max_speedup: float = 1.25,
     strict: bool = False,
-    rate_hint: int = 200,
     sounds: bool = True,
+    advise: Callable[[list[Overrun]], list[str]] | None = None,
 ) -> Schedule:
     """Place every item of ``script`` on the sample grid.
 
@@ -76,13 +103,15 @@ def schedule(
     With ``sounds=False`` (``--no-chime``) no sound is placed: the time each
     would have held the flow is a pause instead, so nothing else moves and the
     timeline lists only what the audio has.
+    Overruns become the timeline's warnings (with ``strict``, an InputError), each
+    with the advice ``advise`` gives for it (else :data:`OVERRUN_FIX`). Nothing is
+    logged here: the caller reports the warnings, once.
     """
     sr = sample_rate
     events: list[Event] = []
     chapter_starts: list[tuple[str, int]] = []
     stretches: dict[str, Stretch] = {}
-    warnings: list[str] = []
-    overruns: list[str] = []
+    overruns: list[Overrun] = []
 
     cursor = 0
     chain_origin: int | None = None
@@ -170,30 +199,34 @@ def schedule(
                     stretched = math.ceil(n / factor)
                     end = start + stretched
                     if stretched > window:
-                        over = (stretched - window) / sr
                         where = ", ".join(f"{k} {v}" for k, v in lab.items())
-                        breath = math.ceil(float(item.length) * stretched / max(window, 1))
-                        rate = math.ceil(rate_hint * stretched / max(window, 1) / 5) * 5
-                        msg = (
-                            f"step '{step}'{f' ({where})' if where else ''}: cue "
-                            f'"{line.text}" overruns its {window / sr:.2f} s window by '
-                            f"{over:.2f} s even at {max_speedup:g}x speed; "
-                            + OVERRUN_FIX.format(breath=breath, rate=rate)
+                        overruns.append(
+                            Overrun(
+                                step,
+                                step_index,
+                                where,
+                                line.text,
+                                window,
+                                stretched,
+                                sr,
+                                max_speedup,
+                            )
                         )
-                        (overruns if strict else warnings).append(msg)
                         end = speech_end  # cut, so the next anchored cue stays clear
                 emit("speech", start, end, lab, text=line.text, clip=key, anchored=True)
             chain_offset = base + item.length
             cursor = block_end
+    warnings: list[str] = []
     if overruns:
-        raise InputError("\n".join(f"overrun: {m}" for m in overruns))
+        fixes = advise(overruns) if advise is not None else [OVERRUN_FIX] * len(overruns)
+        warnings = [f"{o.describe()}; {fix}" for o, fix in zip(overruns, fixes, strict=True)]
+        if strict:
+            raise InputError("\n".join(f"overrun: {m}" for m in warnings))
     length = max([cursor] + [e.end for e in events])
     chapters: list[Chapter] = []
     for i, (name, start) in enumerate(chapter_starts):
         end = chapter_starts[i + 1][1] if i + 1 < len(chapter_starts) else length
         chapters.append(Chapter(name, start, end))
-    for w in warnings:
-        log.warning("%s", w)
     timeline = Timeline(
         sample_rate=sr,
         length=length,
@@ -202,4 +235,4 @@ def schedule(
         meta={"title": script.title, **script.meta},
         warnings=warnings,
     )
-    return Schedule(timeline, stretches)
+    return Schedule(timeline, stretches, overruns)

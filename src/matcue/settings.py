@@ -14,11 +14,15 @@ from typing import Any
 
 from .cuescript import to_fraction
 from .errors import InputError
+from .speech.base import RATE_LIMITS
 
 PACES: dict[str, Fraction] = {"slow": Fraction(5, 4), "normal": Fraction(1), "fast": Fraction(4, 5)}
 VERBOSITIES = ("full", "brief", "minimal")
 FORMATS = ("mp3", "wav")
 PACE_LIMITS = (Fraction(1, 4), Fraction(4))
+BREATH_LIMITS = (Fraction(2), Fraction(60))
+COUNT_LIMITS = (Fraction(3, 10), Fraction(5))
+"""Seconds per spoken count a routine may set (``defaults.count``)."""
 DEFAULT_SAMPLE_RATE = 22050
 
 
@@ -94,10 +98,10 @@ class Limit:
 
 
 LIMITS: dict[str, Limit] = {
-    "breath": Limit("--breath", 2, 60, "seconds"),
+    "breath": Limit("--breath", float(BREATH_LIMITS[0]), float(BREATH_LIMITS[1]), "seconds"),
     "minutes": Limit("--minutes", 1, 240, "minutes"),
-    "count": Limit("--count", 0.3, 5, "seconds"),  # the routine file's defaults.count
-    "rate": Limit("--rate", 60, 450, "words per minute", integer=True),
+    "count": Limit("--count", float(COUNT_LIMITS[0]), float(COUNT_LIMITS[1]), "seconds"),
+    "rate": Limit("--rate", RATE_LIMITS[0], RATE_LIMITS[1], "words per minute", integer=True),
     "volume": Limit("--volume", 0, 1, low_open=True),
     "bed_volume": Limit("--bed-volume", -60, 0, "dB"),
 }

@@ -16,6 +16,7 @@ import functools
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -350,7 +351,7 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
         source = _soundfile_blocks(p, info.samplerate)
         src_rate = int(info.samplerate)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        source, src_rate = _pydub_blocks(p, str(exc))
+        source, src_rate = _pydub_blocks(p, decoder_reason(exc, p))
 
     meter = LoudnessMeter(sample_rate, channels)
     handle = tempfile.TemporaryFile(prefix="matcue-bed-")
@@ -366,8 +367,7 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
         raise
     except Exception as exc:  # a decoder failing half-way through the file
         handle.close()
-        reason = str(exc) or type(exc).__name__
-        raise InputError(BED_READ_ERROR.format(path=p, reason=reason)) from exc
+        raise InputError(BED_READ_ERROR.format(path=p, reason=decoder_reason(exc, p))) from exc
     handle.flush()
     if total == 0:
         handle.close()
@@ -401,6 +401,29 @@ def _soundfile_blocks(path: Path, rate: int):  # noqa: ANN202 - a generator
     return gen()
 
 
+_SNDFILE_PREFIX = re.compile(r"^(?:Error opening '.*?': |Error ?: )+")
+
+
+def decoder_reason(exc: BaseException | str, path: Path) -> str:
+    """A decoder's complaint about ``path`` as one short phrase.
+
+    libsndfile says ``Error opening 'x.wav': Format not recognised.`` or ``Error :
+    flac decoder lost sync.``; pydub puts ffmpeg's whole output in its message, banner
+    (version, build configuration, library versions) first and the error last, as
+    ``x.wav: Invalid data found when processing input``. Kept: the last line, without
+    the file name (the message names it already) and without a final full stop
+    (the message adds its own)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[-1] if lines else ""
+    reason = _SNDFILE_PREFIX.sub("", reason)
+    for name in (f"{path}: ", f"{path.name}: "):
+        reason = reason.removeprefix(name)
+    reason = reason.rstrip(". ")
+    if not reason and isinstance(exc, BaseException):
+        reason = type(exc).__name__
+    return reason or "unknown error"
+
+
 def _pydub_blocks(path: Path, sf_reason: str):  # noqa: ANN202
     if shutil.which("ffmpeg") is None and shutil.which("avconv") is None:
         raise InputError(BED_READ_ERROR.format(path=path, reason=sf_reason))
@@ -409,9 +432,8 @@ def _pydub_blocks(path: Path, sf_reason: str):  # noqa: ANN202
 
         seg = AudioSegment.from_file(str(path))
     except Exception as exc:
-        raise InputError(
-            BED_READ_ERROR.format(path=path, reason=f"{sf_reason}; ffmpeg: {exc}".strip())
-        ) from None
+        reason = f"{sf_reason}; ffmpeg: {decoder_reason(exc, path)}"
+        raise InputError(BED_READ_ERROR.format(path=path, reason=reason)) from None
     arr = np.array(seg.get_array_of_samples(), dtype=np.float64)
     arr = arr.reshape(-1, seg.channels) / float(1 << (8 * seg.sample_width - 1))
 

@@ -339,6 +339,7 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         countdown: list[dict[str, Any]] = []
         if guide == "breaths" or (guide == "countdown" and unit == "breaths"):
             # One block per breath cycle; a remainder is a last, shorter breath.
+            plan["cycle"] = Seconds(cycle)
             n_full = int(total // cycle)
             blocks = [Seconds(cycle)] * n_full
             if total - n_full * cycle > 0:
@@ -420,15 +421,21 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
     return plan
 
 
+def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
+    """The breath cycles the session paces, in seconds as heard (pace applied), e.g.
+    ``"12, 15"``: a step's own cycle where it fixes one, else ``--breath`` or the
+    routine's. None when no step is paced by the breath (then ``--breath`` did nothing)."""
+    cycles = sorted({Fraction(p["cycle"]) for p in steps if p.get("cycle") is not None})
+    return ", ".join(format_seconds(c) for c in cycles) or None
+
+
 def build_context(routine: Any, settings: Settings) -> dict[str, Any]:
     """The template context: routine facts, settings, and one plan per step."""
     steps = [plan_step(step, i, routine, settings) for i, step in enumerate(routine.steps)]
-    d = getattr(routine, "defaults", None)
-    breath = settings.breath if settings.breath is not None else getattr(d, "breath", None) or 10
     meta = {
         "routine": getattr(routine, "name", None) or "routine",
         "pace": format_seconds(settings.pace_factor),
-        "breath": format_seconds(to_fraction(breath)),
+        "breath": breath_cycles(steps),
         "verbosity": settings.verbosity,
     }
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import shlex
 
 from matcue.errors import EngineUnavailable
 from matcue.speech.base import Clip, Engine, SpeechSettings, Voice
@@ -37,7 +38,17 @@ def unknown_engine_message(name: str) -> str:
     return f"unknown speech engine {name!r}.{hint} Engines: {', '.join(ENGINES)}."
 
 
-LIST_VOICES_HINT = "Run `matcue voices` to list the voices this engine has."
+LIST_VOICES_HINT = "Run `{command}` to list the voices this engine has."
+
+
+def voices_command(engine: str, model: str | None = None) -> str:
+    """The ``matcue voices`` command line that lists ``engine``'s voices (for hints)."""
+    command = "matcue voices"
+    if engine != DEFAULT_ENGINE:
+        command += f" --engine {shlex.quote(engine)}"
+    if model:
+        command += f" --voice-model {shlex.quote(str(model))}"
+    return command
 
 
 def get_engine(name: str) -> Engine:
@@ -63,22 +74,24 @@ def get_engine(name: str) -> Engine:
 
 
 def list_voices(name: str, settings: SpeechSettings | None = None) -> list[Voice]:
-    """The voices engine ``name`` offers (for piper: the speakers of ``settings.model``)."""
+    """The voices engine ``name`` offers (for piper: the speakers of ``settings.model``,
+    which it needs; without one, InputError says to pass --voice-model)."""
     engine = get_engine(name)
-    if name.strip().lower() == "piper" and settings is not None and settings.model:
+    if engine.name == "piper":
         from matcue.speech.piper_engine import PiperEngine
 
         assert isinstance(engine, PiperEngine)
-        return engine.voices(settings.model)
+        return engine.voices(settings.model if settings is not None else None)
     return engine.voices()
 
 
-def match_voice(voices: list[Voice], wanted: str, engine: str) -> str:
+def match_voice(voices: list[Voice], wanted: str, engine: str, model: str | None = None) -> str:
     """Map a user's voice choice to a voice id.
 
     Accepts the id (``gmw/en-us``), its last part (``en-us``) or the name
     (``English (America)``), case-insensitively. An unknown voice raises
-    EngineUnavailable naming a few close matches and how to list voices.
+    EngineUnavailable naming a few close matches and the command that lists
+    the voices (with ``model``, the voice model's speakers).
     """
     key = wanted.strip().casefold()
     for v in voices:
@@ -94,7 +107,8 @@ def match_voice(voices: list[Voice], wanted: str, engine: str) -> str:
     )
     close = difflib.get_close_matches(wanted, names, n=4, cutoff=0.5)
     hint = f" Close matches: {', '.join(close)}." if close else ""
-    raise EngineUnavailable(f"{engine} has no voice {wanted!r}.{hint} {LIST_VOICES_HINT}")
+    listing = LIST_VOICES_HINT.format(command=voices_command(engine, model))
+    raise EngineUnavailable(f"{engine} has no voice {wanted!r}.{hint} {listing}")
 
 
 __all__ = [
@@ -108,4 +122,5 @@ __all__ = [
     "get_engine",
     "list_voices",
     "match_voice",
+    "voices_command",
 ]

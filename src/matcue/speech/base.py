@@ -7,6 +7,13 @@ from typing import Protocol
 
 import numpy as np
 
+from matcue.errors import InputError
+
+RATE_LIMITS = (60, 450)
+"""Speaking rates (words per minute) matcue accepts, from the command line, a routine
+or a library caller: espeak-ng speaks no slower than 80 wpm and becomes hard to follow
+above 450, whatever it is asked."""
+
 
 @dataclass(frozen=True)
 class Voice:
@@ -56,3 +63,11 @@ class Engine(Protocol):
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Speak ``text``. Raises SpeechError naming the text on failure or empty output."""
         ...
+
+
+def check_rate(rate: int | None) -> None:
+    """Reject a speaking rate outside :data:`RATE_LIMITS` (every engine calls this)."""
+    if rate is not None and not RATE_LIMITS[0] <= rate <= RATE_LIMITS[1]:
+        raise InputError(
+            f"speech rate must be {RATE_LIMITS[0]}..{RATE_LIMITS[1]} words per minute, got {rate}"
+        )

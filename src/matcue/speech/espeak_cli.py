@@ -17,8 +17,11 @@ import subprocess
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.stretch import is_silent, trim_silence
+
+DEFAULT_WPM = 175
+"""espeak-ng's speed without ``-s``."""
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +113,10 @@ class EspeakCliEngine:
             self._version = f"espeak-ng {number}"
         return self._version
 
+    def default_rate(self) -> int:
+        """Words per minute when no rate is chosen: espeak-ng's own default."""
+        return DEFAULT_WPM
+
     def voices(self) -> list[Voice]:
         """Voices from ``espeak-ng --voices``; ids are the voice files, lower-cased."""
         if self._voices is None:
@@ -142,10 +149,7 @@ class EspeakCliEngine:
         if settings.voice:
             args += ["-v", match_voice(self.voices(), settings.voice, self.name)]
         if settings.rate is not None:
-            if not 20 <= settings.rate <= 1000:
-                raise InputError(
-                    f"speech rate must be 20..1000 words per minute, got {settings.rate}"
-                )
+            check_rate(settings.rate)
             args += ["-s", str(int(settings.rate))]
         if settings.volume is not None:
             if not 0.0 < settings.volume <= 1.0:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, MatcueError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
@@ -146,20 +146,23 @@ class PiperEngine:
             pass
         return "; ".join(parts)
 
+    def default_rate(self) -> int:
+        """Words per minute at piper's length scale 1.0 (about; see NOMINAL_WPM)."""
+        return NOMINAL_WPM
+
     def voices(self, model: str | None = None) -> list[Voice]:
         """The speakers of ``model`` (one voice, id "0", for a single-speaker model).
 
-        Without a model there is nothing to list: piper's voices are model files.
+        Without a model there is nothing to list (piper's voices are model files):
+        InputError saying to pass one.
         """
         _import_piper()
-        if not model:
-            return []
-        _path, _config, cfg = _model_paths(model)
+        path, _config, cfg = _model_paths(model)
         espeak = (cfg.get("espeak") or {}).get("voice")
         lang = (str(espeak),) if espeak else ()
         speakers = cfg.get("speaker_id_map") or {}
         if int(cfg.get("num_speakers", 1)) <= 1 or not speakers:
-            return [Voice(id="0", name=Path(model).name.removesuffix(".onnx"), languages=lang)]
+            return [Voice(id="0", name=path.name.removesuffix(".onnx"), languages=lang)]
         return [
             Voice(id=str(sid), name=str(name), languages=lang)
             for name, sid in sorted(speakers.items(), key=lambda kv: kv[1])
@@ -172,7 +175,7 @@ class PiperEngine:
 
         if int(cfg.get("num_speakers", 1)) <= 1 and voice == "0":
             return None
-        chosen = match_voice(self.voices(model), voice, self.name)
+        chosen = match_voice(self.voices(model), voice, self.name, model=model)
         return int(chosen) if int(cfg.get("num_speakers", 1)) > 1 else None
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
@@ -184,10 +187,7 @@ class PiperEngine:
         speaker = self._speaker_id(str(path), cfg, settings.voice)
         length_scale = None
         if settings.rate is not None:
-            if not 20 <= settings.rate <= 1000:
-                raise InputError(
-                    f"speech rate must be 20..1000 words per minute, got {settings.rate}"
-                )
+            check_rate(settings.rate)
             length_scale = NOMINAL_WPM / float(settings.rate)
         if settings.volume is not None and not 0.0 < settings.volume <= 1.0:
             raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")

@@ -44,7 +44,7 @@ import numpy as np
 import soundfile as sf
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice
+from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
 from matcue.speech.espeak_lib import ensure_libespeak
 from matcue.speech.helpers import HelperPool, default_isolation
 from matcue.speech.stretch import is_silent, trim_silence
@@ -226,6 +226,10 @@ class Pyttsx3Engine:
             )
         return result
 
+    def default_rate(self) -> int:
+        """Words per minute when no rate is chosen (for overrun advice)."""
+        return _driver_state().default_rate
+
     def default_voice(self) -> str | None:
         """The id of the voice used when none is chosen (for tags and transcripts)."""
         return _driver_state().default_voice
@@ -306,8 +310,7 @@ class Pyttsx3Engine:
 
 def _check_settings(settings: SpeechSettings) -> None:
     """Reject rate/volume values no engine could honour."""
-    if settings.rate is not None and not (20 <= settings.rate <= 1000):
-        raise InputError(f"speech rate must be 20..1000 words per minute, got {settings.rate}")
+    check_rate(settings.rate)
     if settings.volume is not None and not (0.0 < settings.volume <= 1.0):
         raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
 

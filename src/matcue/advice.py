@@ -1,0 +1,204 @@
+"""What to do about a cue that overruns its anchored window.
+
+An overrun warning names only the options that would make *that* cue fit, each
+with a value that does, within the option's allowed range. Which options shape
+a window depends on the step (``--breath`` sets the cycle only of breath-paced
+steps that do not fix their own; ``--count`` only counted holds; ``--pace``
+every timed interval of a routine; a cue script renders as it stands), and on
+the templates. So rather than model that, the advice asks the real thing: it
+renders the routine again with a candidate value and schedules it with the
+clip lengths already known, and offers the smallest value on a grid of round
+numbers with which the cue fits (a search that assumes a longer value never
+shrinks the window, and only ever offers a value it has seen fit).
+
+``--rate`` changes the speech, not the window: the clip's length is taken to
+scale inversely with the rate (as espeak-ng's and piper's do, to within a few
+percent between 80 and 450 wpm), with a margin on top.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+from .cuescript import format_seconds, parse_script, to_fraction
+from .errors import MatcueError
+from .schedule import Overrun, schedule
+from .settings import BREATH_LIMITS, COUNT_LIMITS, PACE_LIMITS, RATE_LIMITS, Settings
+
+RATE_MARGIN = 1.1
+"""Head-room on the rate suggestion: espeak-ng's speech shortens a few percent
+less than in proportion to the rate (measured: 100 -> 300 wpm gives 1/2.86 of the
+length, not 1/3)."""
+
+PACE_STEP = Fraction(1, 20)
+COUNT_STEP = Fraction(1, 10)
+BREATH_STEP = Fraction(1)
+
+Key = tuple[int, str]
+"""An overrunning cue: its step's index and its text."""
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    grid: list[Fraction]
+    settings: Callable[[Fraction], Settings]
+
+
+def _grid(current: Fraction, step: Fraction, limits: tuple[Fraction, Fraction]) -> list[Fraction]:
+    """Multiples of ``step`` above ``current`` within ``limits``."""
+    bottom, top = limits
+    first = max((current // step + 1) * step, -(-bottom // step) * step)
+    out = []
+    value = first
+    while value <= top:
+        out.append(value)
+        value += step
+    return out
+
+
+def _show(value: Fraction) -> str:
+    return format_seconds(value)
+
+
+class OverrunAdvisor:
+    """``advisor(overruns)`` -> one piece of advice per overrun (for ``schedule(advise=)``).
+
+    ``routine`` is the routine as rendered (after any ``--minutes`` fitting), or
+    None for a cue script rendered as it stands; ``lengths`` the clip length in
+    samples of every phrase already spoken; ``rate`` the speaking rate in use.
+    """
+
+    def __init__(
+        self,
+        *,
+        routine: Any | None,
+        settings: Settings,
+        lengths: Mapping[str, int],
+        sound_length: Callable[[str], int],
+        rate: int,
+        max_speedup: float = 1.25,
+    ) -> None:
+        self.routine = routine
+        self.settings = replace(settings, minutes=None, strict=False)
+        self.lengths = dict(lengths)
+        per_char = [n / len(t) for t, n in self.lengths.items() if t]
+        self._per_char = statistics.median(per_char) if per_char else settings.sample_rate / 15
+        self.sound_length = sound_length
+        self.rate = rate
+        self.max_speedup = max_speedup
+        self._memo: dict[tuple[str, Fraction], set[Key] | None] = {}
+
+    # -- what-if renders
+
+    def _length(self, text: str) -> int:
+        known = self.lengths.get(text)
+        # A phrase only a changed setting produces: estimated from the voice's pace.
+        return known if known is not None else round(len(text) * self._per_char)
+
+    def _overrunning(self, flag: str, value: Fraction, settings: Settings) -> set[Key] | None:
+        """The cues that still overrun with ``settings`` (None: it does not render)."""
+        memo_key = (flag, value)
+        if memo_key not in self._memo:
+            from .templating import render_script_text
+
+            try:
+                script = parse_script(render_script_text(self.routine, settings))
+                plan = schedule(
+                    script,
+                    sample_rate=settings.sample_rate,
+                    speech_length=self._length,
+                    sound_length=self.sound_length,
+                    max_speedup=self.max_speedup,
+                )
+            except MatcueError:
+                self._memo[memo_key] = None
+            else:
+                self._memo[memo_key] = {(o.step_index, o.text) for o in plan.overruns}
+        return self._memo[memo_key]
+
+    def _smallest(self, option: _Option, key: Key) -> Fraction | None:
+        """The smallest grid value with which ``key`` fits (None: not even the largest)."""
+
+        def fits(i: int) -> bool:
+            value = option.grid[i]
+            still = self._overrunning(option.flag, value, option.settings(value))
+            return still is not None and key not in still
+
+        grid = option.grid
+        if not grid or not fits(len(grid) - 1):
+            return None
+        lo, hi = -1, len(grid) - 1  # grid[hi] fits; grid[lo] (or the current value) does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                hi = mid
+            else:
+                lo = mid
+        return grid[hi]
+
+    def _options(self) -> list[_Option]:
+        if self.routine is None:
+            return []  # a cue script renders as it stands: its windows are in the file
+        s = self.settings
+        d = getattr(self.routine, "defaults", None)
+        breath = to_fraction(s.breath if s.breath is not None else getattr(d, "breath", 10))
+        count = to_fraction(s.count if s.count is not None else getattr(d, "count", 1))
+        pace = s.pace_factor
+        return [
+            _Option(
+                "--breath",
+                _grid(breath, BREATH_STEP, BREATH_LIMITS),
+                lambda v: replace(s, breath=float(v)),
+            ),
+            _Option(
+                "--count",
+                _grid(count, COUNT_STEP, COUNT_LIMITS),
+                lambda v: replace(s, count=float(v)),
+            ),
+            _Option(
+                "--pace",
+                _grid(pace, PACE_STEP, PACE_LIMITS),
+                lambda v: replace(s, pace=_show(v)),
+            ),
+        ]
+
+    def _rate(self, group: list[Overrun]) -> int | None:
+        """A rate at which every overrun of ``group`` fits, if one is allowed."""
+        if any(o.window <= 0 for o in group):
+            return None
+        ratio = max(o.needed / o.window for o in group)
+        rate = math.ceil(self.rate * ratio * RATE_MARGIN / 5) * 5
+        return rate if rate <= RATE_LIMITS[1] else None
+
+    def __call__(self, overruns: list[Overrun]) -> list[str]:
+        groups: dict[Key, list[Overrun]] = {}
+        for o in overruns:
+            groups.setdefault((o.step_index, o.text), []).append(o)
+        advice: dict[Key, str] = {}
+        options = self._options()
+        for key, group in groups.items():
+            fixes = []
+            for option in options:
+                value = self._smallest(option, key)
+                if value is not None:
+                    fixes.append(f"{option.flag} {_show(value)}")
+            rate = self._rate(group)
+            if rate is not None:
+                fixes.append(f"--rate {rate}")
+            shorten = (
+                "shorten the cue"
+                if self.routine is not None
+                else "shorten the cue or lengthen its block in the script"
+            )
+            if fixes:
+                listed = ", ".join(fixes[:-1]) + (" or " if len(fixes) > 1 else "") + fixes[-1]
+                advice[key] = f"it fits with {listed}; or {shorten}"
+            else:
+                advice[key] = f"no option within its allowed range makes it fit: {shorten}"
+        return [advice[(o.step_index, o.text)] for o in overruns]

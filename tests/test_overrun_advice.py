@@ -1,0 +1,176 @@
+"""Overrun warnings: printed once, and advice that is true for the step it names.
+
+Regression for an audit: every warning was printed twice (by logging and by the
+report); the advice offered ``--breath`` for transitions, reps and steps that fix
+their own cycle, ignored ``--pace`` (``--breath 7`` at pace 0.5 shrank the
+window), and could name values outside the options' ranges (``--breath 221``,
+``--rate 4410``). Real speech throughout: each suggested value is tried with a
+real render and must make its cue fit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from matcue.pipeline import load_source, prepare, resolve_settings
+from matcue.settings import BREATH_LIMITS, COUNT_LIMITS, PACE_LIMITS, RATE_LIMITS
+
+# Every step kind whose window a different option shapes, all too tight at 100 wpm:
+# Paced follows --breath (defaults.breath 4 s), Fixed has its own 3 s cycle, Move is
+# a 2 s transition, Counted counts at defaults.count 0.3 s, Lift moves for 1 s, and
+# Rush (0.25 s for a long sentence) cannot be fixed by any option within its range.
+TIGHT = """\
+title: Tight
+defaults: {breath: 4, count: 0.3, rate: 100}
+steps:
+  - kind: breath
+    name: Paced
+    reps: 2
+    cues: {inhale: "Breathe in slowly and lift the chest.", exhale: "Out."}
+  - kind: breath
+    name: Fixed
+    reps: 2
+    cycle: 3
+    cues: {inhale: "Breathe in slowly and lift the chest.", exhale: "Out."}
+  - kind: transition
+    name: Move
+    text: Step the left foot forward between your hands and settle.
+    duration: {seconds: 2}
+  - kind: hold
+    name: Counted
+    duration: {counts: 3}
+  - kind: reps
+    name: Lift
+    reps: 1
+    move: {seconds: 1}
+    cues: {move: "Lift the head, chest and arms slightly.", release: Down.}
+  - kind: transition
+    name: Rush
+    text: >-
+      Now roll onto your back, bend both knees, and let your arms rest by your
+      sides while the breath settles.
+    duration: {seconds: 0.25}
+"""
+
+WARNING_RE = re.compile(r"^step '(?P<step>[^']+)'.*?: cue \"(?P<text>[^\"]+)\" overruns")
+FIX_RE = re.compile(r"--(breath|count|pace|rate) ([0-9.]+)")
+LIMITS = {
+    "breath": BREATH_LIMITS,
+    "count": COUNT_LIMITS,
+    "pace": PACE_LIMITS,
+    "rate": RATE_LIMITS,
+}
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("advice") / "tight.yaml"
+    path.write_text(TIGHT, encoding="utf-8")
+    return path
+
+
+def overruns(path: Path, **overrides: object) -> dict[tuple[str, str], str]:
+    """(step, cue text) -> the warning, for a real render of ``path`` up to the mix."""
+    source = load_source(str(path))
+    prepared = prepare(source, resolve_settings(source, overrides))
+    out = {}
+    for warning in prepared.timeline.warnings:
+        m = WARNING_RE.match(warning)
+        assert m, warning
+        out[(m["step"], m["text"])] = warning
+    return out
+
+
+def fixes(warning: str) -> dict[str, str]:
+    advice = warning.split(" speed; ", 1)[1]
+    return dict(FIX_RE.findall(advice))
+
+
+def test_advice_names_only_options_that_shape_the_step(tight: Path) -> None:
+    found = overruns(tight)
+    by_step = {step: fixes(w) for (step, _text), w in found.items()}
+    assert set(by_step) == {"Paced", "Fixed", "Move", "Counted", "Lift", "Rush"}
+    assert set(by_step["Paced"]) == {"breath", "pace", "rate"}
+    assert set(by_step["Fixed"]) == {"pace", "rate"}  # its own cycle: --breath does nothing
+    assert set(by_step["Move"]) == {"pace", "rate"}
+    assert set(by_step["Counted"]) == {"count", "pace", "rate"}
+    assert set(by_step["Lift"]) == {"pace", "rate"}
+    assert by_step["Rush"] == {}
+    (rush,) = [w for (step, _), w in found.items() if step == "Rush"]
+    assert rush.endswith("no option within its allowed range makes it fit: shorten the cue")
+    for values in by_step.values():
+        for option, value in values.items():
+            low, high = LIMITS[option]
+            assert low <= Fraction(value) <= high, (option, value)
+
+
+def test_each_suggested_value_makes_its_cue_fit(tight: Path) -> None:
+    found = overruns(tight)
+    tried = 0
+    for (step, text), warning in found.items():
+        for option, value in fixes(warning).items():
+            typed = int(value) if option == "rate" else value if option == "pace" else float(value)
+            after = overruns(tight, **{option: typed})
+            assert (step, text) not in after, (step, text, option, value, after.get((step, text)))
+            tried += 1
+    assert tried >= 12
+
+
+def test_suggestions_stay_within_the_options_ranges(tight: Path) -> None:
+    """The audit's case: --count 0.01 led to --breath 221 and --rate 4410 (limits 60
+    and 450); a --count below its own range (0.3) must not be suggested either."""
+    found = overruns(tight, count=0.01, rate=300)  # at 300 wpm "Two." needs only 0.2 s
+    counted = [fixes(w) for (step, _), w in found.items() if step == "Counted"]
+    assert counted and all(Fraction(f["count"]) >= Fraction(3, 10) for f in counted)
+    for warning in found.values():
+        for option, value in fixes(warning).items():
+            low, high = LIMITS[option]
+            assert low <= Fraction(value) <= high, (option, value, warning)
+
+
+def test_breath_advice_accounts_for_pace(tight: Path) -> None:
+    """At pace 0.5 a 4 s breath gives 1 s inhales: the advice must be a breath that,
+    paced, gives the cue its room (the old advice divided by the paced cycle)."""
+    found = overruns(tight, pace="0.5")
+    warning = found[("Paced", "Breathe in slowly and lift the chest.")]
+    breath = fixes(warning)["breath"]
+    assert ("Paced", "Breathe in slowly and lift the chest.") not in overruns(
+        tight, pace="0.5", breath=float(breath)
+    )
+    assert float(breath) > 6  # what fits at pace 1 is not enough at pace 0.5
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "matcue.cli", *args],
+        cwd=cwd,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_cli_prints_each_warning_once_and_strict_fails(tight: Path, tmp_path: Path) -> None:
+    """A real process, so that logging is configured as for a user (in-process,
+    pytest's log capture hides a logged duplicate)."""
+    r = run_cli(["render", str(tight), "-o", str(tmp_path / "t.mp3")], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "overruns its" in ln]
+    # Paced and Fixed on both reps, Counted on each of 3 counts, the rest once: 2+2+1+3+1+1.
+    assert len(lines) == 10, r.stderr
+    assert "WARNING" not in r.stderr
+    assert all(ln.startswith("matcue: warning: step '") for ln in lines), r.stderr
+    r = run_cli(["render", str(tight), "--strict", "-o", str(tmp_path / "s.mp3")], tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if "overruns its" in ln]
+    assert len(lines) == 10 and all(ln.startswith("matcue: overrun: step '") for ln in lines)
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "s.mp3").exists()
