@@ -332,7 +332,7 @@ class _SpawnedEncoders:
         monkeypatch.setattr(subprocess, "Popen", Recording)
 
     def all_ended(self) -> bool:
-        return bool(self.procs) and all(p.poll() is not None for p in self.procs)
+        return all(p.poll() is not None for p in self.procs)
 
 
 def _encoder_threads() -> list[str]:
@@ -340,32 +340,40 @@ def _encoder_threads() -> list[str]:
 
 
 def _interrupt_on_call(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, n: int) -> None:
-    """Ctrl-C arriving during the ``n``-th call of ``cls.name`` (1-based)."""
+    """Ctrl-C arriving during the ``n``-th call of ``cls.name`` (1-based) made by
+    the main thread (Ctrl-C is only ever raised there)."""
     real = getattr(cls, name)
     calls = []
 
     def patched(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == n:
-            raise KeyboardInterrupt
+        if threading.get_ident() == threading.main_thread().ident:
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(cls, name, patched)
 
 
 @pytest.mark.parametrize(
-    ("method", "n"),
-    [("start", 2), ("join", 1)],
-    ids=["while-starting-the-encoder", "while-finishing"],
+    ("cls", "method", "n"),
+    [
+        (threading.Thread, "start", 2),
+        (threading.Event, "set", 1),
+        (threading.Thread, "join", 1),
+    ],
+    ids=["while-starting-a-thread", "just-after-the-process-started", "while-finishing"],
 )
 def test_ctrl_c_anywhere_in_the_encoder_leaves_no_process_thread_or_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, n: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: type, method: str, n: int
 ) -> None:
     """A KeyboardInterrupt inside the writer's own start-up or finish (seen under
-    load: it landed while the reader thread was starting) must still stop the
-    encoder process and both pipe threads, and remove the temporary file."""
+    load: it landed while the reader thread was starting, and after that while a
+    thread that had not run yet was about to close a pipe the cleanup was reading)
+    must still stop the encoder process and both pipe threads, and remove the
+    temporary file."""
     spawned = _SpawnedEncoders(monkeypatch)
-    _interrupt_on_call(monkeypatch, threading.Thread, method, n)
+    _interrupt_on_call(monkeypatch, cls, method, n)
     target = tmp_path / "x.mp3"
     target.write_bytes(b"earlier")
     with pytest.raises(KeyboardInterrupt):

@@ -125,8 +125,9 @@ def test_each_suggested_value_makes_its_cue_fit(tight: Path) -> None:
 
 def test_suggestions_stay_within_the_options_ranges(tight: Path) -> None:
     """The audit's case: --count 0.01 led to --breath 221 and --rate 4410 (limits 60
-    and 450); a --count below its own range (0.3) must not be suggested either."""
-    found = overruns(tight, count=0.01, rate=300)  # at 300 wpm "Two." needs only 0.2 s
+    and 450; --count 0.01 itself is refused now). At the shortest count allowed and
+    a slow voice, no suggestion may leave its option's range, --count's own 0.3 included."""
+    found = overruns(tight, count=0.3, rate=60)
     counted = [fixes(w) for (step, _), w in found.items() if step == "Counted"]
     assert counted and all(Fraction(f["count"]) >= Fraction(3, 10) for f in counted)
     for warning in found.values():

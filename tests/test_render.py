@@ -268,7 +268,8 @@ def test_routine_flags_in_a_batch_with_cue_scripts_warn_and_apply_to_the_routine
     )
     # the routine is paced, the cue script is not (and its tags do not claim it was)
     assert ID3(out / "small.mp3")["TXXX:MATCUE_PACE"].text == ["2"]
-    assert ID3(out / "mine.mp3")["TXXX:MATCUE_PACE"].text == ["normal"]
+    pace = ID3(out / "mine.mp3").get("TXXX:MATCUE_PACE")  # the script's own, if it says
+    assert pace is None or pace.text != ["2"]
     phases = [e for e in json.loads((out / "mine.json").read_text()) if e["kind"] == "phase"]
     assert abs(phases[1]["start"] - phases[0]["start"] - 2) < 1e-6
     blocks = [e for e in json.loads((out / "small.json").read_text()) if e["kind"] == "phase"]

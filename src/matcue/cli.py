@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,9 @@ log = logging.getLogger("matcue")
 
 class _State:
     debug = False
+    own_process = False
+    """True when matcue is the program (``matcue``, ``python -m matcue.cli``), not
+    code called in someone else's process (tests, the benchmark)."""
 
 
 class FlagError(click.ClickException):
@@ -165,12 +169,45 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
         except MatcueError as exc:
             if _State.debug:
                 raise
+            if _caused_by_interrupt(exc):  # e.g. the encoder stopped by the same Ctrl-C
+                _interrupted()
             _fail(exc)
         except KeyboardInterrupt:
-            click.echo("matcue: interrupted; earlier files were left as they were.", err=True)
-            sys.exit(130)
+            _interrupted()
+        except Exception as exc:
+            if not _caused_by_interrupt(exc):
+                raise
+            _interrupted()
 
     return wrapper
+
+
+def _interrupted() -> None:
+    click.echo("matcue: interrupted; earlier files were left as they were.", err=True)
+    if _State.own_process:
+        # Everything is cleaned up by now (the interrupt unwound through every
+        # ``finally``). Leave at once rather than finalize an interpreter whose pipe
+        # and meter threads were cut off mid-flight: under load that shutdown
+        # sometimes ended by SIGINT (exit -2) after the line above was printed.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(130)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """True when a KeyboardInterrupt lies behind ``exc``: Python turns one that lands
+    inside some of its own machinery into another error (a Ctrl-C during a lazy
+    import that defines a dataclass comes out as RuntimeError from __set_name__)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -415,5 +452,11 @@ def voices(engine: str, voice_model: Path | None) -> None:
         click.echo(f"{v.id}\t{v.name}\t{langs}")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m matcue.cli`
+def run() -> None:
+    """The ``matcue`` program (the console script and ``python -m matcue.cli``)."""
+    _State.own_process = True
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m matcue.cli`
+    run()

@@ -543,27 +543,44 @@ class Mp3ProcessWriter:
             quality=quality,
         )
         args = [sample_rate, channels, bitrate, quality, WORKER_BLOCK]
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _ENCODER_CHILD, *map(str, args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
         self._samples = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._broken: BaseException | None = None
         self._read_error: BaseException | None = None
+        # The threads start first and wait for ``_go``: once it is set they own the
+        # pipes (and close them); if the writer is abandoned before that (Ctrl-C
+        # while starting), ``_cancelled`` sends them home without touching a pipe.
+        # So an interrupt anywhere in here leaves no doubt about who closes what.
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._go = threading.Event()
+        self._cancelled = False
+        self._reaped = False
         self._feeder = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
         self._reader = threading.Thread(target=self._read, name="mp3-read", daemon=True)
         try:
             self._feeder.start()
             self._reader.start()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _ENCODER_CHILD, *map(str, args)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            self._go.set()
         except BaseException:  # Ctrl-C while starting: no process or thread outlives us
             self.abort()
             raise
 
+    @property
+    def _process(self) -> subprocess.Popen[bytes]:
+        assert self._proc is not None  # set before the threads go
+        return self._proc
+
     def _feed(self) -> None:
-        stdin = self._proc.stdin
+        self._go.wait()
+        if self._cancelled:
+            return
+        stdin = self._process.stdin
         assert stdin is not None
         try:
             while True:
@@ -582,7 +599,10 @@ class Mp3ProcessWriter:
                 pass
 
     def _read(self) -> None:
-        stdout = self._proc.stdout
+        self._go.wait()
+        if self._cancelled:
+            return
+        stdout = self._process.stdout
         assert stdout is not None
         try:
             while True:
@@ -593,7 +613,7 @@ class Mp3ProcessWriter:
                     self._sink.take(data)
         except BaseException as exc:  # reported by finish()
             self._read_error = exc
-            self._proc.kill()
+            self._process.kill()
         finally:
             stdout.close()
 
@@ -601,7 +621,7 @@ class Mp3ProcessWriter:
         """Queue a block of int16 samples, ``(n,)`` (mono) or ``(n, channels)``."""
         a = _check_block(pcm, self.channels)
         trouble = self._broken or self._read_error
-        if trouble is not None or self._proc.poll() is not None:
+        if trouble is not None or self._process.poll() is not None:
             self._fail()
         self._samples += a.shape[0]
         self._queue.put(a.tobytes())
@@ -609,13 +629,15 @@ class Mp3ProcessWriter:
     def finish(self) -> int:
         """Close the pipe, wait for the encoder, write the Info frame; returns the
         number of samples encoded."""
+        proc = self._process
         self._queue.put(None)
         self._feeder.join()
         self._reader.join()
-        self._proc.stdin = None  # closed by the feeder; communicate must not touch it
-        self._proc.stdout = None  # drained by the reader
-        _, err = self._proc.communicate()
-        if self._proc.returncode != 0 or self._read_error is not None:
+        proc.stdin = None  # closed by the feeder; communicate must not touch it
+        proc.stdout = None  # drained by the reader
+        _, err = proc.communicate()
+        self._reaped = True
+        if proc.returncode != 0 or self._read_error is not None:
             self._fail(err)
         try:
             self._sink.finish(self._samples)
@@ -628,22 +650,36 @@ class Mp3ProcessWriter:
         at any point, even inside ``__init__`` or :meth:`finish`); returns its stderr."""
         import queue
 
-        if self._proc.poll() is None:
-            self._proc.kill()
-        if self._feeder.is_alive():
-            with contextlib.suppress(queue.Full):  # the feeder drains it once the pipe breaks
-                self._queue.put(None, timeout=5)
-            self._feeder.join(timeout=5)
-        if self._feeder.ident is not None and not self._feeder.is_alive():
-            self._proc.stdin = None  # the feeder closed it
-        if self._reader.is_alive():
+        if self._reaped:  # finish() got as far as the process's end
+            self._file.close()
+            return b""
+        if not self._go.is_set():  # the threads never got the pipes: send them home
+            self._cancelled = True
+            self._go.set()
+            for thread in (self._feeder, self._reader):
+                if thread.is_alive():
+                    thread.join(timeout=5)
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if not self._cancelled and proc is not None:
+            # Both threads run (their start() returned before the process began)
+            # and own their pipe ends: let them finish, then leave those pipes alone.
+            if self._feeder.is_alive():
+                with contextlib.suppress(queue.Full):  # drained once the pipe breaks
+                    self._queue.put(None, timeout=5)
+                self._feeder.join(timeout=5)
+            if not self._feeder.is_alive():
+                proc.stdin = None  # the feeder closed it
             self._reader.join(timeout=5)
-        if self._reader.ident is not None and not self._reader.is_alive():
-            self._proc.stdout = None  # the reader closed it
-        try:
-            _, err = self._proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            err = b""
+            if not self._reader.is_alive():
+                proc.stdout = None  # the reader closed it
+        err = b""
+        if proc is not None:
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         self._file.close()
         return err or b""
 
@@ -656,5 +692,5 @@ class Mp3ProcessWriter:
         else:
             self._file.close()
         text = (err or b"").decode(errors="replace").strip().splitlines()
-        reason = text[-1] if text else f"exit status {self._proc.returncode}"
+        reason = text[-1] if text else f"exit status {self._process.returncode}"
         raise RenderError(f"the MP3 encoder process failed: {reason}")
