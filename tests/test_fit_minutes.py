@@ -26,3 +26,57 @@ def test_control_lands_within_ten_percent_across_the_range(minutes: int) -> None
     src = load_source("control")
     p = prepare(src, resolve_settings(src, {"minutes": minutes}))
     assert abs(p.timeline.duration - 60 * minutes) <= 6 * minutes, (p.timeline.duration, p.changes)
+
+
+# ---------------------------------------------------------------- the fit cache
+
+
+@pytest.mark.parametrize(("name", "minutes"), [("thaw", 10), ("control", 60), ("control", 7)])
+def test_a_cached_fit_rebuilds_the_very_same_routine(tmp_path, name: str, minutes: int) -> None:
+    """A warm render skips the search (dozens of template renders) and must still
+    get exactly what the search found: the same routine and the same report."""
+    from matcue.fit import FitCache, fit_routine
+
+    src = load_source(name)
+    settings = resolve_settings(src, {"minutes": minutes})
+    searched = fit_routine(src.routine, settings)
+    cache = FitCache(tmp_path)
+    first = fit_routine(src.routine, settings, cache=cache)
+    assert len(list((tmp_path / "fits").glob("*.json"))) == 1
+    again = fit_routine(src.routine, settings, cache=cache)
+    for got in (first, again):
+        assert got[0].model_dump_json() == searched[0].model_dump_json()
+        assert got[1] == searched[1]
+
+
+def test_the_fit_key_follows_templates_settings_and_routine(tmp_path) -> None:
+    from matcue.fit import fit_key
+
+    src = load_source("thaw")
+    base = resolve_settings(src, {"minutes": 10})
+    keys = {fit_key(src.routine, base)}
+    keys.add(fit_key(src.routine, resolve_settings(src, {"minutes": 11})))
+    keys.add(fit_key(src.routine, resolve_settings(src, {"minutes": 10, "rate": 150})))
+    mine = tmp_path / "templates"
+    mine.mkdir()
+    (mine / "kind_say.cue.j2").write_text("{{ step.text }}\n")
+    with_templates = resolve_settings(src, {"minutes": 10, "templates": mine})
+    keys.add(fit_key(src.routine, with_templates))
+    (mine / "kind_say.cue.j2").write_text("{{ step.text }} {{ step.text }}\n")
+    keys.add(fit_key(src.routine, with_templates))  # an edited template: a new key
+    keys.add(fit_key(load_source("control").routine, base))
+    assert len(keys) == 6
+
+
+def test_a_damaged_fit_entry_is_searched_again(tmp_path) -> None:
+    from matcue.fit import FitCache, fit_key, fit_routine
+
+    src = load_source("thaw")
+    settings = resolve_settings(src, {"minutes": 10})
+    cache = FitCache(tmp_path)
+    good = fit_routine(src.routine, settings, cache=cache)
+    entry = cache.path_for(fit_key(src.routine, settings))
+    for junk in ('{"rounds": "x"', '{"factor": NaN}', "[]", ""):
+        entry.write_text(junk)
+        got = fit_routine(src.routine, settings, cache=cache)
+        assert got[0].model_dump_json() == good[0].model_dump_json() and got[1] == good[1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .catalog import estimate_seconds
@@ -124,10 +124,66 @@ def _scaled(routine: Any, factor: float, relaxed: bool = False) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class FitPlan:
+    """What fitting decided, enough to rebuild the fitted routine without searching:
+    the search renders the templates dozens of times, rebuilding renders none."""
+
+    rounds: int = 0
+    factor: float = 1.0
+    relaxed: bool = False
+    short_setup: bool = False
+    before: float = 0.0
+    after: float = 0.0
+    unchanged: bool = False
+
+
+def _shortened(routine: Any) -> Any:
+    return routine.model_copy(
+        update={"steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in routine.steps]}
+    )
+
+
+def apply_plan(routine: Any, plan: FitPlan, minutes: float) -> tuple[Any, list[str]]:
+    """The fitted routine and the changes to report, from a :class:`FitPlan`."""
+    if plan.unchanged:
+        return routine, [
+            f"--minutes {minutes:g}: already about {plan.before / 60:.1f} minutes; nothing changed"
+        ]
+    base = _shortened(routine) if plan.short_setup else routine
+    fitted = _scaled(with_rounds(base, plan.rounds), plan.factor, plan.relaxed)
+    extra = ["  set-up instructions shortened to their first line"] if plan.short_setup else []
+    return fitted, describe_changes(
+        routine, fitted, plan.rounds, plan.before, plan.after, minutes, extra
+    )
+
+
 def fit_routine(
-    routine: Any, settings: Settings, measure: Callable[[Any], float] | None = None
+    routine: Any,
+    settings: Settings,
+    measure: Callable[[Any], float] | None = None,
+    cache: FitCache | None = None,
 ) -> tuple[Any, list[str]]:
-    """Return the fitted routine and a list of human-readable changes."""
+    """Return the fitted routine and a list of human-readable changes. With a
+    ``cache`` (and the estimate, not a custom ``measure``), a fit worked out before
+    for the same routine, settings, templates and code is reused."""
+    assert settings.minutes is not None
+    key = None
+    if cache is not None and measure is None:
+        key = fit_key(routine, settings)
+        plan = cache.get(key)
+        if plan is not None:
+            return apply_plan(routine, plan, settings.minutes)
+    plan = search(routine, settings, measure)
+    if cache is not None and key is not None:
+        cache.put(key, plan)
+    return apply_plan(routine, plan, settings.minutes)
+
+
+def search(
+    routine: Any, settings: Settings, measure: Callable[[Any], float] | None = None
+) -> FitPlan:
+    """Find the :class:`FitPlan` for ``settings.minutes``."""
     assert settings.minutes is not None
     target = settings.minutes * 60
     plain = replace(settings, minutes=None)
@@ -149,14 +205,11 @@ def fit_routine(
 
     before = length(routine)
     if abs(before - target) <= TOLERANCE * target:
-        return routine, [
-            f"--minutes {settings.minutes:g}: already about "
-            f"{before / 60:.1f} minutes; nothing changed"
-        ]
-    best: tuple[float, Any, int, float] | None = None
+        return FitPlan(before=before, after=before, unchanged=True)
     if length(_scaled(routine, SCALE_RANGE[0])) > target * (1 + TOLERANCE):
         # Too long even at the shortest sensible scaling: let reps leave their range.
-        def relaxed_fit(r: Any) -> tuple[float, Any]:
+        def relaxed_fit(r: Any) -> tuple[float, float]:
+            """(error, factor) of the best relaxed scaling of ``r``."""
             lo, hi = SCALE_RANGE
             for _ in range(BISECTIONS):
                 mid = math.sqrt(lo * hi)
@@ -164,27 +217,21 @@ def fit_routine(
                     lo = mid
                 else:
                     hi = mid
-            best = min(
-                (_scaled(r, f, True) for f in (lo, hi)), key=lambda c: abs(length(c) - target)
-            )
-            return abs(length(best) - target), best
+            factor = min((lo, hi), key=lambda f: abs(length(_scaled(r, f, True)) - target))
+            return abs(length(_scaled(r, factor, True)) - target), factor
 
-        err, fitted = relaxed_fit(routine)
-        extra: list[str] = []
-        if err > TOLERANCE * target and length(fitted) > target:
+        err, factor = relaxed_fit(routine)
+        short = False
+        if err > TOLERANCE * target and length(_scaled(routine, factor, True)) > target:
             # Last resort: each step's set-up shortened to its first line (taken
             # only if it lands closer: it can overshoot the other way).
-            short = routine.model_copy(
-                update={
-                    "steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in routine.steps]
-                }
-            )
-            short_err, short_fitted = relaxed_fit(short)
+            short_err, short_factor = relaxed_fit(_shortened(routine))
             if short_err < err:
-                fitted = short_fitted
-                extra.append("  set-up instructions shortened to their first line")
-        after = length(fitted)
-        return fitted, describe_changes(routine, fitted, 0, before, after, settings.minutes, extra)
+                short, factor = True, short_factor
+        base = _shortened(routine) if short else routine
+        after = length(_scaled(base, factor, True))
+        return FitPlan(0, factor, True, short, before, after)
+    best: tuple[float, int, float] | None = None
     for rounds in range(0, MAX_ROUNDS + 1):
         base = with_rounds(routine, rounds)
         lo, hi = SCALE_RANGE
@@ -197,10 +244,9 @@ def fit_routine(
             else:
                 hi = mid
         for factor in (lo, hi):
-            candidate = _scaled(base, factor)
-            err = abs(length(candidate) - target)
+            err = abs(length(_scaled(base, factor)) - target)
             if best is None or err < best[0]:
-                best = (err, candidate, rounds, factor)
+                best = (err, rounds, factor)
         assert best is not None  # the loop above always sets it
         if best[0] <= TOLERANCE * target:
             break
@@ -208,9 +254,73 @@ def fit_routine(
             continue  # even the longest scaling falls short: add a round
         break
     assert best is not None
-    _, fitted, rounds, factor = best
-    after = length(fitted)
-    return fitted, describe_changes(routine, fitted, rounds, before, after, settings.minutes)
+    _, rounds, factor = best
+    after = length(_scaled(with_rounds(routine, rounds), factor))
+    return FitPlan(rounds, factor, False, False, before, after)
+
+
+FIT_CACHE_VERSION = 1
+_CODE = ("fit.py", "catalog.py", "templating.py", "cuescript.py", "schedule.py", "routine.py")
+"""The modules a fit depends on: their source is part of the key, so a change in
+any of them never reuses an old fit."""
+
+
+def fit_key(routine: Any, settings: Settings) -> str:
+    """A digest of everything a fit depends on: the routine, the settings, the
+    templates that render it (built-in and the user's) and the code that searches."""
+    import hashlib
+    from pathlib import Path
+
+    from . import __version__
+    from .templating import template_dirs
+
+    h = hashlib.sha256(f"matcue {__version__} fit {FIT_CACHE_VERSION}\n".encode())
+    h.update(routine.model_dump_json().encode())
+    h.update(repr(sorted(vars(settings).items())).encode())
+    here = Path(__file__).parent
+    for name in _CODE:
+        h.update((here / name).read_bytes())
+    for folder in template_dirs(settings.templates):
+        for path in sorted(Path(folder).rglob("*.j2")):
+            h.update(f"\n{path.relative_to(folder)}\n".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+class FitCache:
+    """Fits worked out before, beside the clip cache (``fits/KEY.json``). Unreadable
+    entries are misses; write failures are ignored (as for clips and gains)."""
+
+    def __init__(self, root: Any = None) -> None:
+        from pathlib import Path
+
+        from .speech.cache import default_cache_dir
+
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def path_for(self, key: str) -> Any:
+        return self.root / "fits" / f"{key}.json"
+
+    def get(self, key: str) -> FitPlan | None:
+        import json
+
+        try:
+            entry = json.loads(self.path_for(key).read_text(encoding="utf-8"))
+            plan = FitPlan(**entry)
+        except (OSError, ValueError, TypeError):
+            return None
+        numbers = (plan.factor, plan.before, plan.after)
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
+            return None
+        return plan
+
+    def put(self, key: str, plan: FitPlan) -> None:
+        import json
+        from dataclasses import asdict
+
+        from .speech.cache import write_entry
+
+        write_entry(self.path_for(key), json.dumps(asdict(plan)).encode("utf-8"))
 
 
 def describe_changes(

@@ -175,9 +175,9 @@ def _build_script(
     routine = source.routine
     changes: list[str] = []
     if settings.minutes is not None:
-        from .fit import fit_routine
+        from .fit import FitCache, fit_routine
 
-        routine, changes = fit_routine(routine, settings)
+        routine, changes = fit_routine(routine, settings, cache=FitCache())
     text = render_script_text(routine, settings)
     try:
         script = cuescript.parse_script(text, filename=f"<cue script of {source.name}>")

@@ -124,6 +124,11 @@ def _packaged_dir() -> Path:
     return Path(str(resources.files("matcue.scripts_templates")))
 
 
+def template_dirs(user_dir: Path | None = None) -> list[Path]:
+    """The folders templates come from, the user's (if any) first."""
+    return ([Path(user_dir)] if user_dir is not None else []) + [_packaged_dir()]
+
+
 def build_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
     """The sandboxed Jinja environment: user templates over built-in ones."""
     if user_dir is not None and not user_dir.is_dir():
