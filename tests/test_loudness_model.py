@@ -51,7 +51,7 @@ def test_the_model_predicts_the_loudness_of_the_output_it_leads_to(
     measured = integrated_loudness(out.astype(np.float64), SR)
     # Speech and bells are modelled exactly; a bed and tone leave out cross terms.
     assert predicted == pytest.approx(measured, abs=0.005 if exact else 0.15)
-    assert stream.measured_lufs == pytest.approx(measured, abs=1e-6)
+    assert stream.measured_lufs == pytest.approx(measured, abs=1e-4)  # float32 check meter
     assert measured == pytest.approx(settings.resolved_target(), abs=0.2)
 
 

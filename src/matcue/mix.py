@@ -414,8 +414,10 @@ class _MeterThread:
     beside the mixing (numpy releases the GIL in them). With ``weighted``, it also
     measures the stream times the gains given to :meth:`add_weights`."""
 
-    def __init__(self, sample_rate: int, channels: int, *, weighted: bool = False) -> None:
-        self.meter = LoudnessMeter(sample_rate, channels, weighted=weighted)
+    def __init__(
+        self, sample_rate: int, channels: int, *, weighted: bool = False, single: bool = False
+    ) -> None:
+        self.meter = LoudnessMeter(sample_rate, channels, weighted=weighted, single=single)
         self._q: queue.Queue[tuple[bool, np.ndarray] | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._t = threading.Thread(target=self._run, name="mix-meter", daemon=True)
@@ -691,7 +693,7 @@ class MixStream:
         meter: _MeterThread | None = None
         try:
             gain_db = self.gain_db = self._gain()
-            meter = _MeterThread(mixer.sr, mixer.ch)
+            meter = _MeterThread(mixer.sr, mixer.ch, single=True)  # the output check
             for out in _final_pass(mixer, gain_db, self._size):
                 np.clip(out, -1.0, 1.0, out=out)
                 meter.add(out)

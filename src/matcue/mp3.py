@@ -114,6 +114,20 @@ def _zero_shift_tables() -> tuple[list[int], list[int]]:
 
 _SHIFT_LO: list[int] | None = None
 _SHIFT_HI: list[int] | None = None
+_POSITION_TABLE: np.ndarray | None = None
+
+
+def _position_table() -> np.ndarray:
+    """``T[p, b]``: what byte ``b`` at position ``p`` of a block adds to the block's
+    CRC from zero (the CRC is linear, so a block's CRC is the XOR of these). Row
+    ``_BLOCK - 1`` is the byte table; each row above feeds one more zero byte."""
+    rows = np.empty((_BLOCK, 256), dtype=np.uint16)
+    c = _CRC_TABLE.copy()
+    rows[_BLOCK - 1] = c
+    for pos in range(_BLOCK - 2, -1, -1):
+        c = (c >> 8) ^ _CRC_TABLE[c & 0xFF]
+        rows[pos] = c
+    return rows
 
 
 def crc16_lame(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
@@ -122,22 +136,22 @@ def crc16_lame(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
 
     Used for the LAME tag CRC and the music CRC over the whole stream. The music CRC
     covers megabytes, so whole 4 KiB blocks are processed in parallel with numpy (the
-    CRC is linear: crc(A+B) = zeros_shift(crc(A)) ^ crc_from_zero(B)); the tail byte
-    by byte.
+    CRC is linear: crc(A+B) = zeros_shift(crc(A)) ^ crc_from_zero(B), and a block's
+    CRC from zero is the XOR of a per-position table lookup of each byte); the tail
+    byte by byte.
     """
-    global _SHIFT_LO, _SHIFT_HI
+    global _SHIFT_LO, _SHIFT_HI, _POSITION_TABLE
     mv = memoryview(data).cast("B")
     n_blocks = len(mv) // _BLOCK
     if n_blocks < 4:
         return _crc16_bytes_loop(mv, crc)
-    if _SHIFT_LO is None or _SHIFT_HI is None:
+    if _SHIFT_LO is None or _SHIFT_HI is None or _POSITION_TABLE is None:
         _SHIFT_LO, _SHIFT_HI = _zero_shift_tables()
+        _POSITION_TABLE = _position_table()
     lo, hi = _SHIFT_LO, _SHIFT_HI
     blocks = np.frombuffer(mv[: n_blocks * _BLOCK], dtype=np.uint8).reshape(n_blocks, _BLOCK)
-    regs = np.zeros(n_blocks, dtype=np.uint16)
-    table = _CRC_TABLE
-    for j in range(_BLOCK):
-        regs = (regs >> 8) ^ table[(regs ^ blocks[:, j]) & 0xFF]
+    # Each block's CRC from zero: the XOR of its bytes' positional contributions.
+    regs = np.bitwise_xor.reduce(_POSITION_TABLE[np.arange(_BLOCK), blocks], axis=1)
     for r in regs.tolist():
         crc = lo[crc & 0xFF] ^ hi[crc >> 8] ^ r
     return _crc16_bytes_loop(mv[n_blocks * _BLOCK :], crc)
