@@ -22,6 +22,7 @@ import logging
 import os
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -527,6 +528,28 @@ WORKER_BLOCK = 1 << 16
 """Samples per block the encoder process reads from its pipe."""
 
 
+PIPE_BYTES = 1 << 20
+"""Pipe buffer asked for on Linux (the default is 64 KiB): the encoder then reads
+whole blocks without waking the feeder for each 64 KiB (about 4 % of the encoder's
+time in the benchmark)."""
+
+
+def _widen_pipes(proc: subprocess.Popen[bytes]) -> None:
+    """Ask for :data:`PIPE_BYTES` pipe buffers where the system allows (Linux
+    F_SETPIPE_SZ); elsewhere, or if refused, the default stays."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
+    if setpipe is None:
+        return
+    for f in (proc.stdin, proc.stdout):
+        if f is not None:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(f.fileno(), setpipe, PIPE_BYTES)
+
+
 class Mp3ProcessWriter:
     """The encoder in a child process, so encoding uses the second core.
 
@@ -542,7 +565,6 @@ class Mp3ProcessWriter:
         self, path: str, *, sample_rate: int, channels: int, bitrate: int = 64, quality: int = 2
     ) -> None:
         import queue
-        import sys
         import threading
 
         check_settings(sample_rate, channels, bitrate)  # fail here, not in the child
@@ -580,6 +602,7 @@ class Mp3ProcessWriter:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )
+            _widen_pipes(self._proc)
             self._go.set()
         except BaseException:  # Ctrl-C while starting: no process or thread outlives us
             self.abort()
