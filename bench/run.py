@@ -38,8 +38,11 @@ TARGET_WARM = 1.2
 TARGET_MEMORY_MB = 150.0
 MEMORY_GROWTH_MB = 15.0
 """More than this between the shortest and the longest session counts as growing."""
-LINEARITY = (0.75, 1.33)
-"""Allowed ratio between the marginal cost per minute of the two length steps."""
+LINEARITY = 1.33
+"""Largest allowed ratio between the marginal cost per minute of the second length
+step and the first: more would be cost growing faster than the length. A ratio
+below 1 is not a failure: costs paid once per routine (synthesis of its distinct
+phrases, start-up) are spread over more minutes, which is still at most linear."""
 
 
 # ---------------------------------------------------------------- child side
@@ -244,7 +247,7 @@ def report(runs: list[Run], encodes: dict[float, dict], routine: str) -> list[st
             ma, mb, mc = ra.audio_s / 60, rb.audio_s / 60, rc.audio_s / 60
             s1 = (rb.wall - ra.wall) / (mb - ma) if mb > ma else float("nan")
             s2 = (rc.wall - rb.wall) / (mc - mb) if mc > mb else float("nan")
-            ok = s1 > 0 and LINEARITY[0] <= s2 / s1 <= LINEARITY[1]
+            ok = s1 > 0 and s2 / s1 <= LINEARITY
             lines.append(
                 f"{_verdict(ok)}  linear in length ({cache}): {s1:.2f} s per audio minute "
                 f"from {ma:.1f} to {mb:.1f} min, {s2:.2f} from {mb:.1f} to {mc:.1f} min; "
