@@ -352,6 +352,33 @@ def test_control_covers_seed_003_movements() -> None:
     assert "pillow" in reach_setup and "towel" in reach_setup
 
 
+def test_control_knee_to_chest_alternates_legs_rep_by_rep() -> None:
+    """Seed 003: draw one knee in, return with control and switch sides, each rep.
+    The timeline reads back left, right, left, right ... five of each, with the
+    side named in each rep's first cue."""
+    from matcue.pipeline import build_script, load_source, resolve_settings
+    from matcue.schedule import schedule
+
+    src = load_source("control")
+    script, _ = build_script(src, resolve_settings(src, {}))
+    plan = schedule(
+        script, sample_rate=8000, speech_length=lambda t: 4000, sound_length=lambda n: 8000
+    )
+    moves = [
+        e
+        for e in plan.timeline.events
+        if e.step == "Knee to chest" and e.kind == "phase" and e.phase == "move"
+    ]
+    assert [e.side for e in moves] == ["left", "right"] * 5
+    assert [e.rep for e in moves] == [r for r in range(1, 6) for _ in (0, 1)]
+    said = [
+        e.text
+        for e in plan.timeline.events
+        if e.step == "Knee to chest" and e.kind == "speech" and e.phase == "move"
+    ]
+    assert all(t.startswith(("Left.", "Right.")) for t in said) and len(said) == 10
+
+
 def test_articulate_covers_seed_004_techniques() -> None:
     routine = load_builtin("articulate")
     glide = _step(routine, "Banded spine glide")

@@ -746,6 +746,9 @@ class RepsStep(_StepBase):
     """Rest between sets (default 30 s)."""
     count: Flag | None = None
     """Count aloud during the hold; null = true when the hold is given in counts."""
+    alternate: Flag = False
+    """With two sides: they take turns rep by rep (left, right, left, ...) instead of
+    every rep on one side first; ``reps`` counts each side's. Needs two sides."""
     cues: RepsCues
     """Full cues: move and release required, hold and rest optional."""
     words: RepsWords = RepsWords()
@@ -753,7 +756,10 @@ class RepsStep(_StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> RepsStep:
-        _raise_all(_check_range(self))
+        problems = _check_range(self)
+        if self.alternate and self.side_count != 2:
+            problems.append((("alternate",), "taking turns needs two sides; add 'sides: both'"))
+        _raise_all(problems)
         return self
 
     @property

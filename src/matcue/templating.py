@@ -267,6 +267,7 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         "setup": _lines(getattr(step, "setup", None)),
         "brief": getattr(step, "brief", None),
         "sides": side_list,
+        "alternate": bool(getattr(step, "alternate", False)) and len(side_list) == 2,
         "switch": getattr(step, "switch", None),
         "pause": pause,
         "transition": Seconds(transition),
