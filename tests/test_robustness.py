@@ -160,7 +160,7 @@ def test_corrupt_cache_entries_are_synthesized_again(reference, corrupted) -> No
     assert any(str(truncated) in w and "truncated" in w for w in warnings), r.stderr
     assert any(str(flipped) in w and "checksum mismatch" in w for w in warnings), r.stderr
     assert any(str(emptied) in w and "truncated header" in w for w in warnings), r.stderr
-    assert all(w.startswith("matcue: WARNING: ") for w in warnings)
+    assert all(w.startswith("matcue: warning: ") for w in warnings)
     assert all(w.endswith("synthesizing again") for w in warnings)
     assert sha(again) == sha(first) == sha(ref)
     for entry in (truncated, flipped, emptied):
@@ -190,7 +190,7 @@ def test_an_unwritable_cache_is_warned_about_once(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines()[:-1] == [
-        f"matcue: WARNING: cannot write to the speech cache in {cache} (Not a directory); "
+        f"matcue: warning: cannot write to the speech cache in {cache} (Not a directory); "
         "the render goes on, but its speech will be made again next time "
         "(set MATCUE_CACHE_DIR to a folder you can write)"
     ]

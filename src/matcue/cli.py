@@ -182,6 +182,14 @@ def handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+class _LowerLevelFormatter(logging.Formatter):
+    """``matcue: warning: ...``, like the warnings a render reports itself."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.replace(f": {record.levelname}: ", f": {record.levelname.lower()}: ", 1)
+
+
 def _interrupted() -> None:
     click.echo("matcue: interrupted; earlier files were left as they were.", err=True)
     if _State.own_process:
@@ -233,12 +241,9 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     if restore is not None:
         ctx.call_on_close(restore)  # in-process callers (tests) get their handlers back
     level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.WARNING)
-    logging.basicConfig(
-        level=level,
-        format="matcue: %(levelname)s: %(message)s"
-        if debug
-        else "matcue: %(levelname)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LowerLevelFormatter("matcue: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     logging.captureWarnings(True)
     ctx.obj = {"quiet": quiet}
 

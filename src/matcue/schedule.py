@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -58,6 +58,25 @@ class Overrun:
             f'"{self.text}" overruns its {self.window / self.sample_rate:.2f} s window by '
             f"{over:.2f} s even at {self.speedup:g}x speed"
         )
+
+
+def _grouped_warnings(overruns: list[Overrun], fixes: list[str]) -> list[str]:
+    """One warning per distinct problem: the same cue overrunning the same window in
+    every rep of a step is said once, with how many more times it happens."""
+    groups: dict[tuple[object, ...], list[Overrun]] = {}
+    fix_of: dict[tuple[object, ...], str] = {}
+    for o, fix in zip(overruns, fixes, strict=True):
+        key = (o.step_index, o.text, o.window, o.needed, fix)
+        groups.setdefault(key, []).append(o)
+        fix_of[key] = fix
+    out = []
+    for key, same in groups.items():
+        first = same[0]
+        if len(same) > 1:
+            more = f"and {len(same) - 1} more time{'s' if len(same) > 2 else ''}"
+            first = replace(first, where=f"{first.where}, {more}" if first.where else more)
+        out.append(f"{first.describe()}; {fix_of[key]}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -219,7 +238,7 @@ def schedule(
     warnings: list[str] = []
     if overruns:
         fixes = advise(overruns) if advise is not None else [OVERRUN_FIX] * len(overruns)
-        warnings = [f"{o.describe()}; {fix}" for o, fix in zip(overruns, fixes, strict=True)]
+        warnings = _grouped_warnings(overruns, fixes)
         if strict:
             raise InputError("\n".join(f"overrun: {m}" for m in warnings))
     length = max([cursor] + [e.end for e in events])
