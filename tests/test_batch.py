@@ -139,3 +139,20 @@ def test_single_routine_into_a_new_folder_keeps_the_trailing_slash(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "new" / "desk-break.mp3").is_file()
+
+
+def test_two_routines_with_one_name_are_refused_before_any_work(tmp_path: Path) -> None:
+    """Both would be written as NAME.mp3 in the one folder, the last one winning."""
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    for f, words in ((a, "One"), (b, "Two")):
+        f.write_text(f"name: same\ntitle: {words}\nsteps:\n  - kind: say\n    text: {words}.\n")
+    out = tmp_path / "out"
+    r = run_cli(["render", str(a), str(b), "-o", f"{out}/"], tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == [
+        f"matcue: {a} and {b} would both be written as 'same' in the same folder; "
+        "render them separately, or give one routine another 'name'"
+    ]
+    assert not out.exists()
+    r = run_cli(["render", "desk-break", "desk-break", "-o", f"{out}/"], tmp_path)
+    assert r.returncode == 2 and "both be written as 'desk-break'" in r.stderr

@@ -164,6 +164,8 @@ def render_many(
     if len(names) > 1:
         from .parallel import render_parallel
 
+        _refuse_shared_outputs(names)
+
         if output is not None and not _is_dir_arg(output):
             output = f"{output}/"  # a folder (see plan_outputs); keep the slash
         if timeline_path is not None and not _is_dir_arg(timeline_path):
@@ -187,6 +189,27 @@ def render_many(
     finally:
         bar.done()
     report(result, echo, quiet)
+
+
+def _refuse_shared_outputs(names: list[str]) -> None:
+    """A batch writes NAME.EXT for each routine into one folder: two with the same
+    name (the same routine twice, or two files whose routines are both called
+    'morning') would overwrite each other, the last one winning. Refused before any
+    work. An input that does not load is left to fail in its own render."""
+    from .pipeline import load_source
+
+    first: dict[str, str] = {}
+    for arg in names:
+        try:
+            name = load_source(arg).name
+        except MatcueError:
+            continue
+        if name in first:
+            raise InputError(
+                f"{first[name]} and {arg} would both be written as '{name}' in the same "
+                "folder; render them separately, or give one routine another 'name'"
+            )
+        first[name] = arg
 
 
 class BatchError(MatcueError):
