@@ -185,3 +185,18 @@ item_st = st.one_of(
 @settings(max_examples=150, deadline=None)
 def test_round_trip_property(script):
     assert parse_script(print_script(script)) == script
+
+
+def test_a_cue_script_longer_than_four_hours_is_refused_at_the_line_that_passes():
+    """Routine files have a 4-hour limit; a cue script rendered as it stands had none."""
+    lines = ["# matcue cue script 1", "@title Long"]
+    for _ in range(6):
+        lines += ["@block 3000", "  0 breathe: In.", "@end"]
+    lines += ["@pause 2"]
+    with pytest.raises(ValidationError) as info:
+        parse_script("\n".join(lines) + "\n", filename="long.cue")
+    assert info.value.problems == [
+        "long.cue:15: length: the timed parts (blocks, pauses and sound waits) pass 4 hours "
+        "here; the limit for a session is 4 hours"
+    ]
+    parse_script("\n".join(lines[: 2 + 4 * 3]) + "\n")  # four of them: 3 h 20 min, fine

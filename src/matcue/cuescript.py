@@ -307,6 +307,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
     each as ``file:line: field: message``."""
     problems = _Problems(filename)
     script = CueScript()
+    item_lines: list[int] = []  # the line of each timed item (block, pause, sound)
     block: Block | None = None
     block_line = 0
     block_lines: list[AnchoredLine] = []
@@ -318,6 +319,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
         if not block_body:
             problems.add(block_line, "@block", "a block needs at least one line")
         script.items.append(Block(block.length, tuple(block_lines), block.attrs))
+        item_lines.append(block_line)
         block = None
         block_lines.clear()
 
@@ -371,6 +373,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                     problems.add(lineno, "@pause", "must be at most 3600 seconds (1 hour)")
                     continue
                 script.items.append(Pause(seconds))
+                item_lines.append(lineno)
             elif name == "sound":
                 sname, _, srest = rest.partition(" ")
                 if not _NAME_RE.match(sname or ""):
@@ -403,6 +406,7 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
                     except ValueError:
                         problems.add(lineno, f"@sound.{key}", f"expected a number, got {value!r}")
                 script.items.append(Sound(sname, wait, gain))
+                item_lines.append(lineno)
             elif name == "block":
                 length_text, _, brest = rest.partition(" ")
                 try:
@@ -436,10 +440,37 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
     if block is not None:
         problems.add(block_line, "@block", "not closed with @end")
         close_block(block_line)
+    _check_total(script, item_lines, problems)
     if problems.items:
         ordered = sorted(zip(problems.lines, problems.items, strict=True), key=lambda pair: pair[0])
         raise ValidationError([text for _, text in ordered])
     return script
+
+
+MAX_TIMED_SECONDS = 4 * 3600
+"""A session's limit, as for routine files (``routine.MAX_TOTAL_SECONDS``)."""
+
+
+def _check_total(script: CueScript, item_lines: list[int], problems: _Problems) -> None:
+    """The 4-hour limit on timed parts (blocks, pauses, sound waits), reported at the
+    line where the total first passes it."""
+    timed = [i for i in script.items if isinstance(i, (Block, Pause, Sound))]
+    total = Fraction(0)
+    for item, line in zip(timed, item_lines, strict=False):
+        if isinstance(item, Block):
+            total += item.length
+        elif isinstance(item, Pause):
+            total += item.seconds
+        elif item.wait is not None:
+            total += item.wait
+        if total > MAX_TIMED_SECONDS:
+            problems.add(
+                line,
+                "length",
+                "the timed parts (blocks, pauses and sound waits) pass 4 hours here; "
+                "the limit for a session is 4 hours",
+            )
+            return
 
 
 _ANCHORED_RE = re.compile(r"^([0-9][0-9.]*)(?:\s+([^:\s]+))?\s*(?::\s?(.*))?$")

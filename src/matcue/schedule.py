@@ -63,19 +63,16 @@ class Overrun:
 def _grouped_warnings(overruns: list[Overrun], fixes: list[str]) -> list[str]:
     """One warning per distinct problem: the same cue overrunning the same window in
     every rep of a step is said once, with how many more times it happens."""
-    groups: dict[tuple[object, ...], list[Overrun]] = {}
-    fix_of: dict[tuple[object, ...], str] = {}
+    groups: dict[tuple[int, str, int, int, str], list[Overrun]] = {}
     for o, fix in zip(overruns, fixes, strict=True):
-        key = (o.step_index, o.text, o.window, o.needed, fix)
-        groups.setdefault(key, []).append(o)
-        fix_of[key] = fix
+        groups.setdefault((o.step_index, o.text, o.window, o.needed, fix), []).append(o)
     out = []
     for key, same in groups.items():
         first = same[0]
         if len(same) > 1:
             more = f"and {len(same) - 1} more time{'s' if len(same) > 2 else ''}"
             first = replace(first, where=f"{first.where}, {more}" if first.where else more)
-        out.append(f"{first.describe()}; {fix_of[key]}")
+        out.append(f"{first.describe()}; {key[-1]}")
     return out
 
 
