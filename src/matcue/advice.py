@@ -108,7 +108,7 @@ class OverrunAdvisor:
             from .templating import render_script_text
 
             try:
-                script = parse_script(render_script_text(self.routine, settings))
+                script = parse_script(render_script_text(self.routine, settings), limit=False)
                 plan = schedule(
                     script,
                     sample_rate=settings.sample_rate,

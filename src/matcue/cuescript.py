@@ -302,9 +302,11 @@ def _check_context(
     return ok
 
 
-def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
+def parse_script(text: str, *, filename: str = "<script>", limit: bool = True) -> CueScript:
     """Parse cue-script text. Every problem is reported (``ValidationError``),
-    each as ``file:line: field: message``."""
+    each as ``file:line: field: message``. ``limit=False`` leaves the 4-hour check
+    to the caller (a routine's templates: the limit is reported with the options
+    that made the session that long)."""
     problems = _Problems(filename)
     script = CueScript()
     item_lines: list[int] = []  # the line of each timed item (block, pause, sound)
@@ -440,7 +442,8 @@ def parse_script(text: str, *, filename: str = "<script>") -> CueScript:
     if block is not None:
         problems.add(block_line, "@block", "not closed with @end")
         close_block(block_line)
-    _check_total(script, item_lines, problems)
+    if limit:
+        _check_total(script, item_lines, problems)
     if problems.items:
         ordered = sorted(zip(problems.lines, problems.items, strict=True), key=lambda pair: pair[0])
         raise ValidationError([text for _, text in ordered])

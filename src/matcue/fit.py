@@ -199,7 +199,7 @@ def search(
             memo[key] = (
                 measure(r)
                 if measure is not None
-                else estimate_seconds(parse_script(render_script_text(r, plain)), wpm)
+                else estimate_seconds(parse_script(render_script_text(r, plain), limit=False), wpm)
             )
         return memo[key]
 

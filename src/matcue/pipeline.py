@@ -180,7 +180,9 @@ def _build_script(
         routine, changes = fit_routine(routine, settings, cache=FitCache())
     text = render_script_text(routine, settings)
     try:
-        script = cuescript.parse_script(text, filename=f"<cue script of {source.name}>")
+        script = cuescript.parse_script(
+            text, filename=f"<cue script of {source.name}>", limit=False
+        )
     except ValidationError as exc:
         raise InputError(
             "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
