@@ -80,3 +80,18 @@ def test_a_damaged_fit_entry_is_searched_again(tmp_path) -> None:
         entry.write_text(junk)
         got = fit_routine(src.routine, settings, cache=cache)
         assert got[0].model_dump_json() == good[0].model_dump_json() and got[1] == good[1]
+
+
+def test_a_repeated_step_keeps_its_round_in_the_chapter_not_in_the_voice() -> None:
+    """'Round 2.' is said once; the step after it is not 'Cat and Cow (round 2).'."""
+    from matcue.cuescript import Say, StepMark
+    from matcue.pipeline import build_script
+
+    src = load_source("thaw")
+    script, changes = build_script(src, resolve_settings(src, {"minutes": 20}))
+    assert any("round" in c for c in changes)
+    marks = [i.name for i in script.items if isinstance(i, StepMark)]
+    assert "Mid-back Cat and Cow (round 2)" in marks
+    said = [i.text for i in script.items if isinstance(i, Say)]
+    assert "Round 2." in said
+    assert not any("(round" in t for t in said), [t for t in said if "round" in t]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Mapping
 from fractions import Fraction
 from importlib import resources
@@ -122,6 +123,11 @@ def _attrs(mapping: Mapping[str, Any]) -> str:
 
 def _packaged_dir() -> Path:
     return Path(str(resources.files("matcue.scripts_templates")))
+
+
+_ROUND_SUFFIX = re.compile(r" \(round \d+\)$")
+"""What --minutes adds to the chapter title of a step repeated in an extra round;
+the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
 
 
 def template_dirs(user_dir: Path | None = None) -> list[Path]:
@@ -263,6 +269,7 @@ def plan_step(step: Any, index: int, routine: Any, settings: Settings) -> dict[s
         "index": index,
         "kind": kind,
         "name": name,
+        "spoken_name": _ROUND_SUFFIX.sub("", name),
         "named": named,
         "setup": _lines(getattr(step, "setup", None)),
         "brief": getattr(step, "brief", None),
