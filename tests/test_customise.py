@@ -212,7 +212,8 @@ def test_unnamed_say_and_transition_steps_speak_no_invented_title(tmp_path):
     s = build_script(Source("starter", rounds), resolve_settings(Source("starter", rounds), {}))[0]
     said = spoken(s)
     assert not [t for t in said if t.startswith(("Instructions", "Transition"))]
-    assert "Cat and cow (round 2)." in said
+    assert "Round 2." in said and "Cat and cow (round 2)." not in said  # said once
+    assert StepMark("Cat and cow (round 2)") in s.items  # the chapter keeps the round
     g = tmp_path / "named.yaml"
     g.write_text(
         "title: T\nsteps:\n  - {kind: say, name: Instructions, text: hi}\n"
