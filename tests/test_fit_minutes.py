@@ -76,7 +76,7 @@ def test_a_damaged_fit_entry_is_searched_again(tmp_path) -> None:
     cache = FitCache(tmp_path)
     good = fit_routine(src.routine, settings, cache=cache)
     entry = cache.path_for(fit_key(src.routine, settings))
-    for junk in ('{"rounds": "x"', '{"factor": NaN}', "[]", ""):
+    for junk in ('{"rounds": "x"', '{"rounds": "x"}', '{"factor": NaN}', "[]", "", "null"):
         entry.write_text(junk)
         got = fit_routine(src.routine, settings, cache=cache)
         assert got[0].model_dump_json() == good[0].model_dump_json() and got[1] == good[1]

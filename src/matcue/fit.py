@@ -292,35 +292,33 @@ class FitCache:
     entries are misses; write failures are ignored (as for clips and gains)."""
 
     def __init__(self, root: Any = None) -> None:
-        from pathlib import Path
+        from .speech.cache import JsonEntries
 
-        from .speech.cache import default_cache_dir
-
-        self.root = Path(root) if root is not None else default_cache_dir()
+        self.entries = JsonEntries("fits", root)
 
     def path_for(self, key: str) -> Any:
-        return self.root / "fits" / f"{key}.json"
+        return self.entries.path_for(key)
 
     def get(self, key: str) -> FitPlan | None:
-        import json
-
+        entry = self.entries.read(key)
         try:
-            entry = json.loads(self.path_for(key).read_text(encoding="utf-8"))
             plan = FitPlan(**entry)
-        except (OSError, ValueError, TypeError):
+        except TypeError:  # not a mapping, or not a plan's fields
             return None
         numbers = (plan.factor, plan.before, plan.after)
         if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
             return None
+        flags = (plan.relaxed, plan.short_setup, plan.unchanged)
+        if not isinstance(plan.rounds, int) or not 0 <= plan.rounds <= MAX_ROUNDS:
+            return None
+        if not all(isinstance(x, bool) for x in flags):
+            return None
         return plan
 
     def put(self, key: str, plan: FitPlan) -> None:
-        import json
         from dataclasses import asdict
 
-        from .speech.cache import write_entry
-
-        write_entry(self.path_for(key), json.dumps(asdict(plan)).encode("utf-8"))
+        self.entries.write(key, asdict(plan))
 
 
 def describe_changes(

@@ -27,7 +27,6 @@ its content): such sessions are measured by mixing, as before.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -351,23 +350,20 @@ class GainCache:
     the very same bytes. Unreadable entries are misses; write failures are ignored."""
 
     def __init__(self, root: Path | None = None) -> None:
-        from matcue.speech.cache import default_cache_dir
+        from matcue.speech.cache import JsonEntries
 
-        self.root = Path(root) if root is not None else default_cache_dir()
+        self.entries = JsonEntries("gains", root)
 
     def path_for(self, key: str) -> Path:
-        return self.root / "gains" / f"{key}.json"
+        return self.entries.path_for(key)
 
     def get(self, key: str) -> float | None:
+        entry = self.entries.read(key)
         try:
-            entry = json.loads(self.path_for(key).read_text(encoding="utf-8"))
             gain = float(entry["gain_db"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
         return gain if math.isfinite(gain) else None
 
     def put(self, key: str, gain_db: float, how: str) -> None:
-        from matcue.speech.cache import write_entry
-
-        blob = json.dumps({"gain_db": gain_db, "how": how}).encode("utf-8")
-        write_entry(self.path_for(key), blob)
+        self.entries.write(key, {"gain_db": gain_db, "how": how})

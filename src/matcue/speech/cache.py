@@ -217,3 +217,27 @@ class ClipCache:
 
 
 __all__ = ["ClipCache", "cache_key", "default_cache_dir", "write_entry", "ENV_VAR"]
+
+
+class JsonEntries:
+    """Small JSON entries beside the clips, ``ROOT/FOLDER/KEY.json``: the session
+    gains (``gains/``) and the ``--minutes`` fits (``fits/``). Written with
+    :func:`write_entry` (atomic; a failure to write is ignored: the work is done
+    again next time); an entry that cannot be read or parsed is a miss."""
+
+    def __init__(self, folder: str, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.folder = folder
+
+    def path_for(self, key: str) -> Path:
+        return self.root / self.folder / f"{key}.json"
+
+    def read(self, key: str) -> Any:
+        """The entry's JSON value, or None."""
+        try:
+            return json.loads(self.path_for(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write(self, key: str, value: Any) -> None:
+        write_entry(self.path_for(key), json.dumps(value).encode("utf-8"))
