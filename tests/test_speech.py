@@ -237,3 +237,31 @@ def test_unknown_voice_names_the_command_that_lists_that_engines_voices() -> Non
         match_voice(voices, "klingon", "pyttsx3")
     with pytest.raises(EngineUnavailable, match=r"`matcue voices --engine piper --voice-model "):
         match_voice(voices, "klingon", "piper", model="my voices/a.onnx")
+
+
+def test_piper_not_installed_says_how_to_install(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The test extra installs piper, so its absence is made here: find_spec sees no
+    'piper' package. A render asking for it is one clear line, not a traceback."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "piper" else real(name, *a)
+    )
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"not used")
+    out = tmp_path / "x.mp3"
+    r = CliRunner().invoke(
+        main,
+        ["render", "desk-break", "--engine", "piper", "--voice-model", str(model), "-o", str(out)],
+    )
+    assert r.exit_code == 2, r.output
+    assert r.output.splitlines() == [
+        "matcue: The piper engine needs the piper-tts package: pip install 'matcue[piper]' "
+        "(then pass a voice model with --voice-model path/to/voice.onnx)."
+    ]
+    assert not out.exists()
