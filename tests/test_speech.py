@@ -265,3 +265,67 @@ def test_piper_not_installed_says_how_to_install(monkeypatch, tmp_path) -> None:
         "(then pass a voice model with --voice-model path/to/voice.onnx)."
     ]
     assert not out.exists()
+
+
+# --- the espeak-ng engine, with a stand-in program where espeak-ng is missing ------
+
+
+@pytest.fixture
+def espeak_program(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """``espeak-ng`` on PATH: the real one where installed, else the stand-in
+    (tests/espeak_ng_standin.py) speaking with the bundled libespeak-ng."""
+    if shutil.which("espeak-ng") is not None:
+        return "espeak-ng"
+    from matcue.speech.espeak_lib import ensure_libespeak
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    standin = os.path.join(os.path.dirname(__file__), "espeak_ng_standin.py")
+    program = bin_dir / "espeak-ng"
+    program.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{standin}" "$@"\n')
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("MATCUE_TEST_LIBESPEAK", ensure_libespeak().split(":", 1)[1])
+    return str(program)
+
+
+def test_espeak_engine_speaks_honours_rate_and_volume(espeak_program) -> None:  # type: ignore[no-untyped-def]
+    engine = get_engine("espeak-ng")
+    slow = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=120))
+    fast = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=220))
+    quiet = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=220, volume=0.3))
+    assert slow.sample_rate == 22050
+    assert rms(fast.samples) > 0.02
+    assert slow.duration > 1.4 * fast.duration
+    assert rms(quiet.samples) < 0.6 * rms(fast.samples)
+    assert engine.version().startswith("espeak-ng ")
+
+
+def test_espeak_engine_voices_dash_text_and_unknown_voice(espeak_program) -> None:  # type: ignore[no-untyped-def]
+    engine = get_engine("espeak-ng")
+    ids = [v.id for v in engine.voices()]
+    assert "gmw/en-us" in ids
+    us = engine.synthesize(PHRASE, SpeechSettings(voice="gmw/en-us"))
+    gb = engine.synthesize(PHRASE, SpeechSettings(voice="gmw/en"))
+    assert not np.array_equal(us.samples[: len(gb.samples)], gb.samples[: len(us.samples)])
+    assert get_engine("espeak-ng").synthesize("-v is not a voice", SpeechSettings()).duration > 0.5
+    with pytest.raises(EngineUnavailable, match="matcue voices --engine espeak-ng"):
+        engine.synthesize("Hello.", SpeechSettings(voice="klingon-x"))
+
+
+def test_render_with_the_espeak_engine(espeak_program, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The whole path: CLI, engine, cache, mix, MP3, with the settings recorded."""
+    import soundfile as sf
+    from click.testing import CliRunner
+    from mutagen.id3 import ID3
+
+    from matcue.cli import main
+
+    out = tmp_path / "d.mp3"
+    r = CliRunner().invoke(
+        main, ["render", "desk-break", "--engine", "espeak-ng", "--rate", "190", "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(out)
+    assert rate == 22050 and len(audio) / rate > 100
+    assert ID3(out)["TXXX:MATCUE_ENGINE"].text == ["espeak-ng"]
