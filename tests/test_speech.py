@@ -154,34 +154,6 @@ def test_list_voices_pyttsx3() -> None:
     assert any(v.id == "gmw/en-us" for v in list_voices("pyttsx3"))
 
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="no espeak-ng")
-
-
-@needs_espeak
-def test_espeak_cli_speaks_and_honours_rate() -> None:
-    engine = get_engine("espeak-ng")
-    slow = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=120))
-    fast = engine.synthesize(PHRASE, SpeechSettings(engine="espeak-ng", rate=220))
-    assert slow.sample_rate == 22050
-    assert rms(fast.samples) > 0.02
-    assert slow.duration > 1.4 * fast.duration
-    assert "espeak-ng" in engine.version()
-
-
-@needs_espeak
-def test_espeak_cli_text_starting_with_dash_is_spoken_not_an_option() -> None:
-    clip = get_engine("espeak-ng").synthesize("-v is not a voice", SpeechSettings())
-    assert clip.duration > 0.5
-
-
-@needs_espeak
-def test_espeak_cli_voices_and_unknown_voice() -> None:
-    engine = get_engine("espeak-ng")
-    assert any(v.id == "gmw/en-us" for v in engine.voices())
-    with pytest.raises(EngineUnavailable, match="matcue voices"):
-        engine.synthesize("Hello.", SpeechSettings(voice="klingon-x"))
-
-
 def test_espeak_cli_missing_program_gives_install_advice(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("PATH", "")
     with pytest.raises(EngineUnavailable, match="apt install espeak-ng"):
