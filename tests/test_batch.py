@@ -6,31 +6,16 @@ Real subprocesses and real speech: the CLI as a user runs it."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+from cli_process import run_cli
 
 from matcue.batch import BatchError, plan_outputs
 from matcue.errors import InputError, RenderError, ValidationError
 
-TIMEOUT = 240
-
 BAD_ROUTINE = "name: broken\ntitle: Broken\nsteps:\n  - kind: nonsense\n"
-
-
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "matcue.cli", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
 
 
 def decoded_seconds(path: Path) -> float:

@@ -10,14 +10,12 @@ real render and must make its cue fit.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli
 
 from matcue.pipeline import load_source, prepare, resolve_settings
 from matcue.settings import BREATH_LIMITS, COUNT_LIMITS, PACE_LIMITS, RATE_LIMITS
@@ -146,17 +144,6 @@ def test_breath_advice_accounts_for_pace(tight: Path) -> None:
         tight, pace="0.5", breath=float(breath)
     )
     assert float(breath) > 6  # what fits at pace 1 is not enough at pace 0.5
-
-
-def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "matcue.cli", *args],
-        cwd=cwd,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
 
 
 def test_cli_prints_each_warning_once_and_strict_fails(tight: Path, tmp_path: Path) -> None:
