@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from .errors import MatcueError, ValidationError
+from ..errors import MatcueError, ValidationError
 
 log = logging.getLogger("matcue")
 
@@ -64,12 +64,12 @@ class Number(click.ParamType):
 
 
 def _expected(key: str, value: str) -> str:
-    from .settings import LIMITS
+    from ..settings import LIMITS
 
     if key in LIMITS:
         return LIMITS[key].message(value)
-    from .mp3 import allowed_bitrates
-    from .settings import DEFAULT_SAMPLE_RATE
+    from ..mp3 import allowed_bitrates
+    from ..settings import DEFAULT_SAMPLE_RATE
 
     rates = ", ".join(map(str, allowed_bitrates(DEFAULT_SAMPLE_RATE)))
     return f"--{key}: expected one of {rates} (kbit/s), got {value}"
@@ -234,7 +234,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       matcue render my.cue         render an edited cue script as it stands
     """
     _State.debug = debug
-    from .atomic import install_interrupt_handlers
+    from ..atomic import install_interrupt_handlers
 
     # Ctrl-C and a kill both unwind (temporary files removed); a second one is ignored.
     restore = install_interrupt_handlers()
@@ -248,220 +248,7 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.obj = {"quiet": quiet}
 
 
-@main.command()
-@click.argument("routines", nargs=-1, required=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
-    help=(
-        "Output file, .mp3 or .wav (the extension sets the format), or a folder "
-        "(ending in /) for several routines. Default: audio_out/NAME.mp3"
-    ),
-)
-@click.option(
-    "--timeline",
-    "timeline_path",
-    type=click.Path(),
-    help="Also write the schedule as a JSON list of events (a folder for several routines).",
-)
-@click.option("--format", "fmt", type=click.Choice(["mp3", "wav"]), help="Audio format.")
-@click.option("--no-transcript", is_flag=True, help="Do not write the .vtt transcript.")
-@session_options
-@voice_options
-@click.option("--chime/--no-chime", default=None, help="Soft bell at step changes and the end.")
-@click.option(
-    "--breath-tone",
-    is_flag=True,
-    default=None,
-    help="A quiet tone that swells with each inhale and fades with each exhale.",
-)
-@click.option("--bed", help="Background bed: pink, brown, or an audio file.")
-@click.option(
-    "--bed-volume",
-    type=Number("bed_volume"),
-    help="Bed level in dB relative to speech, -60 to 0 (default -24).",
-)
-@click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
-@click.option(
-    "--bitrate",
-    type=Number("bitrate", integer=True),
-    help="MP3 bitrate in kbit/s (constant), 8 to 160. Default 64.",
-)
-@click.option(
-    "--strict",
-    is_flag=True,
-    default=None,
-    help="Treat a cue that does not fit its timed window as an error.",
-)
-@quiet_option
-@click.pass_context
-@handle_errors
-def render(
-    ctx: click.Context,
-    routines: tuple[str, ...],
-    output: Path | None,
-    timeline_path: Path | None,
-    fmt: str | None,
-    no_transcript: bool,
-    stereo: bool | None,
-    quiet: bool,
-    **options: Any,
-) -> None:
-    """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
-    from .batch import render_many
-
-    quiet = _quiet(ctx, quiet)
-    overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
-    render_many(
-        list(routines),
-        overrides,
-        output=output,
-        timeline_path=timeline_path,
-        transcript=not no_transcript,
-        quiet=quiet,
-        echo=lambda s: click.echo(s, err=True),
-        show_progress=not quiet and sys.stderr.isatty(),
-    )
-
-
-@main.command()
-@click.argument("routine")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
-@session_options
-@quiet_option
-@click.pass_context
-@handle_errors
-def script(
-    ctx: click.Context, routine: str, output: Path | None, quiet: bool, **options: Any
-) -> None:
-    """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
-    from .cuescript import print_script
-    from .pipeline import (
-        build_script,
-        load_source,
-        refuse_routine_flags,
-        resolve_settings,
-        routine_flags_given,
-        write_script,
-    )
-
-    source = load_source(routine)
-    overrides = _overrides(**options)
-    flags = routine_flags_given(overrides)
-    if source.script is not None and flags:
-        refuse_routine_flags([routine], flags)
-    settings = resolve_settings(source, overrides)
-    cue, changes = build_script(source, settings)
-    if not _quiet(ctx, quiet):
-        for change in changes:
-            click.echo(f"matcue: {change}", err=True)
-    text = print_script(cue)
-    if output:
-        write_script(text, output)
-    else:
-        click.echo(text, nl=False)
-
-
-@main.command()
-@handle_errors
-def routines() -> None:
-    """List the built-in routines with their length at the default pace."""
-    from .catalog import describe_builtins
-
-    for line in describe_builtins():
-        click.echo(line)
-
-
-@main.command()
-@click.argument("files", nargs=-1, required=True)
-@handle_errors
-def check(files: tuple[str, ...]) -> None:
-    """Validate routine files (or cue scripts) without rendering."""
-    from .pipeline import build_script, check_voice, load_source, resolve_settings
-
-    problems: list[str] = []
-    for name in files:
-        try:
-            source = load_source(name)
-            if source.routine is not None:
-                settings = resolve_settings(source, {})
-                build_script(source, settings)
-                check_voice(source, settings, engine_required=False)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        except MatcueError as exc:
-            problems.append(str(exc))
-        else:
-            click.echo(f"{name}: ok")
-    if problems:
-        raise ValidationError(problems)
-
-
-@main.command()
-@click.argument("name")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Where to write (default NAME.yaml). An existing file is never overwritten.",
-)
-@handle_errors
-def new(name: str, output: Path | None) -> None:
-    """Write a commented starter routine NAME.yaml to edit."""
-    import re
-
-    from .errors import InputError
-    from .starter import starter_routine
-
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
-        raise InputError(f"{name!r}: a routine name uses lowercase letters, digits and '-'")
-    path = output or Path(f"{name}.yaml")
-    if path.exists():
-        raise InputError(f"{path}: already exists; not overwritten (choose another name or -o)")
-    from .atomic import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.write_text(starter_routine(name), encoding="utf-8")
-    click.echo(f"wrote {path}; check it with: matcue check {path}")
-
-
-@main.command()
-@handle_errors
-def schema() -> None:
-    """Print the JSON Schema of the routine format (for editor completion)."""
-    import json
-
-    from .routine import routine_schema
-
-    click.echo(json.dumps(routine_schema(), indent=2))
-
-
-@main.command()
-@click.option("--engine", default="pyttsx3", show_default=True, help="Speech engine.")
-@click.option(
-    "--voice-model",
-    type=click.Path(path_type=Path),
-    help="Voice model file whose speakers to list (required for piper).",
-)
-@handle_errors
-def voices(engine: str, voice_model: Path | None) -> None:
-    """List the voices of a speech engine: id, name, languages.
-
-    For piper, the speakers of the model given with --voice-model."""
-    from .speech import SpeechSettings, list_voices
-
-    model = str(voice_model) if voice_model is not None else None
-    for v in list_voices(engine, SpeechSettings(engine=engine, model=model)):
-        langs = ",".join(v.languages)
-        click.echo(f"{v.id}\t{v.name}\t{langs}")
-
-
 def run() -> None:
     """The ``matcue`` program (the console script and ``python -m matcue.cli``)."""
     _State.own_process = True
     main()
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m matcue.cli`
-    run()

@@ -1,0 +1,13 @@
+"""The ``matcue`` command: thin click commands over the library.
+
+``app`` holds the group, the shared options and error handling; each other
+module adds its commands to ``main`` when imported here. A new command group
+is one module plus one import line below.
+"""
+
+from __future__ import annotations
+
+from . import commands as _commands  # noqa: F401  (registers the commands)
+from .app import handle_errors, main, run
+
+__all__ = ["handle_errors", "main", "run"]

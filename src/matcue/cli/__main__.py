@@ -1,0 +1,5 @@
+"""``python -m matcue.cli``."""
+
+from . import run
+
+run()
