@@ -1,5 +1,7 @@
 """Shared test set-up: a private phrase cache per test session, so tests never
-read or fill the user's cache."""
+read or fill the user's cache; a private folder for added voices, and a piper
+voice catalogue address that cannot be reached, so no test touches the internet
+(the tests of `matcue voices add` serve their own catalogue)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,16 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory):
-    old = os.environ.get("MATCUE_CACHE_DIR")
-    os.environ["MATCUE_CACHE_DIR"] = str(tmp_path_factory.mktemp("matcue-cache"))
+    private = {
+        "MATCUE_CACHE_DIR": str(tmp_path_factory.mktemp("matcue-cache")),
+        "MATCUE_VOICES_DIR": str(tmp_path_factory.mktemp("matcue-voices")),
+        "MATCUE_PIPER_CATALOGUE": "http://127.0.0.1:9/no-catalogue/voices.json",
+    }
+    old = {name: os.environ.get(name) for name in private}
+    os.environ.update(private)
     yield
-    if old is None:
-        os.environ.pop("MATCUE_CACHE_DIR", None)
-    else:
-        os.environ["MATCUE_CACHE_DIR"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

