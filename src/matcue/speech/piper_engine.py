@@ -83,10 +83,17 @@ SEED = 20240601
 PATCH_VERSION = "noise-inputs-1"
 """Changes whenever :func:`patched_model` changes the graph differently."""
 
-JOE_CALIBRATION = (9.457414965986395, 1.2, 34)
-"""(speech seconds at length scale 1.0, pause seconds, words) of the calibration
-passage for the bundled voice, measured with this module (so a first render needs
-no measuring pass); other voices are measured once and remembered."""
+JOE_CALIBRATION: list[tuple[float, float]] = [
+    (0.5, 7.270975056689342),
+    (1.0, 10.75546485260771),
+    (1.5, 14.183854875283446),
+    (2.0, 17.678730158730158),
+    (3.0, 24.853061224489796),
+    (4.0, 32.010612244897956),
+]
+"""(length scale, seconds) of the calibration passage for the bundled voice,
+measured with this module (so a first render needs no measuring pass); other
+voices are measured once and remembered in the cache folder."""
 
 
 # --- voices and models --------------------------------------------------------
@@ -345,9 +352,16 @@ class _Loaded:
 
 
 _WORKER: dict[str, _Loaded] = {}
+_SESSIONS_MADE = 0  # in this worker process (a test checks it stays at one per model)
+
+
+def _sessions_made() -> int:
+    """How many ONNX sessions this worker process has created."""
+    return _SESSIONS_MADE
 
 
 def _load(model: str, config: str) -> _Loaded:
+    global _SESSIONS_MADE
     loaded = _WORKER.get(model)
     if loaded is not None:
         return loaded
@@ -365,6 +379,7 @@ def _load(model: str, config: str) -> _Loaded:
         session = onnxruntime.InferenceSession(
             patched_model(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
+        _SESSIONS_MADE += 1
         voice = piper.PiperVoice(session=session, config=PiperConfig.from_dict(data))
     except MatcueError:
         raise
@@ -445,19 +460,39 @@ def _piper_worker(
     return np.clip(samples, -1.0, 1.0).astype(np.float32), rate, len(parts)
 
 
-def _calibrate_worker(model: str, config: str, speaker: int | None) -> tuple[float, float, int]:
-    """(speech seconds, pause seconds, words) of the calibration passage at scale 1."""
+CALIBRATION_SCALES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+"""Length scales the calibration passage is spoken at. A voice's duration is not
+proportional to the scale (measured on Joe: 10.8 s at 1.0, 12.6 s at 1.3, 14.9 s
+at 1.6), so rates map through the measured curve, not a single factor."""
+
+
+def _calibrate_worker(model: str, config: str, speaker: int | None) -> list[tuple[float, float]]:
+    """(length scale, seconds) of the calibration passage at each calibration scale."""
     text = " ".join(CALIBRATION_TEXT)
-    samples, rate, count = _piper_worker(model, config, text, speaker, 1.0, None)
-    pause = (count - 1) * SENTENCE_PAUSE_S
-    return len(samples) / rate - pause, pause, len(text.split())
+    found = []
+    for scale in CALIBRATION_SCALES:
+        samples, rate, _count = _piper_worker(model, config, text, speaker, scale, None)
+        found.append((scale, len(samples) / rate))
+    return found
 
 
-def length_scale_for(rate: int, calibration: tuple[float, float, int]) -> float:
-    """The length scale at which the calibration passage takes ``rate`` wpm: its
-    speech stretches with the scale, its sentence pauses do not."""
-    speech, pause, words = calibration
-    return max(0.1, (words * 60.0 / rate - pause) / speech)
+def length_scale_for(rate: int, calibration: list[tuple[float, float]]) -> float:
+    """The length scale at which the calibration passage takes ``rate`` words per
+    minute: the measured (scale, seconds) curve, inverted piecewise linearly
+    (extended along its end segments beyond the measured scales)."""
+    words = len(" ".join(CALIBRATION_TEXT).split())
+    target = words * 60.0 / rate
+    points = sorted(calibration, key=lambda p: p[1])
+    if len(points) == 1:
+        scale, seconds = points[0]
+        return max(0.1, scale * target / seconds)
+    for (s0, d0), (s1, d1) in zip(points, points[1:]):
+        if target <= d1 or (s1, d1) == points[-1]:
+            if target < d0 and (s0, d0) != points[0]:
+                continue
+            slope = (s1 - s0) / (d1 - d0) if d1 != d0 else 0.0
+            return max(0.1, s0 + (target - d0) * slope)
+    return 1.0  # pragma: no cover - the loop always returns
 
 
 class PiperEngine:
@@ -470,7 +505,7 @@ class PiperEngine:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._models: dict[tuple[str | None, str | None], Model] = {}
-        self._calibrations: dict[tuple[str, int | None], tuple[float, float, int]] = {}
+        self._calibrations: dict[tuple[str, int | None], list[tuple[float, float]]] = {}
 
     def version(self) -> str:
         _import_piper()
@@ -512,13 +547,13 @@ class PiperEngine:
             found = self._models[key] = choose_model(settings)
         return found
 
-    def calibration(self, model: Model) -> tuple[float, float, int]:
+    def calibration(self, model: Model) -> list[tuple[float, float]]:
         """How fast ``model`` speaks at scale 1.0 (see :data:`JOE_CALIBRATION`)."""
         key = (str(model.path), model.speaker)
         found = self._calibrations.get(key)
         if found is not None:
             return found
-        if model.name == BUNDLED_VOICE and not self._models_given(model):
+        if model.name == BUNDLED_VOICE and not self._models_given(model) and JOE_CALIBRATION:
             found = JOE_CALIBRATION
         else:
             from matcue.speech.cache import JsonEntries
@@ -526,18 +561,18 @@ class PiperEngine:
             st = model.path.stat()
             stamp = f"{model.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{model.speaker}"
             store_key = hashlib.sha256(
-                f"{stamp}|{self.version()}|{CALIBRATION_TEXT}".encode()
+                f"{stamp}|{self.version()}|{CALIBRATION_TEXT}|{CALIBRATION_SCALES}".encode()
             ).hexdigest()
             store = JsonEntries("calibration")
             stored = store.read(store_key)
-            if isinstance(stored, list) and len(stored) == 3:
-                found = (float(stored[0]), float(stored[1]), int(stored[2]))
+            if isinstance(stored, list) and stored and all(len(p) == 2 for p in stored):
+                found = [(float(a), float(b)) for a, b in stored]
             else:
                 future = self._ensure_pool().submit(
                     _calibrate_worker, str(model.path), str(model.config), model.speaker
                 )
                 found = future.result()
-                store.write(store_key, list(found))
+                store.write(store_key, [list(p) for p in found])
         self._calibrations[key] = found
         return found
 

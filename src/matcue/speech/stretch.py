@@ -29,6 +29,11 @@ def is_silent(samples: np.ndarray) -> bool:
     return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK
 
 
+EDGE_FADE_S = 0.002
+"""The shortest fade at a clip's ends: where the sound starts (or stops) on the
+first (or last) sample, as eSpeak's clips can, with no margin to fade over, 2 ms
+of the sound itself are faded so the clip does not start with a click."""
+
 TRIM_TAIL_DB = -60.0
 """Where a clip's end is found, relative to its peak: lower than the start's
 threshold, so a voice's decay (up to 25 ms above -45 dB, measured) is never cut."""
@@ -74,9 +79,13 @@ def trim_silence(
     keep = int(round(margin * sample_rate))
     start = max(0, int(loud[0]) - keep)
     end = min(len(samples), int(tail[-1]) + 1 + keep)
-    n_in = int(loud[0]) - start
-    n_out = end - (int(tail[-1]) + 1)
-    return _fade(samples[start:end], n_in, n_out)
+    edge = int(round(EDGE_FADE_S * sample_rate))
+    n_in = max(int(loud[0]) - start, edge)
+    n_out = max(end - (int(tail[-1]) + 1), edge)
+    kept = samples[start:end]
+    n_in = min(n_in, len(kept) // 2)
+    n_out = min(n_out, len(kept) - n_in)
+    return _fade(kept, n_in, n_out)
 
 
 def time_stretch(samples: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
