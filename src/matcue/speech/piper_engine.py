@@ -486,7 +486,7 @@ def length_scale_for(rate: int, calibration: list[tuple[float, float]]) -> float
     if len(points) == 1:
         scale, seconds = points[0]
         return max(0.1, scale * target / seconds)
-    for (s0, d0), (s1, d1) in zip(points, points[1:]):
+    for (s0, d0), (s1, d1) in zip(points, points[1:], strict=False):
         if target <= d1 or (s1, d1) == points[-1]:
             if target < d0 and (s0, d0) != points[0]:
                 continue
