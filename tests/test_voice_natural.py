@@ -437,3 +437,11 @@ def test_unknown_rate_is_still_refused_before_speaking() -> None:
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("eSpeak NG's rate calibration is measured on Linux")
+
+
+def test_auto_with_a_system_voice_speaks_with_pyttsx3() -> None:
+    """A routine file written for pyttsx3 (`defaults.voice: gmw/en-us`) still
+    renders under the default engine: auto picks the engine that has the voice."""
+    assert resolve("auto", "gmw/en-us") == "pyttsx3"
+    assert resolve("auto", "en_US-joe-medium") == "piper"
+    assert resolve("auto", "no-such-voice") == "piper"  # piper names the close matches

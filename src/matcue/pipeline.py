@@ -28,8 +28,6 @@ from .timeline import Timeline
 log = logging.getLogger(__name__)
 
 CUE_SUFFIXES = (".cue", ".txt")
-DEFAULT_RATE = 200
-"""Words per minute assumed for an engine that does not say what it speaks at."""
 
 
 @dataclass
@@ -225,7 +223,7 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
     if not settings.voice:
         return
     try:
-        engine = get_engine(settings.engine)
+        engine = get_engine(settings.engine, voice=settings.voice)
         voices = engine.voices(settings.voice_model)
     except MatcueError:
         if engine_required:

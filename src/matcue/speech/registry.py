@@ -71,17 +71,38 @@ def unknown_engine_message(name: str) -> str:
     return f"unknown speech engine {name!r}.{hint} Engines: {', '.join(names)}."
 
 
-def resolve(name: str) -> str:
+def resolve(name: str, voice: str | None = None) -> str:
     """The concrete engine ``name`` stands for: ``auto`` becomes piper where piper and
-    the bundled voice are installed, else pyttsx3. Unknown names raise EngineUnavailable."""
+    the bundled voice are installed, else pyttsx3; with a ``voice`` that piper does
+    not have but pyttsx3 does (``gmw/en-us`` in an older routine file), pyttsx3.
+    Unknown names raise EngineUnavailable."""
     key = engine_name(name)
     if key is None:
         raise EngineUnavailable(unknown_engine_message(name))
     if key == AUTO:
         from matcue.speech import piper_engine
 
-        return "piper" if piper_engine.bundled_available() else "pyttsx3"
+        if not piper_engine.bundled_available():
+            return "pyttsx3"
+        if voice and not _has_voice("piper", voice) and _has_voice("pyttsx3", voice):
+            return "pyttsx3"
+        return "piper"
     return key
+
+
+def _has_voice(name: str, voice: str) -> bool:
+    from matcue.errors import MatcueError
+    from matcue.speech.base import match_voice
+
+    try:
+        engine = get_engine(name)
+        try:
+            match_voice(engine.voices(), voice, name)
+        finally:
+            engine.close()
+    except MatcueError:
+        return False
+    return True
 
 
 def _load(target: str) -> EngineFactory:
@@ -90,13 +111,14 @@ def _load(target: str) -> EngineFactory:
     return factory
 
 
-def get_engine(name: str, *, workers: int = 1) -> Engine:
-    """A fresh engine object for ``name`` (``auto`` resolved, see :func:`resolve`).
+def get_engine(name: str, *, workers: int = 1, voice: str | None = None) -> Engine:
+    """A fresh engine object for ``name`` (``auto`` resolved for ``voice``, see
+    :func:`resolve`).
 
     Raises EngineUnavailable listing the engines for an unknown name, or saying
     how to install a known engine that is missing.
     """
-    key = resolve(name)
+    key = resolve(name, voice)
     target = BUILTIN.get(key) or _plugins().get(key)
     if target is None:  # pragma: no cover - resolve() only returns known names
         raise EngineUnavailable(unknown_engine_message(name))

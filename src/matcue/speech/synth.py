@@ -130,7 +130,9 @@ class Synthesizer:
         self.sample_rate = int(sample_rate)
         self.cache = cache
         self.workers = max(0, int(workers))
-        self.engine: Engine = get_engine(settings.engine, workers=max(1, self.workers))
+        self.engine: Engine = get_engine(
+            settings.engine, workers=max(1, self.workers), voice=settings.voice
+        )
         self.stats = SynthStats()
         self._engine_version: str | None = None
         self._clips: dict[str, np.ndarray] = {}
