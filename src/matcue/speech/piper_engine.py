@@ -297,9 +297,6 @@ def patched_model(model: str) -> str:
     such op becomes ``Reshape(Slice(matcue_noise_K, 0, Size(x)), Shape(x))``, and
     the noise comes from a fixed seed for every run. The copy lives in the cache
     folder under the model's path, size and modification time (made once)."""
-    import onnx
-    from onnx import TensorProto, helper
-
     from matcue.speech.cache import default_cache_dir, write_entry
 
     st = os.stat(model)
@@ -308,6 +305,9 @@ def patched_model(model: str) -> str:
     target = default_cache_dir() / "piper-models" / f"{key}.onnx"
     if target.is_file():
         return str(target)
+    import onnx  # only here: about 40 MB a worker need not hold once the copy exists
+    from onnx import TensorProto, helper
+
     graph_model = onnx.load(model)
     graph = graph_model.graph
     nodes = []
