@@ -38,6 +38,13 @@ from test_speech_piper import build_tiny_model  # noqa: E402
 PASSAGE = " ".join(CALIBRATION_TEXT)
 
 
+@pytest.fixture(autouse=True)
+def _the_real_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest.py makes `auto` mean pyttsx3 for the rest of the suite; here the
+    default itself is tested."""
+    monkeypatch.delenv("MATCUE_ENGINE", raising=False)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny")))
@@ -445,3 +452,26 @@ def test_auto_with_a_system_voice_speaks_with_pyttsx3() -> None:
     assert resolve("auto", "gmw/en-us") == "pyttsx3"
     assert resolve("auto", "en_US-joe-medium") == "piper"
     assert resolve("auto", "no-such-voice") == "piper"  # piper names the close matches
+
+
+def test_matcue_engine_names_what_auto_stands_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCUE_ENGINE", "espeak")
+    assert resolve("auto") == "espeak-ng"
+    monkeypatch.setenv("MATCUE_ENGINE", "festival")
+    with pytest.raises(EngineUnavailable, match="MATCUE_ENGINE: unknown speech engine"):
+        resolve("auto")
+
+
+def test_a_default_render_speaks_with_joe_and_says_so(tmp_path: Path) -> None:
+    """`make demo` on a fresh machine: the default engine renders with Joe, and the
+    transcript header and the tags name piper and the voice."""
+    from mutagen.id3 import ID3
+
+    out = tmp_path / "d.mp3"
+    r = CliRunner().invoke(main, ["render", "desk-break", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "overrun" not in r.output.lower() and "does not fit" not in r.output
+    note = out.with_suffix(".vtt").read_text(encoding="utf-8").split("\n\n")[1]
+    assert "\nengine: piper\n" in note and "\nvoice: en_US-joe-medium\n" in note
+    comment = str(ID3(out).getall("COMM")[0])
+    assert "engine=piper" in comment and "voice=en_US-joe-medium" in comment

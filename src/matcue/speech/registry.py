@@ -18,6 +18,7 @@ import difflib
 import importlib
 import importlib.util
 import logging
+import os
 from importlib import metadata
 
 from matcue.errors import EngineUnavailable
@@ -37,6 +38,10 @@ BUILTIN: dict[str, str] = {
 AUTO = "auto"
 """The default: the bundled natural voice (piper with en_US-joe-medium) where piper
 runs, else pyttsx3 (the system's voices)."""
+
+ENGINE_ENV = "MATCUE_ENGINE"
+"""Names the engine ``auto`` stands for on this machine (say, ``pyttsx3`` to keep the
+system voices without passing --engine every time)."""
 
 ALIASES: dict[str, str] = {"default": AUTO, "espeak": "espeak-ng"}
 """Other spellings :func:`engine_name` accepts (case and spaces aside)."""
@@ -82,6 +87,12 @@ def resolve(name: str, voice: str | None = None) -> str:
     if key == AUTO:
         from matcue.speech import piper_engine
 
+        chosen = os.environ.get(ENGINE_ENV, "").strip()
+        if chosen:
+            key = engine_name(chosen)
+            if key is None or key == AUTO:
+                raise EngineUnavailable(f"{ENGINE_ENV}: {unknown_engine_message(chosen)}")
+            return key
         if not piper_engine.bundled_available():
             return "pyttsx3"
         if voice and not _has_voice("piper", voice) and _has_voice("pyttsx3", voice):
@@ -132,6 +143,7 @@ def get_engine(name: str, *, workers: int = 1, voice: str | None = None) -> Engi
 __all__ = [
     "AUTO",
     "BUILTIN",
+    "ENGINE_ENV",
     "ENTRY_POINT_GROUP",
     "engine_name",
     "engine_names",
