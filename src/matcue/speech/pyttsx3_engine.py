@@ -71,7 +71,6 @@ class _DriverState:
     finished: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     default_voice: str | None = None
-    default_rate: int = 200
     default_volume: float = 1.0
     library: str = ""
 
@@ -125,8 +124,6 @@ def _driver_state() -> _DriverState:
         else:
             with contextlib.suppress(Exception):
                 state.default_voice = engine.getProperty("voice")
-            with contextlib.suppress(Exception):
-                state.default_rate = int(engine.getProperty("rate"))
             with contextlib.suppress(Exception):
                 state.default_volume = float(engine.getProperty("volume"))
         _STATE = state
