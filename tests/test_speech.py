@@ -235,8 +235,9 @@ def test_piper_not_installed_says_how_to_install(monkeypatch, tmp_path) -> None:
     )
     assert r.exit_code == 2, r.output
     assert r.output.splitlines() == [
-        "matcue: The piper engine needs the piper-tts package: pip install 'matcue[piper]' "
-        "(then pass a voice model with --voice-model path/to/voice.onnx)."
+        # piper became a dependency with issue 11: the advice is to repair the install.
+        "matcue: The piper engine needs the piper-tts package, a dependency of matcue: "
+        "pip install --force-reinstall matcue (or use --engine pyttsx3)."
     ]
     assert not out.exists()
 
