@@ -152,7 +152,6 @@ def test_a_phrase_is_what_a_fresh_interpreter_says(engine, tmp_path) -> None:  #
     import soundfile as sf
 
     from matcue.speech.espeak_lib import ensure_libespeak
-
     from matcue.speech.pyttsx3_engine import ESPEAK_WPM_FACTOR
 
     library = ensure_libespeak().split(":", 1)[1]
