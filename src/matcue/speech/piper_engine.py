@@ -514,7 +514,14 @@ class PiperEngine:
             parts.append(f"onnxruntime {metadata.version('onnxruntime')}")
         except metadata.PackageNotFoundError:
             pass
-        return "; ".join(parts) + f"; {PATCH_VERSION}; pause {SENTENCE_PAUSE_S:g}"
+        # The rate -> length scale mapping is part of the output: a new built-in
+        # calibration must not hit clips made with the old one.
+        calibrated = hashlib.sha256(
+            repr((JOE_CALIBRATION, CALIBRATION_SCALES, CALIBRATION_TEXT)).encode()
+        ).hexdigest()[:12]
+        return "; ".join(parts) + (
+            f"; {PATCH_VERSION}; pause {SENTENCE_PAUSE_S:g}; calibration {calibrated}"
+        )
 
     def default_rate(self) -> int:
         return DEFAULT_RATE
