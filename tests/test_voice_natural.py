@@ -27,6 +27,7 @@ from matcue.cli import main
 from matcue.errors import EngineUnavailable, InputError
 from matcue.speech import SpeechSettings, get_engine, resolve
 from matcue.speech import piper_engine as pe
+from matcue.speech import piper_models as pm
 from matcue.speech.base import CALIBRATION_TEXT, DEFAULT_RATE, Clip, words_per_minute
 from matcue.speech.cache import ClipCache
 from matcue.speech.stretch import trim_silence
@@ -54,7 +55,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_bundled_voice_is_the_official_file_and_auto_picks_it() -> None:
-    model = pe.verified_bundled_model()
+    model = pm.verified_bundled_model()
     assert model.name == "en_US-joe-medium.onnx"
     assert model.stat().st_size == 63_201_294
     assert resolve("auto") == "piper" and resolve("default") == "piper"
@@ -79,15 +80,15 @@ def test_a_changed_voice_file_is_refused(tmp_path: Path) -> None:
     good = hashlib.md5(data).hexdigest()
     f = tmp_path / "voice.onnx"
     f.write_bytes(data)
-    pe.verify_file(f, len(data), good, what="voice")  # passes
+    pm.verify_file(f, len(data), good, what="voice")  # passes
     tampered = tmp_path / "tampered.onnx"
     tampered.write_bytes(b"X" + data[1:])
     with pytest.raises(EngineUnavailable, match="differs from the official file"):
-        pe.verify_file(tampered, len(data), good, what="voice")
+        pm.verify_file(tampered, len(data), good, what="voice")
     short = tmp_path / "short.onnx"
     short.write_bytes(data[:-1])
     with pytest.raises(EngineUnavailable, match="refusing"):
-        pe.verify_file(short, len(data), good, what="voice")
+        pm.verify_file(short, len(data), good, what="voice")
 
 
 def test_verification_is_remembered_by_path_size_and_mtime(tmp_path: Path) -> None:
@@ -97,15 +98,15 @@ def test_verification_is_remembered_by_path_size_and_mtime(tmp_path: Path) -> No
     data = b"a" * 4096
     f = tmp_path / "v.onnx"
     f.write_bytes(data)
-    pe.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
+    pm.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
     st = f.stat()
     f.write_bytes(b"b" * 4096)
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    pe._VERIFIED.clear()  # a new process: only the stored result remains
-    pe.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
+    pm._VERIFIED.clear()  # a new process: only the stored result remains
+    pm.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(EngineUnavailable):
-        pe.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
+        pm.verify_file(f, len(data), hashlib.md5(data).hexdigest(), what="voice")
 
 
 # ------------------------------------------------------------------ speaking rate

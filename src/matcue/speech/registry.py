@@ -85,7 +85,7 @@ def resolve(name: str, voice: str | None = None) -> str:
     if key is None:
         raise EngineUnavailable(unknown_engine_message(name))
     if key == AUTO:
-        from matcue.speech import piper_engine
+        from matcue.speech import piper_models
 
         chosen = os.environ.get(ENGINE_ENV, "").strip()
         if chosen:
@@ -93,7 +93,7 @@ def resolve(name: str, voice: str | None = None) -> str:
             if key is None or key == AUTO:
                 raise EngineUnavailable(f"{ENGINE_ENV}: {unknown_engine_message(chosen)}")
             return key
-        if not piper_engine.bundled_available():
+        if not piper_models.bundled_available():
             return "pyttsx3"
         if voice and not _has_voice("piper", voice) and _has_voice("pyttsx3", voice):
             return "pyttsx3"
