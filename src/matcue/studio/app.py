@@ -87,7 +87,10 @@ class Studio:
             Route("/renders/{render}/files/{filename}", self.render_file),
             Mount("/static", StaticFiles(directory=str(folder / "static")), name="static"),
         ]
-        app = Starlette(routes=routes, exception_handlers={HTTPException: self.http_error})
+        app = Starlette(
+            routes=routes,
+            exception_handlers={HTTPException: self.http_error, Refused: self.refused},
+        )
         self.guard = Guard(
             app, csrf_token=self.csrf_token, lan_token=lan_token, lan_hosts=lan_hosts
         )
@@ -122,6 +125,10 @@ class Studio:
         if request.url.path.startswith(("/api/", "/jobs/")):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         return self.page(request, "error.html", status=exc.status_code, message=exc.detail)
+
+    async def refused(self, request: Request, exc: Exception) -> Response:
+        """A name or path outside the workspace, from any handler: not found."""
+        return await self.http_error(request, HTTPException(404, "not found"))
 
     async def form(self, request: Request, *, max_part_size: int = 1024 * 1024) -> Any:
         """The request's form, after the CSRF token check (the Guard has checked the
