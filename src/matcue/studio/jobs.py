@@ -160,6 +160,7 @@ class Runner:
         meta = {
             "routine": job.routine,
             "name": job.name,
+            "title": result.title,
             "settings": {k: v for k, v in job.overrides.items() if k != "bed"}
             | ({"bed": Path(job.overrides["bed"]).name} if "bed" in job.overrides else {}),
             "created": time.strftime("%Y-%m-%d %H:%M"),

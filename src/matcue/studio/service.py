@@ -347,6 +347,7 @@ class Cancelled(Exception):
 @dataclass
 class Rendered:
     output: Path
+    title: str
     duration: float
     chapters: list[dict[str, Any]]
     warnings: list[str]
@@ -370,6 +371,7 @@ def render(
     sr = result.timeline.sample_rate
     return Rendered(
         output=result.output,
+        title=result.timeline.meta.get("title", ""),
         duration=result.duration,
         chapters=[
             {"title": c.title, "start": c.start / sr, "end": c.end / sr}
