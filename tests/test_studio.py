@@ -320,3 +320,58 @@ def test_studio_command_serves_the_library(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=60)
     assert f"serving on http://127.0.0.1:{port}/ (this computer only)" in out
+
+
+def test_package_data_covers_every_template_and_static_file():
+    """The wheel carries the pages: every file under studio/templates and
+    studio/static matches the package-data patterns of pyproject.toml."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "matcue.studio" in config["packages"]
+    patterns = config["package-data"]["matcue.studio"]
+    folder = root / "src/matcue/studio"
+    files = [
+        p.relative_to(folder).as_posix()
+        for sub in ("templates", "static")
+        for p in (folder / sub).rglob("*")
+        if p.is_file()
+    ]
+    assert files
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+
+
+def test_lan_qr_code_for_the_terminal_and_the_page():
+    from matcue.studio.qr import qr_svg, qr_text
+
+    url = "http://192.168.1.10:8765/?token=abc"
+    text = qr_text(url)
+    assert len(text.splitlines()) > 10 and set(text) & {"█", "▀", "▄"}
+    svg = qr_svg(url)
+    assert svg.startswith("<svg") and "<script" not in svg
+
+
+def test_studio_without_its_extra_says_how_to_install_it(monkeypatch):
+    """`matcue studio` on an install without the extra: one line, exit 2."""
+    import builtins
+
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    real_import = builtins.__import__
+
+    def no_uvicorn(name, *args, **kwargs):
+        if name == "uvicorn":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    r = CliRunner().invoke(main, ["studio", "--no-browser"])
+    assert r.exit_code == 2
+    assert r.output.strip() == (
+        "matcue: the studio needs its extra: pip install 'matcue[studio]' "
+        "(or 'make demo' in a clone)"
+    )

@@ -47,6 +47,7 @@ SHOTS = Path(
         "MATCUE_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build/studio-screenshots"
     )
 )
+DOCS_SHOTS = ("library.png", "routine.png", "editor-error.png", "player.png", "player-phone.png")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -179,10 +180,11 @@ def test_break_the_yaml_and_see_the_error_at_its_line(server: str, page: Any) ->
 
 
 def test_docs_screenshots_are_copied(server: str) -> None:
-    """With MATCUE_DOCS_SCREENSHOTS=1 the screenshots replace docs/studio/*.png."""
+    """With MATCUE_DOCS_SCREENSHOTS=1 (and without -n), the screenshots docs/studio.md
+    shows are replaced by the ones just taken."""
     if os.environ.get("MATCUE_DOCS_SCREENSHOTS") != "1":
         pytest.skip("set MATCUE_DOCS_SCREENSHOTS=1 to update the docs' screenshots")
     docs = Path(__file__).resolve().parent.parent / "docs/studio"
     docs.mkdir(parents=True, exist_ok=True)
-    for png in sorted(SHOTS.glob("*.png")):
-        shutil.copyfile(png, docs / png.name)
+    for name in DOCS_SHOTS:
+        shutil.copyfile(SHOTS / name, docs / name)
