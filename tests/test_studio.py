@@ -375,3 +375,59 @@ def test_studio_without_its_extra_says_how_to_install_it(monkeypatch):
         "matcue: the studio needs its extra: pip install 'matcue[studio]' "
         "(or 'make demo' in a clone)"
     )
+
+
+def test_studio_lan_prints_an_address_with_a_token_that_opens_the_studio(tmp_path):
+    """`matcue studio --lan`: the printed address (and its QR code) opens the studio
+    from the network address; without the token it is refused."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from matcue.cli.studio import _lan_address
+
+    if _lan_address() == "127.0.0.1":
+        pytest.skip("no network address on this machine")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "matcue.cli", "studio", str(tmp_path / "ws"), "--lan"]
+    proc = subprocess.Popen(
+        [*cmd, "--no-browser", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not any("Ctrl-C" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        url = next(re.search(r"open (http://\S+)", line)[1] for line in lines if "phone" in line)
+        assert re.fullmatch(rf"http://[0-9.]+:{port}/\?token=[\w-]{{16,}}", url)
+        assert sum("█" in line or "▀" in line for line in lines) > 10  # the QR code
+        bare = url.split("?")[0]
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                urllib.request.urlopen(bare, timeout=30)
+                raise AssertionError("served without the token")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 403
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(url, timeout=30) as r:  # follows to / with the cookie
+            assert "Mid-back and Hip Mobility" in r.read().decode()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)

@@ -96,6 +96,16 @@ def test_change_without_the_csrf_token_is_refused(client, studio, url, data, tok
     assert not studio.runner.jobs
 
 
+def test_other_sites_cannot_embed_the_studio(client):
+    """An <audio src> or fetch on another site pointing here: refused; a link that
+    opens the studio (a navigation) is not."""
+    cross = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+    assert client.get("/api/voice-sample", headers=cross).status_code == 403
+    assert client.get("/static/studio.js", headers=cross).status_code == 403
+    nav = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    assert client.get("/", headers=nav).status_code == 200
+
+
 def test_csrf_token_in_the_form_is_accepted(client, studio):
     r = client.post(
         "/new",

@@ -7,6 +7,8 @@
   terminal printed (``?token=...``) or the cookie that address set.
 - A request that changes something (any method but GET/HEAD) needs an Origin
   (or Referer) of this same server, and the page's CSRF token.
+- A browser's cross-site request for anything but a page (an <audio> or
+  <img> on another site pointing here) is refused by its Sec-Fetch-Site.
 - A request body larger than the upload limit is refused before it is read.
 """
 
@@ -101,6 +103,10 @@ class Guard:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return PlainTextResponse("matcue studio: request too large\n", status_code=413)
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site == "cross-site" and request.headers.get("sec-fetch-mode") != "navigate":
+            # another site embedding the studio's audio, or making it speak samples
+            return PlainTextResponse("matcue studio: cross-site request refused\n", status_code=403)
         if request.method not in SAFE_METHODS and not self._same_origin(request):
             return PlainTextResponse("matcue studio: cross-site request refused\n", status_code=403)
         return None
