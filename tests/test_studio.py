@@ -431,3 +431,39 @@ def test_studio_lan_prints_an_address_with_a_token_that_opens_the_studio(tmp_pat
     finally:
         proc.terminate()
         proc.communicate(timeout=60)
+
+
+def test_uploaded_bed_renders_as_matcue_render_with_that_file(client, studio, tmp_path):
+    """A bed added in the settings is a workspace file; the render equals
+    `matcue render --bed FILE` with the same file."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+
+    rng = np.random.default_rng(13)
+    buf = io.BytesIO()
+    sf.write(buf, rng.normal(0, 0.1, 22050 * 3).astype("float32"), 22050, format="WAV")
+    r = post(client, studio, "/beds", files={"file": ("rain.wav", buf.getvalue())})
+    assert r.status_code == 200 and r.json() == {"bed": "rain.wav"}
+    assert studio.workspace.beds() == ["rain.wav"]
+    render_id = events(client, _render(client, studio, bed="rain.wav", bed_volume="-30"))[-1][1][
+        "render"
+    ]
+    studio_mp3 = client.get(f"/renders/{render_id}/files/desk-break.mp3").content
+    bed = tmp_path / "rain.wav"
+    bed.write_bytes(buf.getvalue())
+    out = tmp_path / "cli.mp3"
+    args = ["-q", "render", "desk-break", "--bed", str(bed), "--bed-volume", "-30", "-o", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert studio_mp3 == out.read_bytes()
+
+
+def test_past_renders_newest_first(client, studio):
+    first = events(client, _render(client, studio, minutes="1"))[-1][1]["render"]
+    second = events(client, _render(client, studio, minutes="1.5"))[-1][1]["render"]
+    page = client.get("/").text
+    assert page.index(f'href="/renders/{second}"') < page.index(f'href="/renders/{first}"')
