@@ -99,7 +99,7 @@ def test_name_given_in_file_wins_over_stem() -> None:
 
 def test_main_steps_named_and_default() -> None:
     r = parse_routine(FULL, filename="r.yaml")
-    assert [s.display_name for s in r.main_steps()] == ["Cat and cow"]
+    assert [r.steps[i].display_name for i in r.main_indices()] == ["Cat and cow"]
     assert r.main_indices() == [1]
     r2 = parse_routine(FULL.replace("main: [Cat and cow]\n", ""), filename="r.yaml")
     assert r2.main_indices() == [1, 3, 4]  # breath, hold and reps steps

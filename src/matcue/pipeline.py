@@ -20,16 +20,28 @@ from . import cuescript
 from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
 from .atomic import atomic_output, staged_outputs
-from .errors import InputError, ValidationError
+from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
+from .estimate import estimate_seconds
+from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+from .fit import FitCache, fit_routine
+from .limits import MAX_SESSION_SECONDS, NOMINAL_RATE
+from .mix import MixSettings, MixStream, render_chunks
+from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
+from .routine import Routine, builtin_names, load_builtin, load_routine
+from .routine.text import hours
 from .settings import Settings, merge
+from .sounds import BED_NAMES, sound_length
+from .speech import engine_name, get_engine, match_voice
+from .speech.base import SpeechSettings
+from .speech.cache import ClipCache
+from .speech.stretch import time_stretch
+from .speech.synth import Synthesizer
 from .templating import render_script_text
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
 CUE_SUFFIXES = (".cue", ".txt")
-DEFAULT_RATE = 200
-"""Words per minute assumed for an engine that does not say what it speaks at."""
 
 
 @dataclass
@@ -37,7 +49,7 @@ class Source:
     """What the user asked to render: a routine, or a cue script as it stands."""
 
     name: str
-    routine: Any | None = None
+    routine: Routine | None = None
     script: cuescript.CueScript | None = None
     path: Path | None = None
 
@@ -77,16 +89,9 @@ def _starts_like_cue_script(path: Path) -> bool:
         return False
 
 
-ROUTINE_FLAGS: dict[str, str] = {
-    "pace": "--pace",
-    "breath": "--breath",
-    "count": "--count",
-    "minutes": "--minutes",
-    "verbosity": "--verbosity",
-    "templates": "--templates",
-}
-"""Settings that shape the cue script a routine's templates write, by their flag. A cue
-script is rendered as it stands, so none of them can apply to it."""
+ROUTINE_SETTINGS = ("pace", "breath", "count", "minutes", "verbosity", "templates")
+"""Settings that shape the cue script a routine's templates write. A cue script is
+rendered as it stands, so none of them can apply to it (the CLI says so, by flag)."""
 
 
 def is_cue_script(arg: str) -> bool:
@@ -95,39 +100,8 @@ def is_cue_script(arg: str) -> bool:
     return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
 
 
-def routine_flags_given(overrides: dict[str, Any]) -> list[str]:
-    """The flags in ``overrides`` that only a routine can honour (see ROUTINE_FLAGS)."""
-    return [flag for key, flag in ROUTINE_FLAGS.items() if overrides.get(key) is not None]
-
-
-def refuse_routine_flags(names: list[str], flags: list[str]) -> None:
-    """InputError: ``flags`` cannot apply to the cue scripts ``names`` (all there is
-    to render, so the flags would do nothing at all)."""
-    them = "it" if len(flags) == 1 else "them"
-    what = (
-        f"{names[0]} is a cue script, rendered as it stands"
-        if len(names) == 1
-        else f"{', '.join(names)} are cue scripts, rendered as they stand"
-    )
-    raise InputError(
-        f"{', '.join(flags)}: {'this shapes' if len(flags) == 1 else 'these shape'} how a "
-        f"routine becomes a cue script; {what}. Leave {them} out, or make the cue script "
-        f"again: matcue script ROUTINE {' '.join(f + ' ...' for f in flags)}"
-    )
-
-
-def routine_flags_warning(name: str, flags: list[str]) -> str:
-    """For a cue script in a batch with routines: the flags apply to the routines only."""
-    return (
-        f"{name}: a cue script is rendered as it stands; "
-        f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to the routines only"
-    )
-
-
 def load_source(arg: str) -> Source:
     """A built-in routine name, a routine file, or a cue script file."""
-    from .routine import builtin_names, load_builtin, load_routine
-
     path = Path(arg)
     if is_cue_script(arg):
         if not path.exists():
@@ -154,9 +128,10 @@ def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
     routine-shaping settings are dropped (checked and reported by the callers), so its
     tags do not claim a pace or length it was not made with."""
     if source.script is not None:
-        overrides = {k: v for k, v in overrides.items() if k not in ROUTINE_FLAGS}
+        overrides = {k: v for k, v in overrides.items() if k not in ROUTINE_SETTINGS}
         return merge(None, overrides)
-    return merge(getattr(source.routine, "defaults", None), overrides)
+    assert source.routine is not None
+    return merge(source.routine.defaults, overrides)
 
 
 def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
@@ -168,15 +143,14 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
 
 def _build_script(
     source: Source, settings: Settings
-) -> tuple[cuescript.CueScript, list[str], Any | None]:
+) -> tuple[cuescript.CueScript, list[str], Routine | None]:
     """:func:`build_script`, and the routine as rendered (None for a cue script)."""
     if source.script is not None:
         return source.script, [], None
     routine = source.routine
+    assert routine is not None
     changes: list[str] = []
     if settings.minutes is not None:
-        from .fit import FitCache, fit_routine
-
         routine, changes = fit_routine(routine, settings, cache=FitCache())
     text = render_script_text(routine, settings)
     try:
@@ -187,25 +161,24 @@ def _build_script(
         raise InputError(
             "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
         ) from None
-    _check_session_length(source, settings, script)
+    _check_session_length(source, routine, settings, script)
     return script, changes, routine
 
 
-def _check_session_length(source: Source, settings: Settings, script: cuescript.CueScript) -> None:
+def _check_session_length(
+    source: Source, routine: Routine, settings: Settings, script: cuescript.CueScript
+) -> None:
     """The routine file's 4-hour limit, applied to the session the flags made: a
     routine within it at its own defaults can pass it at a longer --breath or --count
     or a slower --pace (or with --templates that repeat more)."""
-    from .routine import MAX_TOTAL_SECONDS, _hours
-
     seconds = float(script.timed_seconds())
-    if seconds <= MAX_TOTAL_SECONDS:
+    if seconds <= MAX_SESSION_SECONDS:
         return
-    d = getattr(source.routine, "defaults", None)
-    breath = settings.breath if settings.breath is not None else getattr(d, "breath", 10)
-    count = settings.count if settings.count is not None else getattr(d, "count", 1)
+    breath = settings.breath if settings.breath is not None else routine.defaults.breath
+    count = settings.count if settings.count is not None else routine.defaults.count
     raise InputError(
         f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
-        f"{float(settings.pace_factor):g} the timed parts add up to about {_hours(seconds)}; "
+        f"{float(settings.pace_factor):g} the timed parts add up to about {hours(seconds)}; "
         "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
         "--pace, brings it under)"
     )
@@ -219,9 +192,6 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
     its engine can be started here and lists its voices without further input:
     pyttsx3, or espeak-ng where the program is installed; piper's voices live in
     the model file given at render time."""
-    from .errors import EngineUnavailable, MatcueError
-    from .speech import engine_name, get_engine, match_voice
-
     if not settings.voice:
         return
     try:
@@ -240,15 +210,12 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
         match_voice(voices, settings.voice, engine.name)
     except EngineUnavailable as exc:
         routine = source.routine
-        defaults = getattr(routine, "defaults", None)
-        if routine is not None and getattr(defaults, "voice", None) == settings.voice:
+        if routine is not None and routine.defaults.voice == settings.voice:
             raise ValidationError([routine.problem(("defaults", "voice"), str(exc))]) from None
         raise InputError(f"--voice: {exc}") from None
 
 
-def speech_settings(settings: Settings) -> Any:
-    from .speech.base import SpeechSettings
-
+def speech_settings(settings: Settings) -> SpeechSettings:
     return SpeechSettings(
         engine=settings.engine,
         voice=settings.voice,
@@ -304,10 +271,8 @@ class ProgressBar:
 
 def _synthesis_share(script: cuescript.CueScript, to_make: int, settings: Settings) -> float:
     """The part of a render's time that synthesizing ``to_make`` phrases takes (about)."""
-    from .catalog import ESTIMATE_WPM, estimate_seconds
-
     synth = to_make * SYNTH_SECONDS_PER_PHRASE
-    mix = estimate_seconds(script, settings.rate or ESTIMATE_WPM) / 60 * MIX_SECONDS_PER_MINUTE
+    mix = estimate_seconds(script, settings.rate) / 60 * MIX_SECONDS_PER_MINUTE
     return synth / (synth + mix) if synth + mix > 0 else 0.0
 
 
@@ -337,11 +302,6 @@ def _prepare(
 ) -> Prepared:
     """:func:`prepare`, with the synthesis on ``bar``: all of it when ``alone``, else
     the share of the render's time it is expected to take (none for cached phrases)."""
-    from .sounds import sound_length
-    from .speech.cache import ClipCache
-    from .speech.stretch import time_stretch
-    from .speech.synth import Synthesizer
-
     script, changes, routine = _build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
     check_voice(source, settings)
@@ -359,7 +319,7 @@ def _prepare(
             bar(i / max(len(phrases), 1))
         meta = _meta(source, settings, synth.engine)  # the engine that spoke, for tags
         default_rate = getattr(synth.engine, "default_rate", None)
-        rate = settings.rate or (default_rate() if callable(default_rate) else DEFAULT_RATE)
+        rate = settings.rate or (default_rate() if callable(default_rate) else NOMINAL_RATE)
     log.debug("synthesis done: %d phrases", len(clips))
 
     advisor = OverrunAdvisor(
@@ -398,10 +358,6 @@ def render(
 ) -> RenderResult:
     """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
     with a WebVTT transcript beside it and optionally a JSON timeline."""
-    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
-    from .mix import MixSettings, MixStream, render_chunks
-    from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
-
     started = time.monotonic()
     transcript_path = output.with_suffix(".vtt") if transcript else None
     with staged_outputs() as outputs:
@@ -499,9 +455,6 @@ def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
     Values are what was used, not merely what was asked: the voice the engine
     spoke with, piper's model file, the bed's level only when there is a bed. A cue
     script renders as it stands, so its own ``pace`` and ``verbosity`` stay."""
-    from .mix import MixSettings
-    from .sounds import BED_NAMES
-
     default = getattr(engine, "default_voice", None)
     voice = settings.voice or (default() if callable(default) else None)
     meta = {"routine": source.name}

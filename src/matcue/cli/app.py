@@ -151,13 +151,24 @@ def _overrides(**kwargs: Any) -> dict[str, Any]:
     return out
 
 
-def _fail(exc: MatcueError) -> None:
+def error_lines(exc: MatcueError, name: str | None = None) -> list[str]:
+    """What the terminal shows for ``exc``: validation problems as they are (each
+    starts with its file and line), other messages after ``matcue:``, naming the
+    routine ``name`` (in a batch) where the line does not already."""
     if isinstance(exc, ValidationError):
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-    else:
-        for line in str(exc).splitlines() or [""]:
-            click.echo(f"matcue: {line}", err=True)
+        return list(exc.problems)
+    lines = str(exc).splitlines() or [""]
+    if name is None:
+        return [f"matcue: {line}" for line in lines]
+    return [
+        f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}"
+        for line in lines
+    ]
+
+
+def _fail(exc: MatcueError) -> None:
+    for line in error_lines(exc):
+        click.echo(line, err=True)
     sys.exit(exc.exit_code)
 
 

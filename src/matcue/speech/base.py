@@ -8,8 +8,9 @@ from typing import Protocol
 import numpy as np
 
 from matcue.errors import InputError
+from matcue.limits import RATE_RANGE
 
-RATE_LIMITS = (60, 450)
+RATE_LIMITS = RATE_RANGE
 """Speaking rates (words per minute) matcue accepts, from the command line, a routine
 or a library caller: espeak-ng speaks no slower than 80 wpm and becomes hard to follow
 above 450, whatever it is asked."""
