@@ -141,7 +141,7 @@ class EspeakCliEngine:
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Run ``espeak-ng --stdout`` once for ``text`` and return the trimmed clip."""
-        from matcue.speech import match_voice
+        from matcue.speech.voices import match_voice
 
         if not text or not text.strip():
             raise SpeechError(f"cannot speak empty text {text!r}")

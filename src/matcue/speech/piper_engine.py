@@ -171,7 +171,7 @@ class PiperEngine:
     def _speaker_id(self, model: str, cfg: dict[str, Any], voice: str | None) -> int | None:
         if not voice:
             return None
-        from matcue.speech import match_voice
+        from matcue.speech.voices import match_voice
 
         if int(cfg.get("num_speakers", 1)) <= 1 and voice == "0":
             return None

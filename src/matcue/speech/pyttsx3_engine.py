@@ -239,7 +239,7 @@ class Pyttsx3Engine:
 
         Raises EngineUnavailable naming close matches and how to list voices.
         """
-        from matcue.speech import match_voice
+        from matcue.speech.voices import match_voice
 
         resolved = self._resolved.get(voice)
         if resolved is None:
