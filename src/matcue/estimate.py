@@ -14,6 +14,7 @@ from .cuescript import CueScript
 from .limits import SPEECH_WPM
 from .schedule import schedule
 from .sounds import sound_length
+from .timeline import Timeline
 
 ESTIMATE_RATE = 8000
 """Samples per second used for estimates (the grid does not matter for minutes)."""
@@ -27,8 +28,8 @@ def _sound_length(name: str) -> int:
         return 2 * ESTIMATE_RATE
 
 
-def estimate_seconds(script: CueScript, rate: int | None = None) -> float:
-    """The session length with each spoken line estimated from its word count at
+def estimated_timeline(script: CueScript, rate: int | None = None) -> Timeline:
+    """The session's timeline with each spoken line timed from its word count at
     ``rate`` words per minute (the ``--rate`` in use; None: the default voice's
     :data:`~matcue.limits.SPEECH_WPM`): exact for anchored time, close for
     flowing speech."""
@@ -44,4 +45,9 @@ def estimate_seconds(script: CueScript, rate: int | None = None) -> float:
         speech_length=speech_length,
         sound_length=_sound_length,
     )
-    return plan.timeline.duration
+    return plan.timeline
+
+
+def estimate_seconds(script: CueScript, rate: int | None = None) -> float:
+    """The session length by :func:`estimated_timeline`, in seconds."""
+    return estimated_timeline(script, rate).duration
