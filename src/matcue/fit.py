@@ -61,7 +61,7 @@ def with_rounds(routine: Routine, rounds: int) -> Routine:
 
 
 def _scaled(routine: Routine, factor: float, relaxed: bool = False) -> Routine:
-    """Every step scaled its own way (:meth:`matcue.routine.steps._StepBase.scaled`)."""
+    """Every step scaled its own way (:meth:`matcue.routine.step_base.StepBase.scaled`)."""
     return routine.model_copy(update={"steps": [s.scaled(factor, relaxed) for s in routine.steps]})
 
 

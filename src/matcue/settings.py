@@ -160,7 +160,7 @@ def validate(settings: Settings) -> None:
     """InputError naming the flag and what it accepts, for the first bad setting."""
     parse_pace(settings.pace)
     for key, limit in LIMITS.items():
-        value = getattr(settings, key)
+        value = vars(settings)[key]
         if value is not None and not limit.accepts(value):
             raise InputError(limit.message(value))
     if settings.verbosity not in VERBOSITIES:

@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .cuescript import escape_text, format_seconds
+from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError
 from .routine import Routine
 from .settings import Settings
@@ -91,8 +91,6 @@ def _number_word(n: int) -> str:
 
 
 def _attrs(mapping: Mapping[str, Any]) -> str:
-    from .cuescript import _format_attrs
-
     return _format_attrs({k: str(v) for k, v in mapping.items() if v is not None})
 
 
@@ -159,7 +157,7 @@ def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
 
 def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
     """The template context: routine facts, settings, and one plan per step (each
-    step kind makes its own: :meth:`matcue.routine.steps._StepBase.plan`)."""
+    step kind makes its own: :meth:`matcue.routine.step_base.StepBase.plan`)."""
     timing = Timing.of(settings, routine.defaults)
     steps = [step.plan(i, timing) for i, step in enumerate(routine.steps)]
     meta = {

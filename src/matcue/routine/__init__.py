@@ -9,7 +9,8 @@ problem mapped back to ``FILE:LINE: FIELD: message`` and raised together as one
 Routine text is data: nothing here evaluates it (``{{ x }}`` is just text).
 
 The modules, by job: :mod:`.values` (choices, lines, durations, defaults),
-:mod:`.steps` (the step kinds and their behaviour), :mod:`.model` (the
+:mod:`.steps` (the step kinds and their behaviour; :mod:`.step_base` what
+every kind provides), :mod:`.model` (the
 routine), :mod:`.loader` (files and built-ins), :mod:`.messages` (pydantic
 errors in English), :mod:`.schema` (JSON-Schema pieces), :mod:`.text`
 (message words). Limits live in :mod:`matcue.limits`.

@@ -28,7 +28,8 @@ from matcue.limits import (
 )
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
-from .steps import STEP_CLASSES, AnyStep, BreathStep, Step, raise_all
+from .step_base import raise_all
+from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show
 from .values import Defaults, Int, Line, Lines, Name
 

@@ -1,10 +1,10 @@
 """The step kinds. Each kind owns its behaviour here, in one class:
 
 - its fields, their defaults and their checks (the routine file's format);
-- :meth:`~_StepBase.plan`: what the session template receives for it (exact
+- :meth:`~matcue.routine.step_base.StepBase.plan`: what the session template receives for it (exact
   times with the pace applied, as plain data);
-- :meth:`~_StepBase.scaled`: how ``--minutes`` stretches or shrinks it;
-- :meth:`~_StepBase.anchored_seconds`: how long its timed part takes (the
+- :meth:`~matcue.routine.step_base.StepBase.scaled`: how ``--minutes`` stretches or shrinks it;
+- :meth:`~matcue.routine.step_base.StepBase.anchored_seconds`: how long its timed part takes (the
   estimate a routine's 4-hour limit is checked against).
 
 Adding a kind: a class here (and its entry in :data:`STEP_CLASSES`), and a
@@ -13,21 +13,17 @@ block for it in the session template. See docs/architecture.md.
 
 from __future__ import annotations
 
-import math
-import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    Strict,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from typing_extensions import Self
 
 from matcue.cuescript import format_seconds, to_fraction
 from matcue.errors import InputError
@@ -35,7 +31,6 @@ from matcue.limits import (
     BREATH_HOLD_RANGE,
     CYCLE_RANGE,
     FIT_HOLD_BOUNDS,
-    FIT_REP_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
     MAX_REPS,
@@ -55,10 +50,18 @@ from matcue.limits import (
 from matcue.limits import COUNTDOWN_COUNTS as COUNTDOWN_COUNTS
 from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
-from matcue.yamlsafe import Path_
 
-from .schema import LINES_SCHEMA, REPS_RANGE_SCHEMA
-from .text import fail, num, show
+from .schema import LINES_SCHEMA
+from .step_base import (
+    Plan,
+    RepsRange,
+    StepBase,
+    check_range,
+    raise_all,
+    scaled_duration,
+    scaled_reps,
+)
+from .text import fail, num
 from .values import (
     BreathCues,
     BreathWords,
@@ -73,125 +76,14 @@ from .values import (
     Num,
     RepsCues,
     RepsWords,
-    Sides,
     StartPhase,
     _duration,
     _exact_mul,
     _to_lines,
 )
 
-Plan = dict[str, Any]
-"""What a template receives for one step (see docs/templates.md)."""
 
-_ROUND_SUFFIX = re.compile(r" \(round \d+\)$")
-"""What --minutes adds to the chapter title of a step repeated in an extra round;
-the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
-
-
-def _scaled_duration(d: Duration, factor: float, bounds: tuple[float, float]) -> Duration:
-    """``d`` times ``factor``, kept within ``bounds`` (shares of its own value);
-    breaths and counts stay whole, seconds go to a tenth."""
-    if d.value == 0:
-        return d
-    lo, hi = d.value * bounds[0], d.value * bounds[1]
-    value = min(max(d.value * factor, lo), hi)
-    value = max(1.0, float(round(value))) if d.unit != "seconds" else round(value, 1)
-    return d.model_copy(update={"value": min(value, DURATION_LIMITS[d.unit])})
-
-
-class _StepBase(BaseModel):
-    """Fields every step kind has, and the behaviour every kind provides."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    default_name: ClassVar[str | None] = None
-    timed: ClassVar[bool] = False
-    """True for breath/hold/reps steps (the default main part)."""
-
-    if TYPE_CHECKING:  # every kind declares these two, in its own field order
-        kind: str
-        name: str
-
-    setup: Lines = []
-    """Spoken before the timed part (flowing), at full and brief verbosity."""
-    brief: Line | None = None
-    """One short line used instead of 'setup' at minimal verbosity."""
-    sides: Sides = None
-    """null, 'both' (= [left, right]) or a list of 'left'/'right': the step is done once
-    per side."""
-    switch: Line | None = None
-    """Cue spoken when switching sides; null = the template's default."""
-
-    @property
-    def display_name(self) -> str:
-        """The chapter title: ``name`` (a kind's default name where it has one)."""
-        return self.name
-
-    @property
-    def side_count(self) -> int:
-        """How many times the step is done (1, or one per side)."""
-        return len(self.sides) if self.sides else 1
-
-    @property
-    def takes_turns(self) -> bool:
-        """True when two sides alternate rep by rep."""
-        return False
-
-    # -- what the template receives
-
-    def plan(self, index: int, timing: Timing) -> Plan:
-        """Exact timings for this step, as plain data for the templates."""
-        name = self.display_name
-        plan: Plan = {
-            "index": index,
-            "kind": self.kind,
-            "name": name,
-            "spoken_name": _ROUND_SUFFIX.sub("", name),
-            # A say or transition step the routine left unnamed gets a default name for
-            # its chapter, but an invented title is not worth saying aloud.
-            "named": self.default_name is None or "name" in self.model_fields_set,
-            "setup": list(self.setup),
-            "brief": self.brief,
-            "sides": [str(s) for s in self.sides] if self.sides else [None],
-            "alternate": self.takes_turns,
-            "switch": self.switch,
-            "pause": timing.pause,
-            "transition": Seconds(timing.transition),
-            "count": Seconds(timing.count),
-        }
-        plan.update(self._plan(timing))
-        return plan
-
-    def _plan(self, timing: Timing) -> Plan:
-        """The kind's own entries of :meth:`plan`."""
-        return {}
-
-    # -- how --minutes changes it
-
-    def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        """This step with its elastic quantities scaled by ``factor``; ``relaxed``
-        lets reps leave a step's ``reps_range`` and transitions shorten (only to
-        shorten a session that cannot otherwise fit)."""
-        return self
-
-    def fit_values(self) -> dict[str, Any]:
-        """The quantities :meth:`scaled` may change, by field (for the report)."""
-        return {}
-
-    # -- how long it takes
-
-    def durations(self) -> dict[str, Duration]:
-        """The step's durations, by field (checked against the 1-hour limit at the
-        routine's breath and count)."""
-        return {}
-
-    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        """Seconds of anchored (fixed-length) time in one pass over all sides,
-        before pace scaling. Flowing speech is not included."""
-        return 0.0
-
-
-class SayStep(_StepBase):
+class SayStep(StepBase):
     """Spoken lines, one after another (flowing time)."""
 
     default_name: ClassVar[str | None] = "Instructions"
@@ -214,7 +106,7 @@ class SayStep(_StepBase):
         }
 
 
-class TransitionStep(_StepBase):
+class TransitionStep(StepBase):
     """Time to move into the next position, with an optional spoken cue."""
 
     default_name: ClassVar[str | None] = "Transition"
@@ -238,7 +130,7 @@ class TransitionStep(_StepBase):
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         if not relaxed or self.duration is None:
             return self
-        duration = _scaled_duration(self.duration, factor, FIT_TRANSITION_BOUNDS)
+        duration = scaled_duration(self.duration, factor, FIT_TRANSITION_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
     def fit_values(self) -> dict[str, Any]:
@@ -252,60 +144,7 @@ class TransitionStep(_StepBase):
         return one * self.side_count
 
 
-def _check_range(step: BreathStep | RepsStep) -> list[tuple[Path_, str]]:
-    out: list[tuple[Path_, str]] = []
-    if step.reps_range is not None:
-        lo, hi = step.reps_range
-        if lo > hi:
-            out.append((("reps_range",), f"the minimum {lo} is larger than the maximum {hi}"))
-        elif not lo <= step.reps <= hi:
-            out.append(
-                (("reps",), f"{step.reps} is outside reps_range [{lo}, {hi}]; reps must lie in it")
-            )
-    return out
-
-
-def _scaled_reps(step: BreathStep | RepsStep, factor: float, relaxed: bool) -> int:
-    """``step.reps`` times ``factor``, within its ``reps_range`` (or sensible bounds)."""
-    rng = step.reps_range
-    if relaxed:
-        lo, hi = 1, max(1, int(step.reps * FIT_REP_BOUNDS[1]))
-    elif rng:
-        lo, hi = rng[0], rng[1]
-    else:
-        lo, hi = (
-            max(1, math.ceil(step.reps * FIT_REP_BOUNDS[0])),
-            max(1, int(step.reps * FIT_REP_BOUNDS[1])),
-        )
-    return int(min(max(round(step.reps * factor), lo), hi, MAX_REPS))
-
-
-def _check_pair(value: Any) -> Any:
-    if isinstance(value, list):
-        if len(value) != 2:
-            raise fail(f"expected [min, max]: two whole numbers, got {show(value)}")
-        return tuple(value)
-    return value
-
-
-RepsRange = Annotated[
-    tuple[
-        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
-        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
-    ]
-    | None,
-    BeforeValidator(lambda v: _check_pair(v)),
-    WithJsonSchema(REPS_RANGE_SCHEMA),
-]
-
-
-def raise_all(problems: list[tuple[Path_, str]]) -> None:
-    """Raise several located problems from one model validator."""
-    if problems:
-        raise fail(problems[0][1], problems=problems)
-
-
-class BreathStep(_StepBase):
+class BreathStep(StepBase):
     """Breath-paced cycles: each cycle is inhale, optional hold, exhale, optional hold."""
 
     timed: ClassVar[bool] = True
@@ -335,7 +174,7 @@ class BreathStep(_StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> BreathStep:
-        problems = _check_range(self)
+        problems = check_range(self)
         if self.cycle is not None:
             msg = self.moving_problem(self.cycle)
             if msg:
@@ -398,7 +237,7 @@ class BreathStep(_StepBase):
         return {"reps": self.reps, "cycle": Seconds(c), "phases": phases}
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        return self.model_copy(update={"reps": _scaled_reps(self, factor, relaxed)})
+        return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
 
     def fit_values(self) -> dict[str, Any]:
         return {"reps": self.reps}
@@ -407,7 +246,7 @@ class BreathStep(_StepBase):
         return _exact_mul(self.reps, self.cycle or breath) * self.side_count
 
 
-class HoldStep(_StepBase):
+class HoldStep(StepBase):
     """A held shape for a set time."""
 
     timed: ClassVar[bool] = True
@@ -489,7 +328,7 @@ class HoldStep(_StepBase):
         return plan
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        duration = _scaled_duration(self.duration, factor, FIT_HOLD_BOUNDS)
+        duration = scaled_duration(self.duration, factor, FIT_HOLD_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
     def fit_values(self) -> dict[str, Any]:
@@ -502,7 +341,7 @@ class HoldStep(_StepBase):
         return self.duration.to_seconds(breath, count) * self.side_count
 
 
-class RepsStep(_StepBase):
+class RepsStep(StepBase):
     """Repetitions (move, hold, release, rest) in sets."""
 
     timed: ClassVar[bool] = True
@@ -538,7 +377,7 @@ class RepsStep(_StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> RepsStep:
-        problems = _check_range(self)
+        problems = check_range(self)
         if self.alternate and self.side_count != 2:
             problems.append((("alternate",), "taking turns needs two sides; add 'sides: both'"))
         raise_all(problems)
@@ -580,12 +419,12 @@ class RepsStep(_StepBase):
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         update: dict[str, Any] = {
-            "reps": _scaled_reps(self, factor, relaxed),
+            "reps": scaled_reps(self, factor, relaxed),
             # Rests only ever lengthen: a rep is not to be rushed.
-            "rest": _scaled_duration(self.rest, max(factor, 1.0), FIT_REST_BOUNDS),
+            "rest": scaled_duration(self.rest, max(factor, 1.0), FIT_REST_BOUNDS),
         }
         if self.sets > 1:
-            update["set_rest"] = _scaled_duration(self.set_rest, factor, FIT_REST_BOUNDS)
+            update["set_rest"] = scaled_duration(self.set_rest, factor, FIT_REST_BOUNDS)
         return self.model_copy(update=update)
 
     def fit_values(self) -> dict[str, Any]:
@@ -609,7 +448,7 @@ class RepsStep(_StepBase):
         return per_side * self.side_count
 
 
-class RestStep(_StepBase):
+class RestStep(StepBase):
     """Rest or integration: a long silence with occasional calm reminders."""
 
     timed: ClassVar[bool] = False
@@ -647,7 +486,7 @@ class RestStep(_StepBase):
         }
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        duration = _scaled_duration(self.duration, factor, FIT_REST_BOUNDS)
+        duration = scaled_duration(self.duration, factor, FIT_REST_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
     def fit_values(self) -> dict[str, Any]:
@@ -660,7 +499,7 @@ class RestStep(_StepBase):
         return self.duration.to_seconds(breath, count) * self.side_count
 
 
-STEP_CLASSES: dict[str, type[_StepBase]] = {
+STEP_CLASSES: dict[str, type[StepBase]] = {
     "say": SayStep,
     "transition": TransitionStep,
     "breath": BreathStep,
