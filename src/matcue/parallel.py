@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 4
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 

@@ -50,7 +50,7 @@ class Number(click.ParamType):
         self.integer = integer
         self.name = "integer" if integer else "number"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, _param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
         text = str(value).strip()

@@ -309,7 +309,6 @@ def _check_sides(value: Any) -> Any:
 
 Sides = Annotated[list[Side] | None, BeforeValidator(_check_sides), WithJsonSchema(SIDES_SCHEMA)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)]
 
 
 class BreathCues(BaseModel):
