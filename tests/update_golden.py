@@ -67,9 +67,7 @@ def main() -> int:
         golden_path(name, verbosity).write_text(golden_text(name, verbosity), encoding="utf-8")
     for name, case in TIMELINE_CASES:
         timeline_path(name, case).write_text(timeline_text(name, case), encoding="utf-8")
-    print(
-        f"wrote {len(CASES)} golden cue scripts and {len(TIMELINE_CASES)} timelines to {GOLDEN}"
-    )
+    print(f"wrote {len(CASES)} golden cue scripts and {len(TIMELINE_CASES)} timelines to {GOLDEN}")
     return 0
 
 

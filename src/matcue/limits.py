@@ -24,6 +24,9 @@ PACE_FACTORS: dict[str, Fraction] = {
 PACE_RANGE = (Fraction(1, 4), Fraction(4))
 """A pace given as a factor."""
 
+VERBOSITIES = ("full", "brief", "minimal")
+"""How much is said (``defaults.verbosity``, ``--verbosity``), the default first."""
+
 # ---------------------------------------------------------------- session defaults
 # (a routine's ``defaults:`` and the flags override them)
 

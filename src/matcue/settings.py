@@ -23,14 +23,14 @@ from .limits import (
     PACE_FACTORS,
     PACE_RANGE,
     RATE_RANGE,
+    VERBOSITIES,
     VOLUME_RANGE,
     span,
 )
 from .mp3 import allowed_bitrates
-from .routine import Defaults, Verbosity
+from .routine import Defaults
 from .speech import engine_name, unknown_engine_message
 
-VERBOSITIES = tuple(v.value for v in Verbosity)
 FORMATS = ("mp3", "wav")
 DEFAULT_SAMPLE_RATE = 22050
 
