@@ -14,7 +14,7 @@ block for it in the session template. See docs/architecture.md.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -499,18 +499,14 @@ class RestStep(StepBase):
         return self.duration.to_seconds(breath, count) * self.side_count
 
 
+AnyStep = Union[SayStep, TransitionStep, BreathStep, HoldStep, RepsStep, RestStep]  # noqa: UP007
+"""Every step kind: adding a kind is its class above and its name here."""
+Step = Annotated[AnyStep, Field(discriminator="kind")]
+"""One step of a routine; ``kind`` selects the model."""
+
 STEP_CLASSES: dict[str, type[StepBase]] = {
-    "say": SayStep,
-    "transition": TransitionStep,
-    "breath": BreathStep,
-    "hold": HoldStep,
-    "reps": RepsStep,
-    "rest": RestStep,
+    get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in get_args(AnyStep)
 }
 """Every step kind, by its ``kind:`` value."""
 STEP_KINDS: tuple[str, ...] = tuple(STEP_CLASSES)
 """The valid values of ``kind``."""
-
-AnyStep = Union[SayStep, TransitionStep, BreathStep, HoldStep, RepsStep, RestStep]  # noqa: UP007
-Step = Annotated[AnyStep, Field(discriminator="kind")]
-"""One step of a routine; ``kind`` selects the model."""
