@@ -32,7 +32,7 @@ from .routine.text import hours
 from .settings import Settings, merge
 from .sounds import BED_NAMES, sound_length
 from .speech import engine_name, get_engine, match_voice
-from .speech.base import SpeechSettings
+from .speech.base import Engine, SpeechSettings
 from .speech.cache import ClipCache
 from .speech.stretch import time_stretch
 from .speech.synth import Synthesizer
@@ -448,7 +448,7 @@ def render(
     return result
 
 
-def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
+def _meta(source: Source, settings: Settings, engine: Engine) -> dict[str, str]:
     """The settings a session was made with, as recorded in its tags and transcript
     (the cue script's ``@meta`` supplies ``breath``: the cycles actually paced).
 
