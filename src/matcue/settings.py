@@ -139,7 +139,8 @@ def from_defaults(defaults: Defaults) -> dict[str, Any]:
     """A routine's ``defaults:`` as settings: every field the routine file may set
     is a setting of the same name (enums as their plain value; unset ones left out)."""
     return {
-        key: value.value if isinstance(value, Enum) else value
+        # a pace is a name or a factor; Settings keeps it as text, as --pace gives it
+        key: str(value) if key == "pace" else value.value if isinstance(value, Enum) else value
         for key, value in defaults.model_dump().items()
         if value is not None
     }
