@@ -95,6 +95,9 @@ REPS_SET_REST_DEFAULT = 30.0
 REST_EVERY_DEFAULT = 45.0
 REST_EVERY_RANGE = (10, 600)
 """Seconds between a rest step's calm reminders."""
+REST_QUIET_END_SECONDS = 8
+"""A rest step says no reminder in its last stretch: half an interval, at most this
+(paced)."""
 COUNTDOWN_COUNTS = 5
 """How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
 

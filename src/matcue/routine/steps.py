@@ -44,6 +44,7 @@ from matcue.limits import (
     REPS_SET_REST_DEFAULT,
     REST_EVERY_DEFAULT,
     REST_EVERY_RANGE,
+    REST_QUIET_END_SECONDS,
     SPLIT_DEFAULT,
     SPLIT_RANGE,
 )
@@ -475,7 +476,7 @@ class RestStep(StepBase):
         every = to_fraction(self.every) * timing.pace
         offsets, t = [], every
         # No reminder in the last stretch (half an interval, at most a paced 8 s).
-        while t <= total - min(every / 2, 8 * timing.pace):
+        while t <= total - min(every / 2, REST_QUIET_END_SECONDS * timing.pace):
             offsets.append(Seconds(t))
             t += every
         return {
