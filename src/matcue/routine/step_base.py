@@ -10,7 +10,6 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
-from typing_extensions import Self
 
 from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
 from matcue.timing import Seconds, Timing
@@ -19,6 +18,9 @@ from matcue.yamlsafe import Path_
 from .schema import REPS_RANGE_SCHEMA
 from .text import fail, show
 from .values import Duration, Line, Lines, Sides
+
+if TYPE_CHECKING:  # typing.Self is 3.11+
+    from typing_extensions import Self
 
 
 class Counted(Protocol):

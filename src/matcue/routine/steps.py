@@ -14,7 +14,7 @@ block for it in the session template. See docs/architecture.md.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -23,7 +23,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from typing_extensions import Self
 
 from matcue.cuescript import format_seconds, to_fraction
 from matcue.errors import InputError
@@ -82,6 +81,9 @@ from .values import (
     _exact_mul,
     _to_lines,
 )
+
+if TYPE_CHECKING:  # typing.Self is 3.11+
+    from typing_extensions import Self
 
 
 class SayStep(StepBase):
