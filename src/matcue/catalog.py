@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .estimate import estimate_seconds
-from .pipeline import Source, build_script
 from .routine import builtin_names, load_builtin
 from .settings import merge
+from .source import Source, build_script
 
 
 def describe_builtins() -> list[str]:

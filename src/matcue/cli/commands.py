@@ -110,7 +110,7 @@ def script(
 ) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from ..cuescript import print_script
-    from ..pipeline import build_script, load_source, resolve_settings, write_script
+    from ..source import build_script, load_source, resolve_settings, write_script
     from .rendering import refuse_routine_flags, routine_flags_given
 
     source = load_source(routine)
@@ -145,7 +145,7 @@ def routines() -> None:
 @handle_errors
 def check(files: tuple[str, ...]) -> None:
     """Validate routine files (or cue scripts) without rendering."""
-    from ..pipeline import build_script, check_voice, load_source, resolve_settings
+    from ..source import build_script, check_voice, load_source, resolve_settings
 
     problems: list[str] = []
     for name in files:
