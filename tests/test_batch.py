@@ -92,6 +92,7 @@ def test_batch_renders_in_worker_processes(tmp_path: Path) -> None:
     import resource
 
     from matcue import parallel
+    from matcue.cli.rendering import report
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seen: list[str] = []
@@ -101,8 +102,8 @@ def test_batch_renders_in_worker_processes(tmp_path: Path) -> None:
         output=f"{tmp_path}/",
         timeline_path=None,
         transcript=False,
-        echo=seen.append,
-        quiet=False,
+        on_result=lambda _name, result: report(result, seen.append, False),
+        on_failure=lambda name, error: seen.append(f"{name}: {error}"),
         workers=2,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

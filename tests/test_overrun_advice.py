@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from cli_process import run_cli
 
+from matcue.limits import BREATH_RANGE, COUNT_RANGE, PACE_RANGE, RATE_RANGE
 from matcue.pipeline import load_source, prepare, resolve_settings
-from matcue.settings import BREATH_LIMITS, COUNT_LIMITS, PACE_LIMITS, RATE_LIMITS
 
 # Every step kind whose window a different option shapes, all too tight at 100 wpm:
 # Paced follows --breath (defaults.breath 4 s), Fixed has its own 3 s cycle, Move is
@@ -60,10 +60,10 @@ steps:
 WARNING_RE = re.compile(r"^step '(?P<step>[^']+)'.*?: cue \"(?P<text>[^\"]+)\" overruns")
 FIX_RE = re.compile(r"--(breath|count|pace|rate) ([0-9.]+)")
 LIMITS = {
-    "breath": BREATH_LIMITS,
-    "count": COUNT_LIMITS,
-    "pace": PACE_LIMITS,
-    "rate": RATE_LIMITS,
+    "breath": BREATH_RANGE,
+    "count": COUNT_RANGE,
+    "pace": PACE_RANGE,
+    "rate": RATE_RANGE,
 }
 
 

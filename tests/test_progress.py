@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from fakes import FakeProgressSink
 
-from matcue.batch import Progress
+from matcue.cli.rendering import Progress
 from matcue.mix import MixSettings, MixStream, render_chunks
 from matcue.pipeline import load_source, render, resolve_settings
 from matcue.timeline import Event, Timeline

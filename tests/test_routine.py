@@ -99,7 +99,7 @@ def test_name_given_in_file_wins_over_stem() -> None:
 
 def test_main_steps_named_and_default() -> None:
     r = parse_routine(FULL, filename="r.yaml")
-    assert [s.display_name for s in r.main_steps()] == ["Cat and cow"]
+    assert [r.steps[i].display_name for i in r.main_indices()] == ["Cat and cow"]
     assert r.main_indices() == [1]
     r2 = parse_routine(FULL.replace("main: [Cat and cow]\n", ""), filename="r.yaml")
     assert r2.main_indices() == [1, 3, 4]  # breath, hold and reps steps
@@ -315,3 +315,33 @@ def test_too_many_steps_names_the_limit() -> None:
 def test_str_of_choices_is_the_yaml_word() -> None:
     r = parse_routine(FULL, filename="r.yaml")
     assert str(r.defaults.pace) == "slow" and str(r.defaults.verbosity) == "full"
+
+
+def test_every_routine_default_reaches_the_settings() -> None:
+    """Regression for issue 10: settings.merge copied the routine's defaults through
+    a hand-kept list of keys; now it takes every field of Defaults, so each must be
+    a setting of the same name, and each value given in a file must arrive."""
+    from dataclasses import fields
+
+    from matcue.routine import Defaults
+    from matcue.settings import Settings, merge
+
+    assert set(Defaults.model_fields) <= {f.name for f in fields(Settings)}
+    given = Defaults(
+        breath=12, pace=1.1, verbosity="brief", count=2, transition=7, pause=2,
+        engine="espeak-ng", voice="en", rate=150, volume=0.5,
+    )  # fmt: skip
+    settings = merge(given, {})
+    assert {key: getattr(settings, key) for key in Defaults.model_fields} == {
+        "breath": 12,
+        "pace": "1.1",
+        "verbosity": "brief",
+        "count": 2,
+        "transition": 7,
+        "pause": 2,
+        "engine": "espeak-ng",
+        "voice": "en",
+        "rate": 150,
+        "volume": 0.5,
+    }
+    assert type(settings.verbosity) is str  # the enum's plain value, as a flag gives it

@@ -19,16 +19,11 @@ CONTRACT = (ROOT / "docs" / "routine-contract.md").read_text(encoding="utf-8")
 MODELS: list[type[BaseModel]] = [
     r.Routine,
     r.Defaults,
-    r.SayStep,
-    r.TransitionStep,
-    r.BreathStep,
+    *r.STEP_CLASSES.values(),  # a new step kind's fields are checked without a new line here
     r.BreathCues,
     r.BreathWords,
-    r.HoldStep,
-    r.RepsStep,
     r.RepsCues,
     r.RepsWords,
-    r.RestStep,
 ]
 ALL_FIELDS = sorted({f for m in MODELS for f in m.model_fields})
 
@@ -65,3 +60,24 @@ def test_doc_examples_load() -> None:
         text = yaml.safe_dump({"title": "Doc example", "steps": [step]})
         routine = parse_routine(text, filename="example.yaml")
         assert routine.steps[0].kind == step["kind"]
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def test_every_field_description_states_the_range_it_checks() -> None:
+    """The ranges live in matcue.limits; a field's description (the JSON Schema's
+    and the docs' text) must say the range its validator applies, so a limit
+    changed in one place cannot leave the description behind."""
+    checked = 0
+    for model in MODELS:
+        for name, info in model.model_fields.items():
+            low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
+            high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+            if low is None or high is None or name in ("matcue",):
+                continue
+            checked += 1
+            span = f"{_number(low)}..{_number(high)}"
+            assert span in (info.description or ""), f"{model.__name__}.{name}: says no {span}"
+    assert checked >= 12

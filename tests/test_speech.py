@@ -184,10 +184,10 @@ def test_engines_accept_only_the_documented_rate_range(engine, rate: int) -> Non
     from pathlib import Path
 
     from matcue.errors import InputError
+    from matcue.limits import RATE_RANGE
     from matcue.routine import Defaults
-    from matcue.settings import RATE_LIMITS
 
-    assert RATE_LIMITS == (60, 450)
+    assert RATE_RANGE == (60, 450)
     meta = Defaults.model_fields["rate"].metadata
     assert [getattr(m, "ge", None) for m in meta if hasattr(m, "ge")] == [60]
     assert [getattr(m, "le", None) for m in meta if hasattr(m, "le")] == [450]

@@ -23,12 +23,15 @@ import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
 
-from .cuescript import format_seconds, parse_script, to_fraction
+from .cuescript import format_seconds, parse_script
 from .errors import MatcueError
+from .limits import BREATH_RANGE, COUNT_RANGE, PACE_RANGE, RATE_RANGE
+from .routine import Routine
 from .schedule import Overrun, schedule
-from .settings import BREATH_LIMITS, COUNT_LIMITS, PACE_LIMITS, RATE_LIMITS, Settings
+from .settings import Settings
+from .templating import render_script_text
+from .timing import Timing
 
 RATE_MARGIN = 1.1
 """Head-room on the rate suggestion: espeak-ng's speech shortens a few percent
@@ -77,7 +80,7 @@ class OverrunAdvisor:
     def __init__(
         self,
         *,
-        routine: Any | None,
+        routine: Routine | None,
         settings: Settings,
         lengths: Mapping[str, int],
         sound_length: Callable[[str], int],
@@ -105,8 +108,7 @@ class OverrunAdvisor:
         """The cues that still overrun with ``settings`` (None: it does not render)."""
         memo_key = (flag, value)
         if memo_key not in self._memo:
-            from .templating import render_script_text
-
+            assert self.routine is not None  # only a routine has options to try
             try:
                 script = parse_script(render_script_text(self.routine, settings), limit=False)
                 plan = schedule(
@@ -146,24 +148,23 @@ class OverrunAdvisor:
         if self.routine is None:
             return []  # a cue script renders as it stands: its windows are in the file
         s = self.settings
-        d = getattr(self.routine, "defaults", None)
-        breath = to_fraction(s.breath if s.breath is not None else getattr(d, "breath", 10))
-        count = to_fraction(s.count if s.count is not None else getattr(d, "count", 1))
-        pace = s.pace_factor
+        timing = Timing.of(s, self.routine.defaults)
+        breath, pace = timing.breath, timing.pace
+        count = timing.count / pace  # the --count value, not the paced count
         return [
             _Option(
                 "--breath",
-                _grid(breath, BREATH_STEP, BREATH_LIMITS),
+                _grid(breath, BREATH_STEP, BREATH_RANGE),
                 lambda v: replace(s, breath=float(v)),
             ),
             _Option(
                 "--count",
-                _grid(count, COUNT_STEP, COUNT_LIMITS),
+                _grid(count, COUNT_STEP, COUNT_RANGE),
                 lambda v: replace(s, count=float(v)),
             ),
             _Option(
                 "--pace",
-                _grid(pace, PACE_STEP, PACE_LIMITS),
+                _grid(pace, PACE_STEP, PACE_RANGE),
                 lambda v: replace(s, pace=_show(v)),
             ),
         ]
@@ -174,7 +175,7 @@ class OverrunAdvisor:
             return None
         ratio = max(o.needed / o.window for o in group)
         rate = math.ceil(self.rate * ratio * RATE_MARGIN / 5) * 5
-        return rate if rate <= RATE_LIMITS[1] else None
+        return rate if rate <= RATE_RANGE[1] else None
 
     def __call__(self, overruns: list[Overrun]) -> list[str]:
         groups: dict[Key, list[Overrun]] = {}

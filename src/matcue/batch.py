@@ -1,14 +1,17 @@
-"""Render one or several routines from the command line, with progress and
-a one-line report per result."""
+"""Render one or several routines: where each one's files go, and one render.
+
+The command line's side (progress bar, reports, which flags apply) is
+:mod:`matcue.cli.rendering`; several renders at once are :mod:`matcue.parallel`.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, MatcueError
+from .pipeline import RenderResult, load_source, render, resolve_settings
 
 DEFAULT_OUT_DIR = Path("audio_out")
 
@@ -16,7 +19,7 @@ DEFAULT_OUT_DIR = Path("audio_out")
 AUDIO_SUFFIXES = (".mp3", ".wav")
 
 
-def _is_dir_arg(path: Path | str | None) -> bool:
+def is_dir_arg(path: Path | str | None) -> bool:
     """A folder: ends in a slash (only a ``str`` keeps it; ``Path`` drops it) or exists."""
     return path is not None and (str(path).endswith(("/", "\\")) or Path(path).is_dir())
 
@@ -30,7 +33,7 @@ def plan_outputs(names: list[str], output: Path | str | None, fmt: str | None) -
     """
     if output is None:
         return [None for _ in names]
-    if len(names) > 1 and not _is_dir_arg(output):
+    if len(names) > 1 and not is_dir_arg(output):
         if Path(output).suffix.lower() in AUDIO_SUFFIXES:
             raise InputError(
                 f"-o {output}: with several routines, -o must be a folder (end it with '/')"
@@ -42,7 +45,7 @@ def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
     """The audio format a render writes: ``--format``, or the one ``-o FILE`` names by
     its extension. An -o file must end in .mp3 or .wav (any case); an extension that
     disagrees with --format is an error, never a WAV inside a file called .mp3."""
-    if output is None or _is_dir_arg(output):
+    if output is None or is_dir_arg(output):
         return fmt
     suffix = Path(output).suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
@@ -62,41 +65,9 @@ def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
 def output_path(name: str, output: Path | str | None, fmt: str) -> Path:
     if output is None:
         return DEFAULT_OUT_DIR / f"{name}.{fmt}"
-    if _is_dir_arg(output):
+    if is_dir_arg(output):
         return Path(output) / f"{name}.{fmt}"
     return Path(output)
-
-
-def _format_duration(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
-
-
-class Progress:
-    """A one-line progress bar on stderr (only on a terminal, never under --quiet)."""
-
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label = label
-        self.enabled = enabled
-        self.last = -1
-        self.stage = ""
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        """Show ``fraction`` (0..1) of the whole render, done in ``stage``."""
-        if not self.enabled:
-            return
-        pct = max(int(fraction * 100), self.last)  # never back
-        if pct == self.last and stage == self.stage:
-            return
-        self.last, self.stage = pct, stage
-        bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-        sys.stderr.write(f"\r{self.label}: [{bar}] {pct:3d}% {stage:<22}")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled and self.last >= 0:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
 
 
 def render_one(
@@ -107,15 +78,14 @@ def render_one(
     transcript: bool,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
-) -> Any:
-    from .pipeline import load_source, render, resolve_settings
-
+) -> RenderResult:
+    """Render the routine or cue script ``name`` to its output (see :func:`output_path`)."""
     fmt = audio_format(output, overrides.get("format"))
     source = load_source(name)
     settings = resolve_settings(source, {**overrides, "format": fmt})
     out = output_path(source.name, output, settings.format)
     tl = Path(timeline_path) if timeline_path is not None else None
-    if timeline_path is not None and _is_dir_arg(timeline_path):
+    if timeline_path is not None and is_dir_arg(timeline_path):
         tl = Path(timeline_path) / f"{source.name}.json"
     return render(
         source,
@@ -128,76 +98,11 @@ def render_one(
     )
 
 
-def render_many(
-    names: list[str],
-    overrides: dict[str, Any],
-    *,
-    output: Path | str | None,
-    timeline_path: Path | str | None,
-    transcript: bool,
-    quiet: bool,
-    echo: Callable[[str], None],
-    show_progress: bool,
-) -> None:
-    from .pipeline import (
-        is_cue_script,
-        refuse_routine_flags,
-        routine_flags_given,
-        routine_flags_warning,
-    )
-
-    flags = routine_flags_given(overrides)
-    cue_scripts = [n for n in names if is_cue_script(n)] if flags else []
-    if cue_scripts and len(cue_scripts) == len(names):
-        refuse_routine_flags(cue_scripts, flags)  # they would do nothing at all
-    for name in cue_scripts:
-        echo(f"matcue: warning: {routine_flags_warning(name, flags)}")
-    plan_outputs(names, output, overrides.get("format"))
-    if len(names) == 1:
-        audio_format(output, overrides.get("format"))  # before any work
-    if len(names) > 1 and timeline_path is not None and not _is_dir_arg(timeline_path):
-        if Path(timeline_path).suffix.lower() == ".json":
-            raise InputError(
-                f"--timeline {timeline_path}: with several routines, give a folder "
-                "(end it with '/')"
-            )
-    if len(names) > 1:
-        from .parallel import render_parallel
-
-        _refuse_shared_outputs(names)
-
-        if output is not None and not _is_dir_arg(output):
-            output = f"{output}/"  # a folder (see plan_outputs); keep the slash
-        if timeline_path is not None and not _is_dir_arg(timeline_path):
-            timeline_path = f"{timeline_path}/"
-        failures = render_parallel(
-            names,
-            overrides,
-            output=output,
-            timeline_path=timeline_path,
-            transcript=transcript,
-            echo=echo,
-            quiet=quiet,
-        )
-        if failures:
-            raise BatchError(len(names), failures)
-        return
-    name = names[0]
-    bar = Progress(name, show_progress)
-    try:
-        result = render_one(name, overrides, output, timeline_path, transcript, bar)
-    finally:
-        bar.done()
-    report(result, echo, quiet)
-
-
-def _refuse_shared_outputs(names: list[str]) -> None:
+def refuse_shared_outputs(names: list[str]) -> None:
     """A batch writes NAME.EXT for each routine into one folder: two with the same
     name (the same routine twice, or two files whose routines are both called
     'morning') would overwrite each other, the last one winning. Refused before any
     work. An input that does not load is left to fail in its own render."""
-    from .pipeline import load_source
-
     first: dict[str, str] = {}
     for arg in names:
         try:
@@ -227,15 +132,3 @@ class BatchError(MatcueError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (type(self), (0, self.failures))
-
-
-def report(result: Any, echo: Callable[[str], None], quiet: bool) -> None:
-    """Warnings always; what --minutes changed and what was written unless quiet."""
-    for warning in result.warnings:
-        echo(f"matcue: warning: {warning}")
-    if quiet:
-        return
-    for change in result.changes:
-        echo(f"matcue: {change}")
-    extra = f" + {result.transcript.name}" if result.transcript else ""
-    echo(f"wrote {result.output}{extra} ({_format_duration(result.duration)})")

@@ -19,14 +19,15 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from .errors import ValidationError
+from .limits import MAX_DURATION_SECONDS, MAX_LINE, MAX_SESSION_SECONDS
 
 HEADER = "# matcue cue script 1"
 DIRECTIVES = ("title", "meta", "step", "context", "pause", "sound", "block", "end")
 CONTEXT_KEYS = ("rep", "set", "side", "phase")
 SIDES = ("left", "right")
-MAX_BLOCK_SECONDS = Fraction(3600)
-MAX_PAUSE_SECONDS = Fraction(3600)
-MAX_TEXT = 500
+MAX_BLOCK_SECONDS = Fraction(MAX_DURATION_SECONDS)
+MAX_PAUSE_SECONDS = Fraction(MAX_DURATION_SECONDS)
+MAX_TEXT = MAX_LINE
 SOUND_NAMES = ("chime", "chime-end")
 """The sounds ``@sound`` may name (``sounds.py`` makes them; a test keeps the two agreed)."""
 
@@ -450,8 +451,8 @@ def parse_script(text: str, *, filename: str = "<script>", limit: bool = True) -
     return script
 
 
-MAX_TIMED_SECONDS = 4 * 3600
-"""A session's limit, as for routine files (``routine.MAX_TOTAL_SECONDS``)."""
+MAX_TIMED_SECONDS = MAX_SESSION_SECONDS
+"""A session's limit, as for routine files (:data:`matcue.limits.MAX_SESSION_SECONDS`)."""
 
 
 def _check_total(script: CueScript, item_lines: list[int], problems: _Problems) -> None:

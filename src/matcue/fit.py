@@ -12,91 +12,33 @@ time close.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
-from .catalog import estimate_seconds
+from . import __version__
 from .cuescript import parse_script
+from .estimate import estimate_seconds
+from .limits import FIT_SCALE_RANGE
+from .routine import Routine, TransitionStep
 from .settings import Settings
-from .templating import render_script_text
+from .speech.cache import JsonEntries
+from .templating import render_script_text, template_dirs
 
 TOLERANCE = 0.04
 """Aim within 4% so the real render (speech not estimated) lands within 10%."""
 MAX_ROUNDS = 30
-SCALE_RANGE = (0.3, 4.0)
-REP_BOUNDS = (0.5, 3.0)
-HOLD_BOUNDS = (0.5, 2.5)
-REST_BOUNDS = (0.5, 3.0)
-TRANSITION_BOUNDS = (0.5, 1.0)
-"""A transition's own duration (time to fetch a band, to lie down) is only ever
-shortened, at most to half, and only for a session that cannot otherwise fit."""
-ESTIMATE_WPM_DEFAULT = 190
+SCALE_RANGE = FIT_SCALE_RANGE
 BISECTIONS = 10
 """Halvings of the scale range: 4/0.3 = 13x narrows to under 0.3% per step."""
 
 
-def _dur(d: Any, factor: float, bounds: tuple[float, float], whole: bool) -> Any:
-    if d is None or d.value == 0:
-        return d
-    lo, hi = d.value * bounds[0], d.value * bounds[1]
-    value = min(max(d.value * factor, lo), hi)
-    value = max(1.0, float(round(value))) if whole else round(value, 1)
-    limit = {"seconds": 3600.0, "breaths": 200.0, "counts": 200.0}[d.unit]
-    return d.model_copy(update={"value": min(value, limit)})
-
-
-def _reps(step: Any, factor: float, relaxed: bool = False) -> int:
-    rng = getattr(step, "reps_range", None)
-    if relaxed:
-        lo, hi = 1, max(1, int(step.reps * REP_BOUNDS[1]))
-    elif rng:
-        lo, hi = rng[0], rng[1]
-    else:
-        lo, hi = (
-            max(1, math.ceil(step.reps * REP_BOUNDS[0])),
-            max(1, int(step.reps * REP_BOUNDS[1])),
-        )
-    return int(min(max(round(step.reps * factor), lo), hi, 1000))
-
-
-def scale_step(step: Any, factor: float, relaxed: bool = False) -> Any:
-    """``step`` with its elastic quantities scaled by ``factor``; ``relaxed``
-    lets reps go below a step's ``reps_range`` (only to shorten a session
-    that cannot otherwise fit)."""
-    kind = str(getattr(step.kind, "value", step.kind))
-    if kind == "breath":
-        return step.model_copy(update={"reps": _reps(step, factor, relaxed)})
-    if kind == "hold":
-        whole = step.duration.unit != "seconds"
-        return step.model_copy(update={"duration": _dur(step.duration, factor, HOLD_BOUNDS, whole)})
-    if kind == "reps":
-        update = {
-            "reps": _reps(step, factor, relaxed),
-            "rest": _dur(step.rest, max(factor, 1.0), REST_BOUNDS, step.rest.unit != "seconds"),
-        }
-        if step.sets > 1:
-            update["set_rest"] = _dur(
-                step.set_rest, factor, REST_BOUNDS, step.set_rest.unit != "seconds"
-            )
-        return step.model_copy(update=update)
-    if kind == "rest":
-        whole = step.duration.unit != "seconds"
-        return step.model_copy(update={"duration": _dur(step.duration, factor, REST_BOUNDS, whole)})
-    if kind == "transition" and relaxed and step.duration is not None:
-        whole = step.duration.unit != "seconds"
-        duration = _dur(step.duration, factor, TRANSITION_BOUNDS, whole)
-        return step.model_copy(update={"duration": duration})
-    return step
-
-
-def with_rounds(routine: Any, rounds: int) -> Any:
+def with_rounds(routine: Routine, rounds: int) -> Routine:
     """``routine`` with ``rounds`` extra rounds of its main part."""
     if rounds <= 0:
         return routine
-    from .routine import TransitionStep
-
     idx = routine.main_indices() or [i for i, s in enumerate(routine.steps)]
     first, last = min(idx), max(idx)
     span = routine.steps[first : last + 1]
@@ -118,10 +60,9 @@ def with_rounds(routine: Any, rounds: int) -> Any:
     return routine.model_copy(update={"steps": steps})
 
 
-def _scaled(routine: Any, factor: float, relaxed: bool = False) -> Any:
-    return routine.model_copy(
-        update={"steps": [scale_step(s, factor, relaxed) for s in routine.steps]}
-    )
+def _scaled(routine: Routine, factor: float, relaxed: bool = False) -> Routine:
+    """Every step scaled its own way (:meth:`matcue.routine.step_base.StepBase.scaled`)."""
+    return routine.model_copy(update={"steps": [s.scaled(factor, relaxed) for s in routine.steps]})
 
 
 @dataclass(frozen=True)
@@ -138,13 +79,13 @@ class FitPlan:
     unchanged: bool = False
 
 
-def _shortened(routine: Any) -> Any:
+def _shortened(routine: Routine) -> Routine:
     return routine.model_copy(
         update={"steps": [s.model_copy(update={"setup": s.setup[:1]}) for s in routine.steps]}
     )
 
 
-def apply_plan(routine: Any, plan: FitPlan, minutes: float) -> tuple[Any, list[str]]:
+def apply_plan(routine: Routine, plan: FitPlan, minutes: float) -> tuple[Routine, list[str]]:
     """The fitted routine and the changes to report, from a :class:`FitPlan`."""
     if plan.unchanged:
         return routine, [
@@ -159,11 +100,11 @@ def apply_plan(routine: Any, plan: FitPlan, minutes: float) -> tuple[Any, list[s
 
 
 def fit_routine(
-    routine: Any,
+    routine: Routine,
     settings: Settings,
-    measure: Callable[[Any], float] | None = None,
+    measure: Callable[[Routine], float] | None = None,
     cache: FitCache | None = None,
-) -> tuple[Any, list[str]]:
+) -> tuple[Routine, list[str]]:
     """Return the fitted routine and a list of human-readable changes. With a
     ``cache`` (and the estimate, not a custom ``measure``), a fit worked out before
     for the same routine, settings, templates and code is reused."""
@@ -181,17 +122,16 @@ def fit_routine(
 
 
 def search(
-    routine: Any, settings: Settings, measure: Callable[[Any], float] | None = None
+    routine: Routine, settings: Settings, measure: Callable[[Routine], float] | None = None
 ) -> FitPlan:
     """Find the :class:`FitPlan` for ``settings.minutes``."""
     assert settings.minutes is not None
     target = settings.minutes * 60
     plain = replace(settings, minutes=None)
-    wpm = settings.rate or ESTIMATE_WPM_DEFAULT
 
     memo: dict[str, float] = {}
 
-    def length(r: Any) -> float:
+    def length(r: Routine) -> float:
         # Reps and counts are whole numbers, so many scale factors give the same
         # routine: measure each distinct routine once.
         key = r.model_dump_json()
@@ -199,7 +139,9 @@ def search(
             memo[key] = (
                 measure(r)
                 if measure is not None
-                else estimate_seconds(parse_script(render_script_text(r, plain), limit=False), wpm)
+                else estimate_seconds(
+                    parse_script(render_script_text(r, plain), limit=False), settings.rate
+                )
             )
         return memo[key]
 
@@ -208,7 +150,7 @@ def search(
         return FitPlan(before=before, after=before, unchanged=True)
     if length(_scaled(routine, SCALE_RANGE[0])) > target * (1 + TOLERANCE):
         # Too long even at the shortest sensible scaling: let reps leave their range.
-        def relaxed_fit(r: Any) -> tuple[float, float]:
+        def relaxed_fit(r: Routine) -> tuple[float, float]:
             """(error, factor) of the best relaxed scaling of ``r``."""
             lo, hi = SCALE_RANGE
             for _ in range(BISECTIONS):
@@ -260,26 +202,30 @@ def search(
 
 
 FIT_CACHE_VERSION = 1
-_CODE = ("fit.py", "catalog.py", "templating.py", "cuescript.py", "schedule.py", "routine.py")
+_CODE = (
+    "fit.py",
+    "estimate.py",
+    "limits.py",
+    "timing.py",
+    "templating.py",
+    "cuescript.py",
+    "schedule.py",
+    "routine/*.py",
+)
 """The modules a fit depends on: their source is part of the key, so a change in
 any of them never reuses an old fit."""
 
 
-def fit_key(routine: Any, settings: Settings) -> str:
+def fit_key(routine: Routine, settings: Settings) -> str:
     """A digest of everything a fit depends on: the routine, the settings, the
     templates that render it (built-in and the user's) and the code that searches."""
-    import hashlib
-    from pathlib import Path
-
-    from . import __version__
-    from .templating import template_dirs
-
     h = hashlib.sha256(f"matcue {__version__} fit {FIT_CACHE_VERSION}\n".encode())
     h.update(routine.model_dump_json().encode())
     h.update(repr(sorted(vars(settings).items())).encode())
     here = Path(__file__).parent
-    for name in _CODE:
-        h.update((here / name).read_bytes())
+    for pattern in _CODE:
+        for path in sorted(here.glob(pattern)):
+            h.update(path.read_bytes())
     for folder in template_dirs(settings.templates):
         for path in sorted(Path(folder).rglob("*.j2")):
             h.update(f"\n{path.relative_to(folder)}\n".encode())
@@ -291,12 +237,10 @@ class FitCache:
     """Fits worked out before, beside the clip cache (``fits/KEY.json``). Unreadable
     entries are misses; write failures are ignored (as for clips and gains)."""
 
-    def __init__(self, root: Any = None) -> None:
-        from .speech.cache import JsonEntries
-
+    def __init__(self, root: Path | None = None) -> None:
         self.entries = JsonEntries("fits", root)
 
-    def path_for(self, key: str) -> Any:
+    def path_for(self, key: str) -> Path:
         return self.entries.path_for(key)
 
     def get(self, key: str) -> FitPlan | None:
@@ -316,14 +260,12 @@ class FitCache:
         return plan
 
     def put(self, key: str, plan: FitPlan) -> None:
-        from dataclasses import asdict
-
         self.entries.write(key, asdict(plan))
 
 
 def describe_changes(
-    original: Any,
-    fitted: Any,
+    original: Routine,
+    fitted: Routine,
     rounds: int,
     before: float,
     after: float,
@@ -332,8 +274,9 @@ def describe_changes(
 ) -> list[str]:
     changes = [f"--minutes {minutes:g}: about {before / 60:.1f} -> {after / 60:.1f} minutes"]
     for old, new in zip(original.steps, fitted.steps, strict=False):
-        for field_ in ("reps", "duration", "rest", "set_rest"):
-            a, b = getattr(old, field_, None), getattr(new, field_, None)
+        fitted_values = new.fit_values()
+        for field_, a in old.fit_values().items():
+            b = fitted_values.get(field_)
             if a is not None and a != b:
                 changes.append(f"  {old.display_name}: {field_.replace('_', ' ')} {a} -> {b}")
     if rounds:

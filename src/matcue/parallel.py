@@ -18,14 +18,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from .batch import render_one
 from .errors import MatcueError, RenderError
+from .pipeline import RenderResult
 
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 
@@ -42,9 +44,7 @@ def _job(
     output: Path | str | None,
     timeline_path: Path | str | None,
     transcript: bool,
-) -> Any:
-    from .batch import render_one
-
+) -> RenderResult:
     # While rendering, SIGTERM unwinds (removing the .part file) instead of killing.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -75,19 +75,6 @@ def _describe(exc: BaseException) -> MatcueError:
     return RenderError(f"unexpected {type(exc).__name__}: {exc}")
 
 
-def report_failure(name: str, exc: MatcueError, echo: Callable[[str], None]) -> None:
-    """The failure's message, each line naming the routine (validation problems
-    already start with their file name and are shown as they are)."""
-    from .errors import ValidationError
-
-    if isinstance(exc, ValidationError):
-        for problem in exc.problems:
-            echo(problem)
-        return
-    for line in str(exc).splitlines() or [""]:
-        echo(f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}")
-
-
 def render_parallel(
     names: list[str],
     overrides: dict[str, Any],
@@ -95,21 +82,19 @@ def render_parallel(
     output: Path | str | None,
     timeline_path: Path | str | None,
     transcript: bool,
-    echo: Callable[[str], None],
-    quiet: bool,
+    on_result: Callable[[str, RenderResult], None],
+    on_failure: Callable[[str, MatcueError], None],
     workers: int | None = None,
 ) -> list[tuple[str, MatcueError]]:
-    """Render every name; report each result as it finishes. Returns the failures
-    as ``(name, error)`` in the order they were given."""
-    from .batch import report
-
+    """Render every name; ``on_result`` or ``on_failure`` hears of each one as it
+    finishes. Returns the failures as ``(name, error)`` in the order they were given."""
     failures: dict[str, MatcueError] = {}
     if workers is None:
         workers = max(1, min(len(names), os.cpu_count() or 1, MAX_WORKERS))
     log.debug("batch of %d routines on %d processes", len(names), workers)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
     try:
-        futures: dict[Future[Any], int] = {
+        futures: dict[Future[RenderResult], int] = {
             pool.submit(_job, n, overrides, output, timeline_path, transcript): i
             for i, n in enumerate(names)
         }
@@ -122,9 +107,9 @@ def render_parallel(
             except BaseException as exc:  # noqa: BLE001 - every failure is reported
                 error = _describe(exc)
                 failures[f"{futures[future]}"] = error
-                report_failure(name, error, echo)
+                on_failure(name, error)
                 continue
-            report(result, echo, quiet)
+            on_result(name, result)
     except BaseException:
         _stop(pool)
         raise

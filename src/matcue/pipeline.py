@@ -12,32 +12,56 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from . import cuescript
 from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
-from .atomic import atomic_output, staged_outputs
-from .errors import InputError, ValidationError
-from .settings import Settings, merge
-from .templating import render_script_text
+from .atomic import staged_outputs
+from .estimate import estimate_seconds
+from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+from .mix import MixSettings, MixStream, render_chunks
+from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
+from .settings import Settings
+from .sounds import BED_NAMES, sound_length
+from .source import (
+    ROUTINE_SETTINGS,
+    Source,
+    _build_script,
+    build_script,
+    check_voice,
+    is_cue_script,
+    load_source,
+    resolve_settings,
+    write_script,
+)
+from .speech.base import Engine, SpeechSettings
+from .speech.cache import ClipCache
+from .speech.stretch import time_stretch
+from .speech.synth import Synthesizer
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-CUE_SUFFIXES = (".cue", ".txt")
-
-
-@dataclass
-class Source:
-    """What the user asked to render: a routine, or a cue script as it stands."""
-
-    name: str
-    routine: Any | None = None
-    script: cuescript.CueScript | None = None
-    path: Path | None = None
+__all__ = [
+    # the stages up to the cue script, from matcue.source (no audio stack)
+    "ROUTINE_SETTINGS",
+    "Source",
+    "build_script",
+    "check_voice",
+    "is_cue_script",
+    "load_source",
+    "resolve_settings",
+    "write_script",
+    # the rest of the way to the files
+    "Prepared",
+    "ProgressBar",
+    "RenderResult",
+    "prepare",
+    "render",
+    "speech_settings",
+]
 
 
 @dataclass
@@ -52,196 +76,7 @@ class RenderResult:
     elapsed: float = 0.0
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError([f"{path}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
-
-
-def _starts_like_cue_script(path: Path) -> bool:
-    """True for a file whose first bytes are the cue-script header (any name)."""
-    try:
-        with path.open("rb") as f:
-            return f.read(len(cuescript.HEADER)) == cuescript.HEADER.encode()
-    except OSError:
-        return False
-
-
-ROUTINE_FLAGS: dict[str, str] = {
-    "pace": "--pace",
-    "breath": "--breath",
-    "count": "--count",
-    "minutes": "--minutes",
-    "verbosity": "--verbosity",
-    "templates": "--templates",
-}
-"""Settings that shape the cue script a routine's templates write, by their flag. A cue
-script is rendered as it stands, so none of them can apply to it."""
-
-
-def is_cue_script(arg: str) -> bool:
-    """True when ``arg`` names a cue script (by its suffix or its first line)."""
-    path = Path(arg)
-    return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
-
-
-def routine_flags_given(overrides: dict[str, Any]) -> list[str]:
-    """The flags in ``overrides`` that only a routine can honour (see ROUTINE_FLAGS)."""
-    return [flag for key, flag in ROUTINE_FLAGS.items() if overrides.get(key) is not None]
-
-
-def refuse_routine_flags(names: list[str], flags: list[str]) -> None:
-    """InputError: ``flags`` cannot apply to the cue scripts ``names`` (all there is
-    to render, so the flags would do nothing at all)."""
-    them = "it" if len(flags) == 1 else "them"
-    what = (
-        f"{names[0]} is a cue script, rendered as it stands"
-        if len(names) == 1
-        else f"{', '.join(names)} are cue scripts, rendered as they stand"
-    )
-    raise InputError(
-        f"{', '.join(flags)}: {'this shapes' if len(flags) == 1 else 'these shape'} how a "
-        f"routine becomes a cue script; {what}. Leave {them} out, or make the cue script "
-        f"again: matcue script ROUTINE {' '.join(f + ' ...' for f in flags)}"
-    )
-
-
-def routine_flags_warning(name: str, flags: list[str]) -> str:
-    """For a cue script in a batch with routines: the flags apply to the routines only."""
-    return (
-        f"{name}: a cue script is rendered as it stands; "
-        f"{', '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to the routines only"
-    )
-
-
-def load_source(arg: str) -> Source:
-    """A built-in routine name, a routine file, or a cue script file."""
-    from .routine import builtin_names, load_builtin, load_routine
-
-    path = Path(arg)
-    if is_cue_script(arg):
-        if not path.exists():
-            raise InputError(f"{arg}: no such file")
-        text = _read_text(path)
-        script = cuescript.parse_script(text, filename=str(path))
-        name = script.meta.get("routine") or path.stem
-        return Source(name=path.stem if path.stem else name, script=script, path=path)
-    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
-        routine = load_routine(path)
-        return Source(name=routine.name or path.stem, routine=routine, path=path)
-    names = builtin_names()
-    if arg in names:
-        routine = load_builtin(arg)
-        return Source(name=arg, routine=routine)
-    raise InputError(
-        f"{arg}: no built-in routine of that name and no such file "
-        f"(built-ins: {', '.join(names)}; see 'matcue routines')"
-    )
-
-
-def resolve_settings(source: Source, overrides: dict[str, Any]) -> Settings:
-    """matcue's defaults, then the routine's, then ``overrides``. For a cue script the
-    routine-shaping settings are dropped (checked and reported by the callers), so its
-    tags do not claim a pace or length it was not made with."""
-    if source.script is not None:
-        overrides = {k: v for k, v in overrides.items() if k not in ROUTINE_FLAGS}
-        return merge(None, overrides)
-    return merge(getattr(source.routine, "defaults", None), overrides)
-
-
-def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScript, list[str]]:
-    """The cue script for ``source`` (fitted to ``settings.minutes`` when
-    given) and the list of changes the fitting made."""
-    script, changes, _routine = _build_script(source, settings)
-    return script, changes
-
-
-def _build_script(
-    source: Source, settings: Settings
-) -> tuple[cuescript.CueScript, list[str], Any | None]:
-    """:func:`build_script`, and the routine as rendered (None for a cue script)."""
-    if source.script is not None:
-        return source.script, [], None
-    routine = source.routine
-    changes: list[str] = []
-    if settings.minutes is not None:
-        from .fit import FitCache, fit_routine
-
-        routine, changes = fit_routine(routine, settings, cache=FitCache())
-    text = render_script_text(routine, settings)
-    try:
-        script = cuescript.parse_script(
-            text, filename=f"<cue script of {source.name}>", limit=False
-        )
-    except ValidationError as exc:
-        raise InputError(
-            "the templates produced an invalid cue script:\n" + "\n".join(exc.problems)
-        ) from None
-    _check_session_length(source, settings, script)
-    return script, changes, routine
-
-
-def _check_session_length(source: Source, settings: Settings, script: cuescript.CueScript) -> None:
-    """The routine file's 4-hour limit, applied to the session the flags made: a
-    routine within it at its own defaults can pass it at a longer --breath or --count
-    or a slower --pace (or with --templates that repeat more)."""
-    from .routine import MAX_TOTAL_SECONDS, _hours
-
-    seconds = float(script.timed_seconds())
-    if seconds <= MAX_TOTAL_SECONDS:
-        return
-    d = getattr(source.routine, "defaults", None)
-    breath = settings.breath if settings.breath is not None else getattr(d, "breath", 10)
-    count = settings.count if settings.count is not None else getattr(d, "count", 1)
-    raise InputError(
-        f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
-        f"{float(settings.pace_factor):g} the timed parts add up to about {_hours(seconds)}; "
-        "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
-        "--pace, brings it under)"
-    )
-
-
-def check_voice(source: Source, settings: Settings, *, engine_required: bool = True) -> None:
-    """Refuse a voice the engine does not have, before any speech, naming where it
-    was chosen: the routine file's ``defaults.voice`` (file:line) or ``--voice``.
-
-    With ``engine_required`` False (``matcue check``) a voice is only checked when
-    its engine can be started here and lists its voices without further input:
-    pyttsx3, or espeak-ng where the program is installed; piper's voices live in
-    the model file given at render time."""
-    from .errors import EngineUnavailable, MatcueError
-    from .speech import get_engine, match_voice
-
-    if not settings.voice:
-        return
-    try:
-        engine = get_engine(settings.engine, voice=settings.voice)
-        voices = engine.voices(settings.voice_model)
-    except MatcueError:
-        if engine_required:
-            raise
-        return
-    try:
-        match_voice(voices, settings.voice, engine.name)
-    except EngineUnavailable as exc:
-        routine = source.routine
-        defaults = getattr(routine, "defaults", None)
-        if routine is not None and getattr(defaults, "voice", None) == settings.voice:
-            raise ValidationError([routine.problem(("defaults", "voice"), str(exc))]) from None
-        raise InputError(f"--voice: {exc}") from None
-
-
-def speech_settings(settings: Settings) -> Any:
-    from .speech.base import SpeechSettings
-
+def speech_settings(settings: Settings) -> SpeechSettings:
     return SpeechSettings(
         engine=settings.engine,
         voice=settings.voice,
@@ -297,10 +132,8 @@ class ProgressBar:
 
 def _synthesis_share(script: cuescript.CueScript, to_make: int, settings: Settings) -> float:
     """The part of a render's time that synthesizing ``to_make`` phrases takes (about)."""
-    from .catalog import ESTIMATE_WPM, estimate_seconds
-
     synth = to_make * SYNTH_SECONDS_PER_PHRASE
-    mix = estimate_seconds(script, settings.rate or ESTIMATE_WPM) / 60 * MIX_SECONDS_PER_MINUTE
+    mix = estimate_seconds(script, settings.rate) / 60 * MIX_SECONDS_PER_MINUTE
     return synth / (synth + mix) if synth + mix > 0 else 0.0
 
 
@@ -330,11 +163,6 @@ def _prepare(
 ) -> Prepared:
     """:func:`prepare`, with the synthesis on ``bar``: all of it when ``alone``, else
     the share of the render's time it is expected to take (none for cached phrases)."""
-    from .sounds import sound_length
-    from .speech.cache import ClipCache
-    from .speech.stretch import time_stretch
-    from .speech.synth import Synthesizer
-
     script, changes, routine = _build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
     check_voice(source, settings)
@@ -390,10 +218,6 @@ def render(
 ) -> RenderResult:
     """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
     with a WebVTT transcript beside it and optionally a JSON timeline."""
-    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
-    from .mix import MixSettings, MixStream, render_chunks
-    from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
-
     started = time.monotonic()
     transcript_path = output.with_suffix(".vtt") if transcript else None
     with staged_outputs() as outputs:
@@ -484,16 +308,15 @@ def render(
     return result
 
 
-def _meta(source: Source, settings: Settings, engine: Any, speech: Any = None) -> dict[str, str]:
+def _meta(
+    source: Source, settings: Settings, engine: Engine, speech: SpeechSettings | None = None
+) -> dict[str, str]:
     """The settings a session was made with, as recorded in its tags and transcript
     (the cue script's ``@meta`` supplies ``breath``: the cycles actually paced).
 
     Values are what was used, not merely what was asked: the voice the engine
     spoke with, piper's model file, the bed's level only when there is a bed. A cue
     script renders as it stands, so its own ``pace`` and ``verbosity`` stay."""
-    from .mix import MixSettings
-    from .sounds import BED_NAMES
-
     meta = {"routine": source.name}
     if source.routine is not None:
         meta["pace"] = str(settings.pace)
@@ -513,8 +336,3 @@ def _meta(source: Source, settings: Settings, engine: Any, speech: Any = None) -
     else:
         meta["bed"] = "none"
     return meta
-
-
-def write_script(script_text: str, path: Path) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(script_text, encoding="utf-8")

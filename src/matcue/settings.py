@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .cuescript import to_fraction
 from .errors import InputError
-from .speech.base import RATE_LIMITS
+from .limits import (
+    BED_VOLUME_RANGE,
+    BREATH_RANGE,
+    COUNT_RANGE,
+    MINUTES_RANGE,
+    PACE_FACTORS,
+    PACE_RANGE,
+    RATE_RANGE,
+    VERBOSITIES,
+    VOLUME_RANGE,
+    span,
+)
+from .mp3 import allowed_bitrates
+from .routine import Defaults
+from .speech import engine_name, unknown_engine_message
 
-PACES: dict[str, Fraction] = {"slow": Fraction(5, 4), "normal": Fraction(1), "fast": Fraction(4, 5)}
-VERBOSITIES = ("full", "brief", "minimal")
 FORMATS = ("mp3", "wav")
-PACE_LIMITS = (Fraction(1, 4), Fraction(4))
-BREATH_LIMITS = (Fraction(2), Fraction(60))
-COUNT_LIMITS = (Fraction(3, 10), Fraction(5))
-"""Seconds per spoken count a routine may set (``defaults.count``)."""
 DEFAULT_SAMPLE_RATE = 22050
 
 
@@ -98,53 +107,50 @@ class Limit:
 
 
 LIMITS: dict[str, Limit] = {
-    "breath": Limit("--breath", float(BREATH_LIMITS[0]), float(BREATH_LIMITS[1]), "seconds"),
-    "minutes": Limit("--minutes", 1, 240, "minutes"),
-    "count": Limit("--count", float(COUNT_LIMITS[0]), float(COUNT_LIMITS[1]), "seconds"),
-    "rate": Limit("--rate", RATE_LIMITS[0], RATE_LIMITS[1], "words per minute", integer=True),
-    "volume": Limit("--volume", 0, 1, low_open=True),
-    "bed_volume": Limit("--bed-volume", -60, 0, "dB"),
+    "breath": Limit("--breath", float(BREATH_RANGE[0]), float(BREATH_RANGE[1]), "seconds"),
+    "minutes": Limit("--minutes", *MINUTES_RANGE, "minutes"),
+    "count": Limit("--count", float(COUNT_RANGE[0]), float(COUNT_RANGE[1]), "seconds"),
+    "rate": Limit("--rate", *RATE_RANGE, "words per minute", integer=True),
+    "volume": Limit("--volume", *VOLUME_RANGE, low_open=True),
+    "bed_volume": Limit("--bed-volume", *BED_VOLUME_RANGE, "dB"),
 }
 """Every numeric setting a flag can give (``--pace`` and ``--bitrate`` have rules of
 their own: a name or factor, and the MP3 bitrates)."""
 
-PACE_MESSAGE = "--pace: expected slow, normal, fast or a factor from 0.25 to 4, got {value}"
+PACE_MESSAGE = (
+    f"--pace: expected {', '.join(PACE_FACTORS)} or a factor from {span(PACE_RANGE)}, got {{value}}"
+)
 
 
 def parse_pace(value: str | float | int) -> Fraction:
     text = str(value).strip().lower()
-    if text in PACES:
-        return PACES[text]
+    if text in PACE_FACTORS:
+        return PACE_FACTORS[text]
     try:
         factor = to_fraction(text)
     except ValueError:
         raise InputError(PACE_MESSAGE.format(value=repr(value))) from None
-    if not PACE_LIMITS[0] <= factor <= PACE_LIMITS[1]:
+    if not PACE_RANGE[0] <= factor <= PACE_RANGE[1]:
         raise InputError(PACE_MESSAGE.format(value=repr(value)))
     return factor
 
 
-def merge(routine_defaults: Any, overrides: dict[str, Any]) -> Settings:
+def from_defaults(defaults: Defaults) -> dict[str, Any]:
+    """A routine's ``defaults:`` as settings: every field the routine file may set
+    is a setting of the same name (enums as their plain value; unset ones left out)."""
+    return {
+        # a pace is a name or a factor; Settings keeps it as text, as --pace gives it
+        key: str(value) if key == "pace" else value.value if isinstance(value, Enum) else value
+        for key, value in defaults.model_dump().items()
+        if value is not None
+    }
+
+
+def merge(routine_defaults: Defaults | None, overrides: dict[str, Any]) -> Settings:
     """Settings from matcue's defaults, then the routine's, then the user's
     (``None`` values in ``overrides`` mean "not given")."""
     names = {f.name for f in fields(Settings)}
-    base: dict[str, Any] = {}
-    for key in (
-        "pace",
-        "breath",
-        "verbosity",
-        "engine",
-        "voice",
-        "rate",
-        "volume",
-        "count",
-        "transition",
-        "pause",
-    ):
-        value = getattr(routine_defaults, key, None) if routine_defaults is not None else None
-        value = getattr(value, "value", value)  # str-based enums -> their plain value
-        if value is not None:
-            base[key] = value if key != "pace" else str(value)
+    base = from_defaults(routine_defaults) if routine_defaults is not None else {}
     given = {k: v for k, v in overrides.items() if v is not None and k in names}
     settings = replace(Settings(), **{**base, **given})
     validate(settings)
@@ -155,23 +161,19 @@ def validate(settings: Settings) -> None:
     """InputError naming the flag and what it accepts, for the first bad setting."""
     parse_pace(settings.pace)
     for key, limit in LIMITS.items():
-        value = getattr(settings, key)
+        value = vars(settings)[key]
         if value is not None and not limit.accepts(value):
             raise InputError(limit.message(value))
     if settings.verbosity not in VERBOSITIES:
         raise InputError(
             f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {settings.verbosity!r}"
         )
-    from .speech import engine_name, unknown_engine_message
-
     if engine_name(settings.engine) is None:
         raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
     if settings.format not in FORMATS:
         raise InputError(f"--format: expected mp3 or wav, got {settings.format!r}")
     if settings.channels not in (1, 2):
         raise InputError(f"--channels: expected 1 or 2, got {settings.channels}")
-    from .mp3 import allowed_bitrates
-
     allowed = allowed_bitrates(settings.sample_rate)
     if allowed and settings.bitrate not in allowed:
         raise InputError(

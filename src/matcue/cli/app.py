@@ -19,6 +19,16 @@ from typing import Any
 import click
 
 from ..errors import MatcueError, ValidationError
+from ..limits import (
+    BREATH_RANGE,
+    COUNT_RANGE,
+    MINUTES_RANGE,
+    PACE_RANGE,
+    RATE_RANGE,
+    VERBOSITIES,
+    VOLUME_RANGE,
+    span,
+)
 
 log = logging.getLogger("matcue")
 
@@ -50,7 +60,7 @@ class Number(click.ParamType):
         self.integer = integer
         self.name = "integer" if integer else "number"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(self, value: Any, _param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
         text = str(value).strip()
@@ -80,28 +90,35 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--pace",
-            help="slow, normal, fast, or a factor from 0.25 to 4 (scales every timed interval).",
+            help=(
+                f"slow, normal, fast, or a factor from {span(PACE_RANGE)} "
+                "(scales every timed interval)."
+            ),
         ),
         click.option(
             "--breath",
             type=Number("breath"),
-            help="Seconds per breath cycle (2 to 60) for breath-paced steps without their own.",
+            help=(
+                f"Seconds per breath cycle ({span(BREATH_RANGE)}) for breath-paced steps "
+                "without their own."
+            ),
         ),
         click.option(
             "--minutes",
             type=Number("minutes"),
-            help="Fit the session to about this many minutes (1 to 240).",
+            help=f"Fit the session to about this many minutes ({span(MINUTES_RANGE)}).",
         ),
-        click.option(
-            "--verbosity", type=click.Choice(["full", "brief", "minimal"]), help="How much is said."
-        ),
+        click.option("--verbosity", type=click.Choice(list(VERBOSITIES)), help="How much is said."),
         click.option(
             "--templates",
             type=click.Path(path_type=Path),
             help="Folder of your own templates (override built-ins by name).",
         ),
         click.option(
-            "--count", "count", type=Number("count"), help="Seconds per spoken count (0.3 to 5)."
+            "--count",
+            "count",
+            type=Number("count"),
+            help=f"Seconds per spoken count ({span(COUNT_RANGE)}).",
         ),
     ]
     for option in reversed(options):
@@ -118,9 +135,15 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
         click.option(
-            "--rate", type=Number("rate", integer=True), help="Speaking rate, words per minute."
+            "--rate",
+            type=Number("rate", integer=True),
+            help=f"Speaking rate, words per minute ({span(RATE_RANGE)}).",
         ),
-        click.option("--volume", type=Number("volume"), help="Speech volume, above 0, at most 1."),
+        click.option(
+            "--volume",
+            type=Number("volume"),
+            help=f"Speech volume, above {VOLUME_RANGE[0]}, at most {VOLUME_RANGE[1]}.",
+        ),
         click.option(
             "--voice-model",
             type=click.Path(path_type=Path),
@@ -155,13 +178,24 @@ def _overrides(**kwargs: Any) -> dict[str, Any]:
     return out
 
 
-def _fail(exc: MatcueError) -> None:
+def error_lines(exc: MatcueError, name: str | None = None) -> list[str]:
+    """What the terminal shows for ``exc``: validation problems as they are (each
+    starts with its file and line), other messages after ``matcue:``, naming the
+    routine ``name`` (in a batch) where the line does not already."""
     if isinstance(exc, ValidationError):
-        for problem in exc.problems:
-            click.echo(problem, err=True)
-    else:
-        for line in str(exc).splitlines() or [""]:
-            click.echo(f"matcue: {line}", err=True)
+        return list(exc.problems)
+    lines = str(exc).splitlines() or [""]
+    if name is None:
+        return [f"matcue: {line}" for line in lines]
+    return [
+        f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}"
+        for line in lines
+    ]
+
+
+def _fail(exc: MatcueError) -> None:
+    for line in error_lines(exc):
+        click.echo(line, err=True)
     sys.exit(exc.exit_code)
 
 

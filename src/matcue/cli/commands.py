@@ -82,7 +82,7 @@ def render(
     **options: Any,
 ) -> None:
     """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
-    from ..batch import render_many
+    from .rendering import render_many  # the pipeline (numpy, engines) only when needed
 
     quiet = _quiet(ctx, quiet)
     overrides = _overrides(format=fmt, channels=2 if stereo else None, **options)
@@ -110,14 +110,8 @@ def script(
 ) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from ..cuescript import print_script
-    from ..pipeline import (
-        build_script,
-        load_source,
-        refuse_routine_flags,
-        resolve_settings,
-        routine_flags_given,
-        write_script,
-    )
+    from ..source import build_script, load_source, resolve_settings, write_script
+    from .rendering import refuse_routine_flags, routine_flags_given
 
     source = load_source(routine)
     overrides = _overrides(**options)
@@ -151,7 +145,7 @@ def routines() -> None:
 @handle_errors
 def check(files: tuple[str, ...]) -> None:
     """Validate routine files (or cue scripts) without rendering."""
-    from ..pipeline import build_script, check_voice, load_source, resolve_settings
+    from ..source import build_script, check_voice, load_source, resolve_settings
 
     problems: list[str] = []
     for name in files:

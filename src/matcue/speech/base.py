@@ -11,17 +11,11 @@ from typing import Protocol
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError
+from matcue.limits import DEFAULT_RATE as DEFAULT_RATE  # re-exported for the engines
+from matcue.limits import RATE_RANGE
 
-RATE_LIMITS = (60, 450)
-"""Speaking rates (words per minute) matcue accepts, from the command line, a routine
-or a library caller: espeak-ng speaks no slower than 80 wpm and becomes hard to follow
-above 450, whatever it is asked."""
-
-DEFAULT_RATE = 155
-"""The speaking rate (words per minute) when none is chosen, on every engine: calm,
-as a teacher guiding a class speaks (recorded guided practice runs at about 140-160
-wpm; audiobooks at 150-160). Each engine maps it to its own control through a
-calibration for the voice, so 155 means 155 measured words per minute."""
+RATE_LIMITS = RATE_RANGE
+"""Speaking rates (words per minute) matcue accepts (see :data:`matcue.limits.RATE_RANGE`)."""
 
 CALIBRATION_TEXT = (
     "Breathe in slowly through the nose.",

@@ -110,18 +110,12 @@ def load(arg: str) -> Any:
 
 def estimate_seconds(source: Any, overrides: dict[str, Any] | None = None) -> float:
     """The session length ``matcue routines`` shows, at the given settings."""
-    from ..catalog import estimate_seconds as estimate
+    from ..estimate import estimate_seconds as estimate
     from ..pipeline import build_script, resolve_settings
 
     settings = resolve_settings(source, overrides or {})
     script, _ = build_script(source, settings)
-    return estimate(script, settings.rate or _estimate_wpm())
-
-
-def _estimate_wpm() -> int:
-    from ..catalog import ESTIMATE_WPM
-
-    return ESTIMATE_WPM
+    return estimate(script, settings.rate)
 
 
 def info(arg: str, name: str) -> RoutineInfo:
@@ -209,24 +203,12 @@ class Shape:
 def shape(source: Any, overrides: dict[str, Any] | None = None) -> Shape:
     """The session's steps and breath phases along time, from the same schedule the
     length estimate of ``matcue routines`` uses (speech estimated from word counts)."""
-    from ..catalog import ESTIMATE_RATE, _sound_length
+    from ..estimate import estimated_timeline
     from ..pipeline import build_script, resolve_settings
-    from ..schedule import schedule
 
     settings = resolve_settings(source, overrides or {})
     script, _ = build_script(source, settings)
-    wpm = settings.rate or _estimate_wpm()
-
-    def speech_length(text: str) -> int:  # as catalog.estimate_seconds does
-        return round(max(1, len(text.split())) * 60 / wpm * ESTIMATE_RATE)
-
-    plan = schedule(
-        script,
-        sample_rate=ESTIMATE_RATE,
-        speech_length=speech_length,
-        sound_length=_sound_length,
-    )
-    tl = plan.timeline
+    tl = estimated_timeline(script, settings.rate)
     sr = tl.sample_rate
     steps = [Bar(c.start / sr, c.end / sr, c.title, "step") for c in tl.chapters]
     phases = [

@@ -1,0 +1,139 @@
+"""Every limit and default matcue has, in one place.
+
+The routine models (:mod:`matcue.routine`), the settings (:mod:`matcue.settings`),
+the command-line help and messages (:mod:`matcue.cli`), the JSON Schema of a
+routine file and ``--minutes`` fitting all read these names; none of them
+writes a number of its own. Ranges are ``(low, high)``, inclusive unless the
+name says otherwise. Exact values (paces, breath and count ranges) are
+:class:`~fractions.Fraction` so timing stays exact; ``float()`` them for
+messages and schemas.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+# ---------------------------------------------------------------- pace
+
+PACE_FACTORS: dict[str, Fraction] = {
+    "slow": Fraction(5, 4),
+    "normal": Fraction(1),
+    "fast": Fraction(4, 5),
+}
+"""The named paces and the factor each scales every anchored interval by."""
+PACE_RANGE = (Fraction(1, 4), Fraction(4))
+"""A pace given as a factor."""
+
+VERBOSITIES = ("full", "brief", "minimal")
+"""How much is said (``defaults.verbosity``, ``--verbosity``), the default first."""
+
+# ---------------------------------------------------------------- session defaults
+# (a routine's ``defaults:`` and the flags override them)
+
+BREATH_DEFAULT = 10.0
+BREATH_RANGE = (Fraction(2), Fraction(60))
+"""Seconds per breath cycle (``defaults.breath``, ``--breath``)."""
+COUNT_DEFAULT = 1.0
+COUNT_RANGE = (Fraction(3, 10), Fraction(5))
+"""Seconds per spoken count (``defaults.count``, ``--count``)."""
+TRANSITION_DEFAULT = 5.0
+TRANSITION_RANGE = (0, 120)
+"""Seconds for a transition (``defaults.transition``)."""
+PAUSE_DEFAULT = 1.0
+PAUSE_RANGE = (0, 30)
+"""Seconds of silence after each flowing spoken line (``defaults.pause``, a say step's)."""
+RATE_RANGE = (60, 450)
+"""Speech rate in words per minute (``defaults.rate``, ``--rate``, every engine)."""
+VOLUME_RANGE = (0, 1)
+"""Speech volume: more than the low end (0 is silence), at most the high end."""
+MINUTES_RANGE = (1, 240)
+"""``--minutes``: the session length to fit, in minutes."""
+BED_VOLUME_RANGE = (-60, 0)
+"""``--bed-volume``: the bed's level in dB relative to speech."""
+
+# ---------------------------------------------------------------- routine file
+
+FORMAT_VERSION = 1
+MAX_STEPS = 200
+MAX_REPS = 1000
+MAX_SETS = 50
+MAX_LINE = 500
+MAX_TITLE = 120
+MAX_SUMMARY = 200
+MAX_SOURCE = 300
+MAX_NAME = 80
+MAX_DURATION_SECONDS = 3600.0
+MAX_DURATION_BREATHS = 200.0
+MAX_DURATION_COUNTS = 200
+DURATION_LIMITS: dict[str, float] = {
+    "seconds": MAX_DURATION_SECONDS,
+    "breaths": MAX_DURATION_BREATHS,
+    "counts": MAX_DURATION_COUNTS,
+}
+"""The largest value of a duration, by its unit."""
+MAX_SESSION_SECONDS = 4 * 3600.0
+"""The timed parts of a routine, or of the session the flags make of it, and the
+blocks of a cue script: at most 4 hours."""
+MIN_MOVING_SECONDS = 1.0
+"""What a breath cycle's holds must leave for breathing in and out."""
+
+# ---------------------------------------------------------------- steps
+
+CYCLE_RANGE = (2, 120)
+"""A breath step's own ``cycle``, in seconds."""
+SPLIT_DEFAULT = 0.5
+SPLIT_RANGE = (0.2, 0.8)
+"""A breath step's share of the moving time that is inhale."""
+BREATH_HOLD_RANGE = (0, 60)
+"""A breath step's ``hold_in`` and ``hold_out``, in seconds."""
+REPS_MOVE_DEFAULT = 2.0
+REPS_HOLD_DEFAULT = 0.0
+REPS_RELEASE_DEFAULT = 2.0
+REPS_REST_DEFAULT = 2.0
+REPS_SET_REST_DEFAULT = 30.0
+"""A reps step's durations (seconds) when the routine leaves them out."""
+REST_EVERY_DEFAULT = 45.0
+REST_EVERY_RANGE = (10, 600)
+"""Seconds between a rest step's calm reminders."""
+REST_QUIET_END_SECONDS = 8
+"""A rest step says no reminder in its last stretch: half an interval, at most this
+(paced)."""
+COUNTDOWN_COUNTS = 5
+"""How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
+
+# ---------------------------------------------------------------- estimates
+
+SPEECH_WPM = 180
+"""Words per minute of speech as heard, for every estimate made without
+synthesizing (``matcue routines``, ``--minutes`` fitting, the progress bar's
+shares): at the default rate (:data:`DEFAULT_RATE`, measured with sentence pauses
+on a guiding passage) both the default voice (piper, Joe) and pyttsx3 measure
+about 180 words per minute of trimmed speech across the built-ins (short cues
+carry no pauses), which puts the estimate within 0.05 min of every built-in's
+rendered length. A ``--rate`` replaces it."""
+DEFAULT_RATE = 155
+"""The speaking rate (words per minute) when none is chosen, on every engine: calm,
+as a teacher guiding a class speaks (recorded guided practice runs at about 140-160
+wpm; audiobooks at 150-160). Each engine maps it to its own control through a
+calibration for the voice, so 155 means 155 measured words per minute."""
+
+# ---------------------------------------------------------------- --minutes fitting
+
+FIT_SCALE_RANGE = (0.3, 4.0)
+"""The factor elastic quantities are scaled by."""
+FIT_REP_BOUNDS = (0.5, 3.0)
+FIT_HOLD_BOUNDS = (0.5, 2.5)
+FIT_REST_BOUNDS = (0.5, 3.0)
+FIT_TRANSITION_BOUNDS = (0.5, 1.0)
+"""A transition's own duration (time to fetch a band, to lie down) is only ever
+shortened, at most to half, and only for a session that cannot otherwise fit."""
+
+
+def span(limits: tuple[float | Fraction, float | Fraction]) -> str:
+    """``"2 to 60"``: a range as help texts and messages say it."""
+    return f"{_num(limits[0])} to {_num(limits[1])}"
+
+
+def _num(value: float | Fraction) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"

@@ -1,0 +1,193 @@
+"""The routine itself: its fields, the checks that need several of them, the
+estimate of its timed length, and its JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from matcue.limits import (
+    FORMAT_VERSION,
+    MAX_DURATION_SECONDS,
+    MAX_NAME,
+    MAX_SESSION_SECONDS,
+    MAX_SOURCE,
+    MAX_STEPS,
+    MAX_SUMMARY,
+    MAX_TITLE,
+)
+from matcue.yamlsafe import LoadedYaml, Path_, problem
+
+from .step_base import raise_all
+from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
+from .text import SLUG_PATTERN, did_you_mean, hours, num, show
+from .values import Defaults, Int, Line, Lines, Name
+
+_STEP_ADAPTER: TypeAdapter[AnyStep] = TypeAdapter(Step)
+
+
+def _cross_checks(
+    d: Defaults | None,
+    steps: list[tuple[int, AnyStep]],
+    main: list[str] | None,
+    names: list[str],
+) -> list[tuple[Path_, str]]:
+    """Checks that need the defaults or several steps: ``main`` names, durations in
+    breaths/counts against the 1-hour limit, breath holds against defaults.breath.
+    Run by the Routine validator and, step by step, when other fields failed
+    (``d`` is None when the defaults themselves are invalid)."""
+    problems: list[tuple[Path_, str]] = []
+    for i, name in enumerate(main or []):
+        if name not in names:
+            problems.append(
+                (("main", i), f"no step is named {show(name)}" + did_you_mean(name, names))
+            )
+    if d is None:
+        return problems
+    for i, step in steps:
+        for field_name, dur in step.durations().items():
+            if dur.unit == "seconds":
+                continue
+            secs = dur.to_seconds(d.breath, d.count)
+            if secs > MAX_DURATION_SECONDS:
+                per = (
+                    f"{num(d.breath)} s per breath"
+                    if dur.unit == "breaths"
+                    else f"{num(d.count)} s per count"
+                )
+                problems.append(
+                    (
+                        ("steps", i, field_name),
+                        f"{dur} at {per} is {num(secs)} s; the limit for a duration is "
+                        f"{num(MAX_DURATION_SECONDS)} s (1 hour)",
+                    )
+                )
+        if isinstance(step, BreathStep) and step.cycle is None:
+            msg = step.moving_problem(d.breath)
+            if msg:
+                problems.append((("steps", i, "hold_in"), msg + " (defaults.breath)"))
+    return problems
+
+
+def partial_cross_checks(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """:func:`_cross_checks` on whatever parts of an invalid routine are valid, so
+    that all problems of a file are reported together."""
+    try:
+        d = Defaults.model_validate(data.get("defaults") or {})
+    except PydanticValidationError:
+        d = None
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list):
+        return []
+    good: list[tuple[int, AnyStep]] = []
+    for i, item in enumerate(raw_steps):
+        try:
+            good.append((i, _STEP_ADAPTER.validate_python(item)))
+        except PydanticValidationError:
+            pass
+    names = [
+        item.get("name") or (STEP_CLASSES[item["kind"]].default_name or "")
+        for item in raw_steps
+        if isinstance(item, dict)
+        and isinstance(item.get("kind"), str)
+        and item["kind"] in STEP_CLASSES
+    ]
+    main = data.get("main")
+    if not isinstance(main, list) or not all(isinstance(m, str) for m in main):
+        main = None
+    return _cross_checks(d, good, main, [n for n in names if isinstance(n, str)])
+
+
+class Routine(BaseModel):
+    """A routine: title, optional framing text, defaults and the steps of the session."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    matcue: Int = Field(default=FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
+    """Format version; only 1 is valid."""
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=SLUG_PATTERN)] = "routine"
+    """Routine id, lowercase letters, digits and '-'; defaults to the file name without
+    '.yaml'."""
+    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
+    """Spoken title and MP3 title, 1..120 characters; required."""
+    summary: Annotated[str, StringConstraints(max_length=MAX_SUMMARY)] = ""
+    """One-line description (shown by `matcue routines`), at most 200 characters."""
+    source: Annotated[str, StringConstraints(max_length=MAX_SOURCE)] = ""
+    """Attribution of the source material, at most 300 characters."""
+    safety: Line | None = None
+    """Safety line, spoken first at every verbosity."""
+    intro: Lines = []
+    """Spoken after the title and safety line."""
+    outro: Lines = []
+    """Spoken at the end."""
+    defaults: Defaults = Defaults()
+    """Session defaults; command-line flags override them."""
+    main: list[Name] | None = None
+    """Names of the steps that form the main part (what --minutes repeats or fits);
+    null = every breath, hold and reps step."""
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    """The session, 1..200 steps."""
+
+    _filename: str = PrivateAttr(default="<routine>")
+    _loaded: LoadedYaml | None = PrivateAttr(default=None)
+
+    def problem(self, path: Path_, message: str) -> str:
+        """A problem found after loading (a voice the engine lacks), located like the
+        loader's own: ``FILE:LINE: FIELD: message``."""
+        line = self._loaded.line_of(path) if self._loaded is not None else 1
+        return problem(self._filename, line, path, message)
+
+    @model_validator(mode="after")
+    def _whole(self) -> Routine:
+        names = [s.display_name for s in self.steps]
+        problems = _cross_checks(self.defaults, list(enumerate(self.steps)), self.main, names)
+        total = self.anchored_seconds()
+        if total > MAX_SESSION_SECONDS:
+            problems.append(
+                (
+                    ("steps",),
+                    f"the timed parts add up to about {hours(total)}; the limit for a routine "
+                    "is 4 hours",
+                )
+            )
+        raise_all(problems)
+        return self
+
+    def anchored_seconds(self) -> float:
+        """Estimated length of all anchored (timed) parts at the routine's defaults,
+        pace included. Flowing speech is not counted."""
+        d = self.defaults
+        raw = sum(
+            s.anchored_seconds(breath=d.breath, count=d.count, transition=d.transition)
+            for s in self.steps
+        )
+        return raw * d.pace_factor
+
+    def main_indices(self) -> list[int]:
+        """0-based indexes of the main-part steps: those named in ``main``, or every
+        breath, hold and reps step when ``main`` is null."""
+        if self.main is None:
+            return [i for i, s in enumerate(self.steps) if s.timed]
+        wanted = set(self.main)
+        return [i for i, s in enumerate(self.steps) if s.display_name in wanted]
+
+
+def routine_schema() -> dict[str, Any]:
+    """JSON Schema of a routine file, for editor completion (``matcue schema``)."""
+    schema = TypeAdapter(Routine).json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "matcue routine"
+    schema.setdefault("required", [])
+    if "name" in schema["required"]:
+        schema["required"].remove("name")
+    return schema

@@ -1,0 +1,194 @@
+"""What every step kind has and provides (:class:`StepBase`), and the helpers
+the kinds share: scaling a duration or a rep count for ``--minutes``, and
+reporting several problems from one validator. The kinds themselves are
+:mod:`matcue.routine.steps`."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
+
+from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
+from matcue.timing import Seconds, Timing
+from matcue.yamlsafe import Path_
+
+from .schema import REPS_RANGE_SCHEMA
+from .text import fail, show
+from .values import Duration, Line, Lines, Sides
+
+if TYPE_CHECKING:  # typing.Self is 3.11+
+    from typing_extensions import Self
+
+
+class Counted(Protocol):
+    """A step with a rep count that --minutes may change within ``reps_range``."""
+
+    reps: int
+    reps_range: tuple[int, int] | None
+
+
+Plan = dict[str, Any]
+"""What a template receives for one step (see docs/templates.md)."""
+
+_ROUND_SUFFIX = re.compile(r" \(round \d+\)$")
+"""What --minutes adds to the chapter title of a step repeated in an extra round;
+the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
+
+
+def scaled_duration(d: Duration, factor: float, bounds: tuple[float, float]) -> Duration:
+    """``d`` times ``factor``, kept within ``bounds`` (shares of its own value);
+    breaths and counts stay whole, seconds go to a tenth."""
+    if d.value == 0:
+        return d
+    lo, hi = d.value * bounds[0], d.value * bounds[1]
+    value = min(max(d.value * factor, lo), hi)
+    value = max(1.0, float(round(value))) if d.unit != "seconds" else round(value, 1)
+    return d.model_copy(update={"value": min(value, DURATION_LIMITS[d.unit])})
+
+
+class StepBase(BaseModel):
+    """Fields every step kind has, and the behaviour every kind provides."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    default_name: ClassVar[str | None] = None
+    timed: ClassVar[bool] = False
+    """True for breath/hold/reps steps (the default main part)."""
+
+    if TYPE_CHECKING:  # every kind declares these two, in its own field order
+        kind: str
+        name: str
+
+    setup: Lines = []
+    """Spoken before the timed part (flowing), at full and brief verbosity."""
+    brief: Line | None = None
+    """One short line used instead of 'setup' at minimal verbosity."""
+    sides: Sides = None
+    """null, 'both' (= [left, right]) or a list of 'left'/'right': the step is done once
+    per side."""
+    switch: Line | None = None
+    """Cue spoken when switching sides; null = the template's default."""
+
+    @property
+    def display_name(self) -> str:
+        """The chapter title: ``name`` (a kind's default name where it has one)."""
+        return self.name
+
+    @property
+    def side_count(self) -> int:
+        """How many times the step is done (1, or one per side)."""
+        return len(self.sides) if self.sides else 1
+
+    @property
+    def takes_turns(self) -> bool:
+        """True when two sides alternate rep by rep."""
+        return False
+
+    # -- what the template receives
+
+    def plan(self, index: int, timing: Timing) -> Plan:
+        """Exact timings for this step, as plain data for the templates."""
+        name = self.display_name
+        plan: Plan = {
+            "index": index,
+            "kind": self.kind,
+            "name": name,
+            "spoken_name": _ROUND_SUFFIX.sub("", name),
+            # A say or transition step the routine left unnamed gets a default name for
+            # its chapter, but an invented title is not worth saying aloud.
+            "named": self.default_name is None or "name" in self.model_fields_set,
+            "setup": list(self.setup),
+            "brief": self.brief,
+            "sides": [str(s) for s in self.sides] if self.sides else [None],
+            "alternate": self.takes_turns,
+            "switch": self.switch,
+            "pause": timing.pause,
+            "transition": Seconds(timing.transition),
+            "count": Seconds(timing.count),
+        }
+        plan.update(self._plan(timing))
+        return plan
+
+    def _plan(self, timing: Timing) -> Plan:
+        """The kind's own entries of :meth:`plan`."""
+        return {}
+
+    # -- how --minutes changes it
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        """This step with its elastic quantities scaled by ``factor``; ``relaxed``
+        lets reps leave a step's ``reps_range`` and transitions shorten (only to
+        shorten a session that cannot otherwise fit)."""
+        return self
+
+    def fit_values(self) -> dict[str, Any]:
+        """The quantities :meth:`scaled` may change, by field (for the report)."""
+        return {}
+
+    # -- how long it takes
+
+    def durations(self) -> dict[str, Duration]:
+        """The step's durations, by field (checked against the 1-hour limit at the
+        routine's breath and count)."""
+        return {}
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        """Seconds of anchored (fixed-length) time in one pass over all sides,
+        before pace scaling. Flowing speech is not included."""
+        return 0.0
+
+
+def check_range(step: Counted) -> list[tuple[Path_, str]]:
+    out: list[tuple[Path_, str]] = []
+    if step.reps_range is not None:
+        lo, hi = step.reps_range
+        if lo > hi:
+            out.append((("reps_range",), f"the minimum {lo} is larger than the maximum {hi}"))
+        elif not lo <= step.reps <= hi:
+            out.append(
+                (("reps",), f"{step.reps} is outside reps_range [{lo}, {hi}]; reps must lie in it")
+            )
+    return out
+
+
+def scaled_reps(step: Counted, factor: float, relaxed: bool) -> int:
+    """``step.reps`` times ``factor``, within its ``reps_range`` (or sensible bounds)."""
+    rng = step.reps_range
+    if relaxed:
+        lo, hi = 1, max(1, int(step.reps * FIT_REP_BOUNDS[1]))
+    elif rng:
+        lo, hi = rng[0], rng[1]
+    else:
+        lo, hi = (
+            max(1, math.ceil(step.reps * FIT_REP_BOUNDS[0])),
+            max(1, int(step.reps * FIT_REP_BOUNDS[1])),
+        )
+    return int(min(max(round(step.reps * factor), lo), hi, MAX_REPS))
+
+
+def _check_pair(value: Any) -> Any:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise fail(f"expected [min, max]: two whole numbers, got {show(value)}")
+        return tuple(value)
+    return value
+
+
+RepsRange = Annotated[
+    tuple[
+        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
+        Annotated[int, Strict(), Field(ge=1, le=MAX_REPS)],
+    ]
+    | None,
+    BeforeValidator(lambda v: _check_pair(v)),
+    WithJsonSchema(REPS_RANGE_SCHEMA),
+]
+
+
+def raise_all(problems: list[tuple[Path_, str]]) -> None:
+    """Raise several located problems from one model validator."""
+    if problems:
+        raise fail(problems[0][1], problems=problems)

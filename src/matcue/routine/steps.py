@@ -1,0 +1,515 @@
+"""The step kinds. Each kind owns its behaviour here, in one class:
+
+- its fields, their defaults and their checks (the routine file's format);
+- :meth:`~matcue.routine.step_base.StepBase.plan`: what the session template receives for it (exact
+  times with the pace applied, as plain data);
+- :meth:`~matcue.routine.step_base.StepBase.scaled`: how ``--minutes`` stretches or shrinks it;
+- :meth:`~matcue.routine.step_base.StepBase.anchored_seconds`: how long its timed part takes (the
+  estimate a routine's 4-hour limit is checked against).
+
+Adding a kind: a class here (and its entry in :data:`STEP_CLASSES`), and a
+block for it in the session template. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from matcue.cuescript import format_seconds, to_fraction
+from matcue.errors import InputError
+from matcue.limits import (
+    BREATH_HOLD_RANGE,
+    CYCLE_RANGE,
+    FIT_HOLD_BOUNDS,
+    FIT_REST_BOUNDS,
+    FIT_TRANSITION_BOUNDS,
+    MAX_REPS,
+    MAX_SETS,
+    MIN_MOVING_SECONDS,
+    PAUSE_RANGE,
+    REPS_HOLD_DEFAULT,
+    REPS_MOVE_DEFAULT,
+    REPS_RELEASE_DEFAULT,
+    REPS_REST_DEFAULT,
+    REPS_SET_REST_DEFAULT,
+    REST_EVERY_DEFAULT,
+    REST_EVERY_RANGE,
+    REST_QUIET_END_SECONDS,
+    SPLIT_DEFAULT,
+    SPLIT_RANGE,
+)
+from matcue.limits import COUNTDOWN_COUNTS as COUNTDOWN_COUNTS
+from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
+from matcue.timing import Seconds, Timing, seconds
+
+from .schema import LINES_SCHEMA
+from .step_base import (
+    Plan,
+    RepsRange,
+    StepBase,
+    check_range,
+    raise_all,
+    scaled_duration,
+    scaled_reps,
+)
+from .text import fail, num
+from .values import (
+    BreathCues,
+    BreathWords,
+    Duration,
+    DurationField,
+    Flag,
+    Guide,
+    Int,
+    Line,
+    Lines,
+    Name,
+    Num,
+    RepsCues,
+    RepsWords,
+    StartPhase,
+    _duration,
+    _exact_mul,
+    _to_lines,
+)
+
+if TYPE_CHECKING:  # typing.Self is 3.11+
+    from typing_extensions import Self
+
+
+class SayStep(StepBase):
+    """Spoken lines, one after another (flowing time)."""
+
+    default_name: ClassVar[str | None] = "Instructions"
+    kind: Literal["say"]
+    """Step kind: 'say'."""
+    name: Name = "Instructions"
+    """Spoken at the step start and the chapter title; the default 'Instructions' is a chapter
+    title only, never spoken."""
+    text: Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)] = Field(
+        min_length=1
+    )
+    """The lines spoken one after another (one line or a list); required."""
+    pause: Num | None = Field(default=None, ge=PAUSE_RANGE[0], le=PAUSE_RANGE[1])
+    """Silence after each line in seconds, 0..30; null = defaults.pause."""
+
+    def _plan(self, timing: Timing) -> Plan:
+        return {
+            "text": list(self.text),
+            "pause": seconds(self.pause) if self.pause is not None else timing.pause,
+        }
+
+
+class TransitionStep(StepBase):
+    """Time to move into the next position, with an optional spoken cue."""
+
+    default_name: ClassVar[str | None] = "Transition"
+    kind: Literal["transition"]
+    """Step kind: 'transition'."""
+    name: Name = "Transition"
+    """Spoken at the step start and the chapter title; the default 'Transition' is a chapter
+    title only, never spoken."""
+    text: Line | None = None
+    """Spoken at the start of the transition."""
+    duration: DurationField | None = None
+    """Time to move; null = defaults.transition seconds."""
+
+    def _plan(self, timing: Timing) -> Plan:
+        own = self.duration
+        return {
+            "text": self.text,
+            "duration": timing.duration(own) if own is not None else Seconds(timing.transition),
+        }
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        if not relaxed or self.duration is None:
+            return self
+        duration = scaled_duration(self.duration, factor, FIT_TRANSITION_BOUNDS)
+        return self.model_copy(update={"duration": duration})
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"duration": self.duration}
+
+    def durations(self) -> dict[str, Duration]:
+        return {"duration": self.duration} if self.duration is not None else {}
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        one = self.duration.to_seconds(breath, count) if self.duration else transition
+        return one * self.side_count
+
+
+class BreathStep(StepBase):
+    """Breath-paced cycles: each cycle is inhale, optional hold, exhale, optional hold."""
+
+    timed: ClassVar[bool] = True
+    kind: Literal["breath"]
+    """Step kind: 'breath'."""
+    name: Name
+    """Chapter title; required."""
+    reps: Int = Field(ge=1, le=MAX_REPS)
+    """Number of breath cycles, 1..1000; required."""
+    reps_range: RepsRange = None
+    """[min, max] reps allowed when fitting a session length (--minutes); must contain reps."""
+    cycle: Num | None = Field(default=None, ge=CYCLE_RANGE[0], le=CYCLE_RANGE[1])
+    """Cycle length in seconds for this step, 2..120; null = defaults.breath (or --breath).
+    --pace still scales it."""
+    split: Num = Field(default=SPLIT_DEFAULT, ge=SPLIT_RANGE[0], le=SPLIT_RANGE[1])
+    """Share of the moving time (cycle minus holds) that is inhale, 0.2..0.8."""
+    hold_in: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held at the top after the inhale, 0..60 (part of the cycle)."""
+    hold_out: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held at the bottom after the exhale, 0..60 (part of the cycle)."""
+    start: StartPhase = StartPhase.inhale
+    """Which phase opens each cycle: 'inhale' or 'exhale'."""
+    cues: BreathCues
+    """Full cue per phase: inhale and exhale required, hold_in and hold_out optional."""
+    words: BreathWords = BreathWords()
+    """Short phase words used at brief and minimal verbosity."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BreathStep:
+        problems = check_range(self)
+        if self.cycle is not None:
+            msg = self.moving_problem(self.cycle)
+            if msg:
+                problems.append((("hold_in",), msg))
+        raise_all(problems)
+        return self
+
+    def moving_problem(self, cycle: float) -> str | None:
+        """A message when the holds leave less than 1 s of moving time in ``cycle``."""
+        if cycle - self.hold_in - self.hold_out < MIN_MOVING_SECONDS:
+            return (
+                f"hold_in + hold_out ({num(self.hold_in + self.hold_out)} s) must leave at least "
+                f"{num(MIN_MOVING_SECONDS)} s of moving time in the {num(cycle)} s breath cycle"
+            )
+        return None
+
+    def phases(
+        self, cycle: Fraction | int, pace: Fraction = Fraction(1)
+    ) -> list[tuple[str, Fraction]]:
+        """The phases of one cycle of ``cycle`` seconds (paced) with the holds paced by
+        ``pace``, in spoken order, with their exact lengths (zero-length holds left
+        out). Lengths add up to ``cycle``."""
+        hold_in = to_fraction(self.hold_in) * pace
+        hold_out = to_fraction(self.hold_out) * pace
+        moving = Fraction(cycle) - hold_in - hold_out
+        inhale = moving * to_fraction(self.split)
+        order = [
+            ("inhale", inhale),
+            ("hold_in", hold_in),
+            ("exhale", moving - inhale),
+            ("hold_out", hold_out),
+        ]
+        if self.start == StartPhase.exhale:
+            order = order[2:] + order[:2]
+        return [(p, s) for p, s in order if s > 0]
+
+    def _plan(self, timing: Timing) -> Plan:
+        c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
+        holds = (to_fraction(self.hold_in) + to_fraction(self.hold_out)) * timing.pace
+        if c - holds < MIN_MOVING_SECONDS:
+            raise InputError(
+                f"step '{self.name}': with a {format_seconds(c)} s breath cycle its holds "
+                f"({format_seconds(holds)} s) leave less than 1 s to breathe; "
+                "use a longer --breath or a slower --pace"
+            )
+        cues = self.cues.model_dump()
+        words = self.words.model_dump()
+        phases, t = [], Fraction(0)
+        for phase, length in self.phases(c, timing.pace):
+            phases.append(
+                {
+                    "offset": Seconds(t),
+                    "length": Seconds(length),
+                    "phase": phase,
+                    "cue": cues[phase],
+                    "word": words[phase],
+                }
+            )
+            t += length
+        return {"reps": self.reps, "cycle": Seconds(c), "phases": phases}
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"reps": self.reps}
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        return _exact_mul(self.reps, self.cycle or breath) * self.side_count
+
+
+class HoldStep(StepBase):
+    """A held shape for a set time."""
+
+    timed: ClassVar[bool] = True
+    kind: Literal["hold"]
+    """Step kind: 'hold'."""
+    name: Name
+    """Chapter title; required."""
+    duration: DurationField
+    """How long the shape is held (more than 0); required."""
+    guide: Guide | None = None
+    """What is said during the hold: 'breaths', 'count', 'countdown' or 'none'; null = by the
+    duration's unit (breaths -> 'breaths', counts -> 'count', seconds -> 'none')."""
+    cues: Lines = []
+    """Calm form cues spoken during the hold (full verbosity)."""
+    release: Line | None = None
+    """Cue spoken at the end of the hold."""
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: Duration) -> Duration:
+        if value.value <= 0:
+            raise fail("a hold must last more than 0")
+        return value
+
+    @property
+    def effective_guide(self) -> Guide:
+        """``guide``, or the default for the duration's unit."""
+        if self.guide is not None:
+            return self.guide
+        return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
+
+    def _plan(self, timing: Timing) -> Plan:
+        total = timing.duration(self.duration)
+        unit = self.duration.unit
+        guide = self.effective_guide.value
+        cycle, count = timing.cycle, timing.count
+        plan: Plan = {
+            "duration": total,
+            "unit": unit,
+            "guide": guide,
+            "cues": list(self.cues),
+            "release": self.release,
+        }
+        countdown: list[dict[str, Any]] = []
+        if guide == "breaths" or (guide == "countdown" and unit == "breaths"):
+            # One block per breath cycle; a remainder is a last, shorter breath.
+            plan["cycle"] = Seconds(cycle)
+            n_full = int(total // cycle)
+            blocks = [Seconds(cycle)] * n_full
+            if total - n_full * cycle > 0:
+                blocks.append(Seconds(total - n_full * cycle))
+            plan["breaths"] = [
+                {
+                    "n": i + 1,
+                    "left": len(blocks) - i,
+                    "length": length,
+                    "exhale_at": Seconds(min(cycle / 2, length / 2)),
+                }
+                for i, length in enumerate(blocks)
+            ]
+        elif guide == "count":
+            n = int(total // count) or 1
+            plan["counts"] = [Seconds(count * k) for k in range(n)]
+        elif guide == "countdown":
+            # Whole counts (of the paced count tempo) ending exactly at the release:
+            # every count of a hold in counts, the last few of a hold in seconds.
+            n = int(total // count)
+            m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
+            countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
+        plan["countdown"] = countdown
+        reminders = []
+        if guide in ("none", "countdown") and "breaths" not in plan:
+            # Calm cues share out the time before any countdown.
+            span = countdown[0]["offset"] if countdown else total
+            cues = plan["cues"]
+            for k, cue in enumerate(cues, start=1):
+                reminders.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
+        plan["spread"] = reminders
+        return plan
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        duration = scaled_duration(self.duration, factor, FIT_HOLD_BOUNDS)
+        return self.model_copy(update={"duration": duration})
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"duration": self.duration}
+
+    def durations(self) -> dict[str, Duration]:
+        return {"duration": self.duration}
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        return self.duration.to_seconds(breath, count) * self.side_count
+
+
+class RepsStep(StepBase):
+    """Repetitions (move, hold, release, rest) in sets."""
+
+    timed: ClassVar[bool] = True
+    kind: Literal["reps"]
+    """Step kind: 'reps'."""
+    name: Name
+    """Chapter title; required."""
+    reps: Int = Field(ge=1, le=MAX_REPS)
+    """Repetitions per set, 1..1000; required."""
+    reps_range: RepsRange = None
+    """[min, max] reps allowed when fitting a session length (--minutes); must contain reps."""
+    sets: Int = Field(default=1, ge=1, le=MAX_SETS)
+    """Number of sets, 1..50."""
+    move: DurationField = _duration(REPS_MOVE_DEFAULT)
+    """Time to move into the position (default 2 s)."""
+    hold: DurationField = _duration(REPS_HOLD_DEFAULT)
+    """Time held in the position (default 0)."""
+    release: DurationField = _duration(REPS_RELEASE_DEFAULT)
+    """Time to come back (default 2 s)."""
+    rest: DurationField = _duration(REPS_REST_DEFAULT)
+    """Rest after each repetition (default 2 s)."""
+    set_rest: DurationField = _duration(REPS_SET_REST_DEFAULT)
+    """Rest between sets (default 30 s)."""
+    count: Flag | None = None
+    """Count aloud during the hold; null = true when the hold is given in counts."""
+    alternate: Flag = False
+    """With two sides: they take turns rep by rep (left, right, left, ...) instead of
+    every rep on one side first; ``reps`` counts each side's. Needs two sides."""
+    cues: RepsCues
+    """Full cues: move and release required, hold and rest optional."""
+    words: RepsWords = RepsWords()
+    """Short words used at brief and minimal verbosity."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RepsStep:
+        problems = check_range(self)
+        if self.alternate and self.side_count != 2:
+            problems.append((("alternate",), "taking turns needs two sides; add 'sides: both'"))
+        raise_all(problems)
+        return self
+
+    @property
+    def takes_turns(self) -> bool:
+        return self.alternate and self.side_count == 2
+
+    @property
+    def count_aloud(self) -> bool:
+        """``count``, or true when the hold is given in counts."""
+        return self.count if self.count is not None else self.hold.unit == "counts"
+
+    def _plan(self, timing: Timing) -> Plan:
+        move = timing.duration(self.move)
+        hold = timing.duration(self.hold)
+        release = timing.duration(self.release)
+        rest = timing.duration(self.rest)
+        count = timing.count
+        counts = (
+            [Seconds(move + count * k) for k in range(int(hold // count))]
+            if (self.count_aloud and hold > 0)
+            else []
+        )
+        return {
+            "reps": self.reps,
+            "sets": self.sets,
+            "move": move,
+            "hold": hold,
+            "release_time": release,
+            "rest": rest,
+            "set_rest": timing.duration(self.set_rest),
+            "rep_length": Seconds(move + hold + release + rest),
+            "counts": counts,
+            "cues": self.cues.model_dump(),
+            "words": self.words.model_dump(),
+        }
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        update: dict[str, Any] = {
+            "reps": scaled_reps(self, factor, relaxed),
+            # Rests only ever lengthen: a rep is not to be rushed.
+            "rest": scaled_duration(self.rest, max(factor, 1.0), FIT_REST_BOUNDS),
+        }
+        if self.sets > 1:
+            update["set_rest"] = scaled_duration(self.set_rest, factor, FIT_REST_BOUNDS)
+        return self.model_copy(update=update)
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"reps": self.reps, "rest": self.rest, "set_rest": self.set_rest}
+
+    def durations(self) -> dict[str, Duration]:
+        return {
+            "move": self.move,
+            "hold": self.hold,
+            "release": self.release,
+            "rest": self.rest,
+            "set_rest": self.set_rest,
+        }
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        def s(d: Duration) -> float:
+            return d.to_seconds(breath, count)
+
+        one = s(self.move) + s(self.hold) + s(self.release) + s(self.rest)
+        per_side = self.sets * self.reps * one + (self.sets - 1) * s(self.set_rest)
+        return per_side * self.side_count
+
+
+class RestStep(StepBase):
+    """Rest or integration: a long silence with occasional calm reminders."""
+
+    timed: ClassVar[bool] = False
+    kind: Literal["rest"]
+    """Step kind: 'rest'."""
+    name: Name
+    """Chapter title; required."""
+    duration: DurationField
+    """Total length (more than 0); required."""
+    every: Num = Field(default=REST_EVERY_DEFAULT, ge=REST_EVERY_RANGE[0], le=REST_EVERY_RANGE[1])
+    """Seconds between calm reminders, 10..600."""
+    reminders: Lines = []
+    """Reminders, used in turn; empty = the template's defaults."""
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: Duration) -> Duration:
+        if value.value <= 0:
+            raise fail("a rest must last more than 0")
+        return value
+
+    def _plan(self, timing: Timing) -> Plan:
+        total = timing.duration(self.duration)
+        every = to_fraction(self.every) * timing.pace
+        offsets, t = [], every
+        # No reminder in the last stretch (half an interval, at most a paced 8 s).
+        while t <= total - min(every / 2, REST_QUIET_END_SECONDS * timing.pace):
+            offsets.append(Seconds(t))
+            t += every
+        return {
+            "duration": total,
+            "every": Seconds(every),
+            "offsets": offsets,
+            "reminders": list(self.reminders),
+        }
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        duration = scaled_duration(self.duration, factor, FIT_REST_BOUNDS)
+        return self.model_copy(update={"duration": duration})
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"duration": self.duration}
+
+    def durations(self) -> dict[str, Duration]:
+        return {"duration": self.duration}
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        return self.duration.to_seconds(breath, count) * self.side_count
+
+
+AnyStep = Union[SayStep, TransitionStep, BreathStep, HoldStep, RepsStep, RestStep]  # noqa: UP007
+"""Every step kind: adding a kind is its class above and its name here."""
+Step = Annotated[AnyStep, Field(discriminator="kind")]
+"""One step of a routine; ``kind`` selects the model."""
+
+STEP_CLASSES: dict[str, type[StepBase]] = {
+    get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in get_args(AnyStep)
+}
+"""Every step kind, by its ``kind:`` value."""
+STEP_KINDS: tuple[str, ...] = tuple(STEP_CLASSES)
+"""The valid values of ``kind``."""

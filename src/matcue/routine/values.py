@@ -1,0 +1,367 @@
+"""The value types of a routine file: choices, spoken lines, durations and the
+session defaults. Every limit comes from :mod:`matcue.limits`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from matcue.limits import (
+    BREATH_DEFAULT,
+    BREATH_RANGE,
+    COUNT_DEFAULT,
+    COUNT_RANGE,
+    DURATION_LIMITS,
+    MAX_LINE,
+    MAX_NAME,
+    PACE_FACTORS,
+    PACE_RANGE,
+    PAUSE_DEFAULT,
+    PAUSE_RANGE,
+    RATE_RANGE,
+    TRANSITION_DEFAULT,
+    TRANSITION_RANGE,
+    VOLUME_RANGE,
+    span,
+)
+
+from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
+from .text import did_you_mean, fail, num, show
+
+
+class _Choice(str, Enum):
+    """A fixed choice that prints as its YAML spelling (``str(Pace.slow) == "slow"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Pace(_Choice):
+    """Named paces; each scales every anchored interval."""
+
+    slow = "slow"
+    normal = "normal"
+    fast = "fast"
+
+
+class Verbosity(_Choice):
+    """How much is said."""
+
+    full = "full"
+    brief = "brief"
+    minimal = "minimal"
+
+
+class Side(_Choice):
+    """A side of the body, for steps done once per side."""
+
+    left = "left"
+    right = "right"
+
+
+class StartPhase(_Choice):
+    """Which breath phase opens each cycle."""
+
+    inhale = "inhale"
+    exhale = "exhale"
+
+
+class Guide(_Choice):
+    """What is said during a hold."""
+
+    breaths = "breaths"
+    count = "count"  # type: ignore[assignment]  # shadows str.count; the YAML word wins
+    countdown = "countdown"
+    none = "none"
+
+
+Int = Annotated[int, Strict()]
+Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Flag = Annotated[bool, Strict()]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise fail("must not be empty or only spaces")
+    return value
+
+
+Line = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LINE),
+    BeforeValidator(lambda v: _not_blank(v) if isinstance(v, str) else v),
+]
+"""One spoken line: 1..500 characters."""
+
+
+def _to_lines(value: Any) -> Any:
+    """``str`` -> ``[str]``; ``None`` -> ``[]``; anything else is checked as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+Lines = Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)]
+"""Text that may be one line or a list of lines; normalised to a list."""
+
+
+# ---------------------------------------------------------------------------
+# Duration
+
+_UNITS = tuple(DURATION_LIMITS)
+
+
+def _exact_mul(a: float, b: float) -> float:
+    """``a * b`` computed on the decimal values as written, rounded once (3 x 1.1 = 3.3)."""
+    return float(Fraction(repr(float(a))) * Fraction(repr(float(b))))
+
+
+class Duration(BaseModel):
+    """A length of time: seconds, a number of breath cycles or a number of counts.
+
+    In YAML either a plain number (seconds) or a mapping with exactly one key:
+    ``{seconds: N}``, ``{breaths: N}`` or ``{counts: N}``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    unit: Literal["seconds", "breaths", "counts"] = "seconds"
+    """What ``value`` counts: seconds, breath cycles, or spoken counts."""
+    value: float = 0.0
+    """How many of ``unit``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, data: Any) -> Any:
+        if isinstance(data, Duration):
+            return data
+        if isinstance(data, dict) and set(data) == {"unit", "value"}:
+            unit, value = data["unit"], data["value"]
+        elif isinstance(data, bool) or data is None:
+            raise fail(_DURATION_EXPECTED + f", got {show(data)}")
+        elif isinstance(data, (int, float)):
+            unit, value = "seconds", data
+        elif isinstance(data, dict):
+            if len(data) != 1:
+                raise fail(
+                    "a duration mapping has exactly one key: seconds, breaths or counts "
+                    f"(got {', '.join(map(repr, data)) or 'none'})"
+                )
+            ((unit, value),) = data.items()
+            unit = str(unit)
+            if unit not in _UNITS:
+                raise fail(
+                    f"unknown duration unit {show(unit)}; use seconds, breaths or counts"
+                    + did_you_mean(str(unit), _UNITS)
+                )
+        else:
+            raise fail(_DURATION_EXPECTED + f", got {show(data)}")
+        where = {"sub": unit} if isinstance(data, dict) else {}
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise fail(f"expected a number, got {show(value)}", **where)
+        if unit == "counts" and value != int(value):
+            raise fail(f"expected a whole number of counts, got {show(value)}", **where)
+        if value < 0:
+            raise fail(f"must be 0 or more, got {show(value)}", **where)
+        limit = DURATION_LIMITS[unit]
+        if value > limit:
+            what = (
+                "s (1 hour, the limit for a duration)"
+                if unit == "seconds"
+                else (f"(the limit for {unit} in a duration)")
+            )
+            raise fail(f"must be at most {num(limit)} {what}, got {show(value)}", **where)
+        return {"unit": unit, "value": float(value)}
+
+    def to_seconds(self, breath: float, count: float) -> float:
+        """Length in seconds, with ``breath`` seconds per breath cycle and ``count``
+        seconds per spoken count. Exact for the decimal numbers given."""
+        if self.unit == "seconds":
+            return float(self.value)
+        return _exact_mul(self.value, breath if self.unit == "breaths" else count)
+
+    def __str__(self) -> str:
+        return f"{num(self.value)} {self.unit}"
+
+
+_DURATION_EXPECTED = (
+    "expected a duration: a number of seconds, or {seconds: N}, {breaths: N} or {counts: N}"
+)
+DurationField = Annotated[Duration, WithJsonSchema(DURATION_SCHEMA)]
+
+
+def _duration(seconds: float) -> Duration:
+    return Duration(unit="seconds", value=seconds)
+
+
+# ---------------------------------------------------------------------------
+# Defaults
+
+
+PACE_CHOICES = f"'slow', 'normal', 'fast' or a number from {span(PACE_RANGE)}"
+
+
+def _check_pace(value: Any) -> Any:
+    if isinstance(value, Pace):
+        return value
+    if isinstance(value, str):
+        if value in PACE_FACTORS:
+            return Pace(value)
+        raise fail(
+            f"expected {PACE_CHOICES}, got {show(value)}" + did_you_mean(value, list(PACE_FACTORS))
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise fail(f"expected {PACE_CHOICES}, got {show(value)}")
+    if not PACE_RANGE[0] <= value <= PACE_RANGE[1]:
+        raise fail(f"must be from {span(PACE_RANGE)} (the limits for pace), got {show(value)}")
+    return float(value)
+
+
+class Defaults(BaseModel):
+    """Session defaults. Command-line flags override them."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    breath: Num = Field(
+        default=BREATH_DEFAULT, ge=number(BREATH_RANGE[0]), le=number(BREATH_RANGE[1])
+    )
+    """Seconds per breath cycle (inhale + exhale), 2..60."""
+    pace: Annotated[Pace | float, BeforeValidator(_check_pace), WithJsonSchema(PACE_SCHEMA)] = (
+        Pace.normal
+    )
+    """'slow' (x1.25), 'normal' (x1), 'fast' (x0.8) or a factor 0.25..4; scales every
+    anchored interval."""
+    verbosity: Verbosity = Verbosity.full
+    """How much is said: 'full', 'brief' or 'minimal'."""
+    count: Num = Field(default=COUNT_DEFAULT, ge=number(COUNT_RANGE[0]), le=number(COUNT_RANGE[1]))
+    """Seconds per spoken count, 0.3..5."""
+    transition: Num = Field(
+        default=TRANSITION_DEFAULT, ge=TRANSITION_RANGE[0], le=TRANSITION_RANGE[1]
+    )
+    """Seconds for a transition (including 'switch sides'), 0..120."""
+    pause: Num = Field(default=PAUSE_DEFAULT, ge=PAUSE_RANGE[0], le=PAUSE_RANGE[1])
+    """Seconds of silence after each flowing spoken line, 0..30."""
+    engine: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
+    """Speech engine name: 'pyttsx3', 'espeak-ng' or 'piper'; null = the default engine."""
+    voice: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)] | None = None
+    """Engine voice id; null = the engine's default voice."""
+    rate: Int | None = Field(default=None, ge=RATE_RANGE[0], le=RATE_RANGE[1])
+    """Speech rate in words per minute, 60..450; null = the engine's default."""
+    volume: Num | None = Field(default=None, gt=VOLUME_RANGE[0], le=VOLUME_RANGE[1])
+    """Speech volume, more than 0 and at most 1; null = the engine's default."""
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        # A fixed list, so `matcue check` can refuse what render would.
+        from matcue.speech import engine_name, unknown_engine_message
+
+        if value is not None and engine_name(value) is None:
+            raise fail(unknown_engine_message(value))
+        return value
+
+    @property
+    def pace_factor(self) -> float:
+        """The multiplier for anchored intervals."""
+        if isinstance(self.pace, Pace):
+            return float(PACE_FACTORS[self.pace.value])
+        return float(self.pace)
+
+
+# ---------------------------------------------------------------------------
+# Sides, names, and the words of breath and reps steps
+
+
+def _check_sides(value: Any) -> Any:
+    if value is None:
+        return None
+    if value == "both":
+        return [Side.left, Side.right]
+    if isinstance(value, str):
+        if value in ("left", "right"):
+            return [Side(value)]
+        raise fail(f"expected 'both', 'left', 'right' or a list of sides, got {show(value)}")
+    if isinstance(value, list):
+        if not 1 <= len(value) <= 2 or not all(v in ("left", "right") for v in value):
+            raise fail(
+                f"expected 'both' or a list of one or two of 'left' and 'right', got {show(value)}"
+            )
+        if len(set(value)) != len(value):
+            raise fail("each side can be listed only once")
+        return [Side(v) for v in value]
+    raise fail(f"expected 'both', 'left', 'right' or a list of sides, got {show(value)}")
+
+
+Sides = Annotated[list[Side] | None, BeforeValidator(_check_sides), WithJsonSchema(SIDES_SCHEMA)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+
+
+class BreathCues(BaseModel):
+    """Full cue per breath phase (full verbosity)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    inhale: Line
+    """Cue for the in-breath; required."""
+    exhale: Line
+    """Cue for the out-breath; required."""
+    hold_in: Line | None = None
+    """Cue for the hold at the top (after the inhale)."""
+    hold_out: Line | None = None
+    """Cue for the hold at the bottom (after the exhale)."""
+
+
+class BreathWords(BaseModel):
+    """Short phase words for brief and minimal verbosity."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    inhale: Line = "Breathe in"
+    """Word for the in-breath."""
+    exhale: Line = "Breathe out"
+    """Word for the out-breath."""
+    hold_in: Line = "Hold"
+    """Word for the hold at the top."""
+    hold_out: Line = "Hold"
+    """Word for the hold at the bottom."""
+
+
+class RepsCues(BaseModel):
+    """Full cues for a repetition (full verbosity)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    move: Line
+    """Cue to move into the position; required."""
+    hold: Line | None = None
+    """Cue at the start of the hold."""
+    release: Line
+    """Cue to come back; required."""
+    rest: Line | None = None
+    """Cue at the start of the rest."""
+
+
+class RepsWords(BaseModel):
+    """Short words for brief and minimal verbosity."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    move: Line = "Now"
+    """Word to move."""
+    hold: Line = "Hold"
+    """Word to hold."""
+    release: Line = "Release"
+    """Word to come back."""
+    rest: Line = "Rest"
+    """Word to rest."""
