@@ -77,8 +77,8 @@ def child_encode(wav: str) -> int:
     import lameenc
     import soundfile as sf
 
-    from matcue.export import write_mp3
     from matcue.settings import Settings
+    from matcue.writers.mp3 import write_mp3
 
     defaults = Settings()
     quality = inspect.signature(write_mp3).parameters["quality"].default

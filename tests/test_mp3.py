@@ -21,8 +21,8 @@ import soundfile as sf
 from mutagen.mp3 import MP3
 
 from matcue.errors import InputError, RenderError
-from matcue.export import write_mp3
 from matcue.mp3 import crc16_lame
+from matcue.writers.mp3 import write_mp3
 
 CONFIGS = [(22050, 1), (22050, 2), (44100, 1), (44100, 2), (48000, 2)]
 

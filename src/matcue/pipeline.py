@@ -396,11 +396,12 @@ def render(
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
 ) -> RenderResult:
-    """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
-    with a WebVTT transcript beside it and optionally a JSON timeline."""
-    from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+    """Render ``source`` to ``output`` (in the format ``settings.format`` names, by its
+    writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
+    a JSON timeline."""
+    from .export import tags_from_timeline, write_timeline_json, write_vtt
     from .mix import MixSettings, MixStream, render_chunks
-    from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
+    from .writers import AudioSpec, writer_for
 
     started = time.monotonic()
     transcript_path = output.with_suffix(".vtt") if transcript else None
@@ -425,38 +426,21 @@ def render(
             mix = replace(mix, bed_volume_db=settings.bed_volume)
         if settings.volume is not None:
             mix = replace(mix, speech_volume=settings.volume)
-        if settings.format != "wav":
-            # The encoder's overshoots land after the limiter: leave them room.
-            mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
+        writer = writer_for(settings.format)
+        if writer.headroom_db:
+            # A lossy encoder's overshoots land after the limiter: leave them room.
+            mix = replace(mix, true_peak_db=mix.true_peak_db - writer.headroom_db)
         total = timeline.length
         bar.stage("mixing and encoding", 1.0)  # the rest of the bar
 
-        tags = Tags.from_timeline(timeline)
+        tags = tags_from_timeline(timeline)
+        spec = AudioSpec(sr, settings.channels, total, settings.bitrate)
 
         def write(measure: bool) -> MixStream:
             chunks = render_chunks(timeline, clips, mix, progress=bar, measure=measure)
-            if settings.format == "wav":
-                write_wav(
-                    chunks,
-                    audio_tmp,
-                    sample_rate=sr,
-                    channels=settings.channels,
-                    length=total,
-                    tags=tags,
-                    atomic=False,
-                )
-            else:
-                write_mp3(
-                    chunks,
-                    audio_tmp,
-                    sample_rate=sr,
-                    channels=settings.channels,
-                    bitrate=settings.bitrate,
-                    tags=tags,
-                    chapters=timeline.chapters,
-                    length=total,
-                    atomic=False,
-                )
+            writer.write(
+                chunks, audio_tmp, spec=spec, tags=tags, chapters=timeline.chapters, atomic=False
+            )
             return chunks
 
         stream = write(measure=False)

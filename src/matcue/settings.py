@@ -15,10 +15,10 @@ from typing import Any
 from .cuescript import to_fraction
 from .errors import InputError
 from .speech.base import RATE_LIMITS
+from .writers import DEFAULT_FORMAT, formats
 
 PACES: dict[str, Fraction] = {"slow": Fraction(5, 4), "normal": Fraction(1), "fast": Fraction(4, 5)}
 VERBOSITIES = ("full", "brief", "minimal")
-FORMATS = ("mp3", "wav")
 PACE_LIMITS = (Fraction(1, 4), Fraction(4))
 BREATH_LIMITS = (Fraction(2), Fraction(60))
 COUNT_LIMITS = (Fraction(3, 10), Fraction(5))
@@ -54,7 +54,8 @@ class Settings:
     channels: int = 1
     sample_rate: int = DEFAULT_SAMPLE_RATE
     bitrate: int = 64
-    format: str = "mp3"
+    format: str = DEFAULT_FORMAT
+    """The audio writer (:mod:`matcue.writers`): ``mp3`` or ``wav``."""
     strict: bool = False
 
     @property
@@ -166,8 +167,10 @@ def validate(settings: Settings) -> None:
 
     if engine_name(settings.engine) is None:
         raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
-    if settings.format not in FORMATS:
-        raise InputError(f"--format: expected mp3 or wav, got {settings.format!r}")
+    if settings.format not in formats():
+        raise InputError(
+            f"--format: expected one of {', '.join(formats())}, got {settings.format!r}"
+        )
     if settings.channels not in (1, 2):
         raise InputError(f"--channels: expected 1 or 2, got {settings.channels}")
     from .mp3 import allowed_bitrates
