@@ -42,7 +42,6 @@ from mutagen.id3 import (
 from matcue import __version__
 from matcue.atomic import atomic_output
 from matcue.errors import RenderError
-from matcue.mp3 import float_to_int16
 from matcue.timeline import Chapter, Timeline
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,7 @@ __all__ = [
     "timeline_to_json",
     "vtt_text",
     "destination",
+    "float_to_int16",
     "int16_blocks",
     "write_timeline_json",
     "write_vtt",
@@ -237,6 +237,15 @@ def id3_tag_bytes(
 
 
 # ---------------------------------------------------------------------------- PCM
+
+
+def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) -> np.ndarray:
+    """Float samples in [-1, 1) to int16, by rounding (or TPDF dither when a generator is
+    given); values out of range are clipped. Deterministic for the same input."""
+    y = np.asarray(x, dtype=np.float64) * 32768.0
+    if dither is not None:
+        y = y + (dither.random(y.shape) - dither.random(y.shape))
+    return np.clip(np.rint(y), -32768, 32767).astype("<i2")
 
 
 def int16_blocks(

@@ -174,10 +174,6 @@ class LoudnessMeter:
         """Samples per 100 ms sub-block."""
         return self._step
 
-    def block_loudness(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean-square energy (summed over channels) and loudness of each 400 ms block."""
-        return _block_loudness(self.sub_block_energies(), self._step)
-
     def integrated(self) -> float:
         """Gated integrated loudness in LUFS; ``-inf`` when nothing passes the gates."""
         return gated_loudness(self.sub_block_energies(), self._step)

@@ -291,10 +291,6 @@ class BedFile:
         if close is not None:
             close()
 
-    def reset(self) -> None:
-        """Start again from the beginning (for a second mixing pass)."""
-        self._pos = 0
-
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` samples of the looped bed, ``(n, channels)`` float64."""
         start = self._pos
