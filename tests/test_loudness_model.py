@@ -15,7 +15,8 @@ from test_mix import SR, session, speechlike
 
 from matcue.loudness import integrated_loudness
 from matcue.loudness_model import SessionLoudness
-from matcue.mix import MixSettings, _Mixer, render_chunks
+from matcue.mix import MixSettings, render_chunks
+from matcue.mixer import _Mixer
 
 
 def clips() -> dict[str, np.ndarray]:

@@ -75,7 +75,7 @@ class _Island:
 class SessionLoudness:
     """Integrated loudness of a mixer's session at any gain, without mixing it.
 
-    ``mixer`` is a :class:`matcue.mix._Mixer` (its timeline-derived fields are read).
+    ``mixer`` is a :class:`matcue.mixer._Mixer` (its timeline-derived fields are read).
     Use :meth:`applies` first: a session with a user's bed file is not modelled.
     """
 
