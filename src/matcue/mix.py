@@ -42,12 +42,13 @@ import numpy as np
 
 from matcue.envelopes import breath_envelope, duck_envelope
 from matcue.loudness import LoudnessMeter, OutputMeter, gated_loudness
+from matcue.loudness_model import GainCache, SessionLoudness, session_key, solve_gain
 from matcue.mixer import (
     MAX_GAIN_DB,
+    Finisher,
+    Mixer,
     MixSettings,
-    _final_pass,
-    _Finisher,
-    _Mixer,
+    final_pass,
 )
 from matcue.sounds import sound_length
 from matcue.timeline import Timeline
@@ -133,7 +134,7 @@ LIMITER_LOSS_CHECK_LU = 0.3
 mixing and metering (it grows faster than linearly with the gain)."""
 
 
-def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | None) -> float:
+def _measured_gain(mixer: Mixer, size: int, progress: Callable[[int], None] | None) -> float:
     """The final gain (dB) found by mixing and metering the whole session (pass 1).
 
     Used when the loudness model does not apply (a user's bed file) or is not
@@ -159,7 +160,7 @@ def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | N
     next_mark = 2 * spacing
     size = min(size, spacing)
     try:
-        fin = _Finisher(mixer, gain_now, track=True)
+        fin = Finisher(mixer, gain_now, track=True)
         peak = 0.0
         for c0, buf in mixer.chunks(size):
             while next_mark < c0 + len(buf):
@@ -224,7 +225,7 @@ def _measured_gain(mixer: _Mixer, size: int, progress: Callable[[int], None] | N
             slope = 1.0
             for attempt in range(3):
                 check = LoudnessMeter(mixer.sr, mixer.ch)
-                for out in _final_pass(mixer, gain_db, size):
+                for out in final_pass(mixer, gain_db, size):
                     check.add(out)
                 got = check.integrated()
                 log.debug("mix check %d: gain %.2f dB -> %.2f LUFS", attempt, gain_db, got)
@@ -274,7 +275,7 @@ def render_chunks(
     """
     size = max(1, int(round(chunk_seconds * timeline.sample_rate)))
     # Built now, not on the first next(), so a bad bed or clip fails at the call.
-    mixer = _Mixer(timeline, clips, settings)
+    mixer = Mixer(timeline, clips, settings)
     return MixStream(mixer, size, progress, measure)
 
 
@@ -283,7 +284,7 @@ class MixStream:
 
     def __init__(
         self,
-        mixer: _Mixer,
+        mixer: Mixer,
         size: int,
         progress: Callable[[float], None] | None,
         measure: bool,
@@ -327,8 +328,6 @@ class MixStream:
             self._progress(min(self._done / self._work, 1.0) if self._work else 1.0)
 
     def _gain(self) -> float:
-        from matcue.loudness_model import GainCache, SessionLoudness, session_key, solve_gain
-
         mixer = self._mixer
         cache = GainCache()
         key = session_key(mixer)
@@ -356,7 +355,7 @@ class MixStream:
         try:
             gain_db = self.gain_db = self._gain()
             meter = _MeterThread(OutputMeter(mixer.sr, mixer.ch))  # the output check
-            for out in _final_pass(mixer, gain_db, self._size):
+            for out in final_pass(mixer, gain_db, self._size):
                 np.clip(out, -1.0, 1.0, out=out)
                 meter.add(out)
                 chunk = out[:, 0] if mixer.ch == 1 else out

@@ -1,9 +1,9 @@
 """Mixing: Timeline + speech clips -> the session's samples at a given gain.
 
-:class:`_Mixer` pre-computes everything the chunks need from the timeline (the
+:class:`Mixer` pre-computes everything the chunks need from the timeline (the
 speech reference level, bells, breath tone, bed, ducking) and mixes any window
-``[c0, c1)`` on demand; :class:`_Finisher` applies the gain, the edge fades and
-the true-peak limiter; :func:`_final_pass` is the finished session at one gain.
+``[c0, c1)`` on demand; :class:`Finisher` applies the gain, the edge fades and
+the true-peak limiter; :func:`final_pass` is the finished session at one gain.
 How the gain is found, and the stream a render consumes, are in :mod:`matcue.mix`.
 """
 
@@ -149,7 +149,7 @@ class _BedReader:
         return out
 
 
-class _Mixer:
+class Mixer:
     """Pre-computes everything the chunks need from the timeline, then mixes on demand."""
 
     def __init__(self, timeline: Timeline, clips: Mapping[str, Any], settings: MixSettings):
@@ -288,7 +288,7 @@ class _Mixer:
             yield c0, buf
 
 
-class _Finisher:
+class Finisher:
     """Gain, session fades and limiter over the raw mix, chunk by chunk.
 
     :meth:`process` takes each raw chunk ``(c0, buf)`` in order (``buf`` is not
@@ -299,7 +299,7 @@ class _Finisher:
     samples, for measuring the limited mix without filtering it again.
     """
 
-    def __init__(self, mixer: _Mixer, gain_db: float, *, track: bool = False) -> None:
+    def __init__(self, mixer: Mixer, gain_db: float, *, track: bool = False) -> None:
         s = mixer.settings
         self.length = mixer.length
         self.gain = 10.0 ** (gain_db / 20.0)
@@ -358,9 +358,9 @@ class _Finisher:
         return tail[:, None] if tail.ndim == 1 else tail
 
 
-def _final_pass(mixer: _Mixer, gain_db: float, size: int) -> Iterator[np.ndarray]:
+def final_pass(mixer: Mixer, gain_db: float, size: int) -> Iterator[np.ndarray]:
     """The finished session at ``gain_db``; yields ``(n, ch)`` float64 chunks."""
-    fin = _Finisher(mixer, gain_db)
+    fin = Finisher(mixer, gain_db)
     pending: np.ndarray | None = None
     for c0, buf in mixer.chunks(size):
         out = fin.process(c0, buf)
