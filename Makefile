@@ -1,10 +1,15 @@
 PY ?= python3
-VENV := .venv
+VENV ?= .venv
+# The test environment installs the versions pinned here, so a green run means
+# the same thing on every machine. `make lock` refreshes it on purpose; CI also
+# runs the suite once on the newest releases (`make test-latest`).
+CONSTRAINTS ?= constraints/test.txt
+PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint clean golden
+.PHONY: demo test test-latest lock bench lint clean golden
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,8 +19,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(TESTSTAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(TESTSTAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install -q $(PIP_CONSTRAINTS) -e '.[test]'
 	touch $@ $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +28,19 @@ demo: $(STAMP)
 
 test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+# The suite on the newest release of every dependency, in a separate environment.
+test-latest:
+	$(MAKE) test VENV=.venv-latest CONSTRAINTS=
+
+lock:
+	rm -rf .venv-lock
+	$(PY) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q --upgrade pip
+	.venv-lock/bin/python -m pip install -q -e '.[test]'
+	.venv-lock/bin/python -m pip freeze --exclude-editable --exclude matcue \
+	  | sed '1i # Pinned versions for `make test`; refresh with `make lock`.' > $(or $(CONSTRAINTS),constraints/test.txt)
+	rm -rf .venv-lock
 
 bench: $(TESTSTAMP)
 	$(BIN)/python bench/run.py
@@ -33,7 +51,7 @@ lint: $(TESTSTAMP)
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf .venv .venv-latest .venv-lock build *.egg-info src/*.egg-info
 
 golden: $(TESTSTAMP)
 	$(BIN)/python tests/update_golden.py

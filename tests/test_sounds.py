@@ -227,7 +227,9 @@ def test_unreadable_bed_file_without_ffmpeg(tmp_path: Path, monkeypatch) -> None
 
 def test_ffmpeg_output_is_reduced_to_its_error(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A fake ffmpeg failure (the shape pydub raises), so this runs where no ffmpeg is."""
-    from pydub import AudioSegment
+    from matcue.sounds import pydub_audio_segment
+
+    AudioSegment = pydub_audio_segment()
     from pydub.exceptions import CouldntDecodeError
 
     garbage = bad_bed_files(tmp_path)[0]
@@ -244,6 +246,29 @@ def test_ffmpeg_output_is_reduced_to_its_error(tmp_path: Path, monkeypatch) -> N
         f"cannot read bed file {garbage}: Format not recognised; ffmpeg: Invalid data found "
         "when processing input. Use a WAV, FLAC, OGG or MP3 file, or a generated bed: pink, brown"
     )
+
+
+def test_pydub_import_warning_never_reaches_users(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Regression: on a machine without ffmpeg, importing pydub warned "Couldn't find
+    ffmpeg or avconv", which failed the suite on fresh machines (filterwarnings=error)
+    and would have printed to a user. Forces the no-ffmpeg path by hiding both programs
+    and re-importing pydub in a clean module table."""
+    import sys
+    import warnings
+
+    import pydub.utils
+
+    from matcue.sounds import pydub_audio_segment
+
+    monkeypatch.setattr(pydub.utils, "which", lambda name: None)
+    for mod in [m for m in sys.modules if m == "pydub" or m.startswith("pydub.")]:
+        if mod != "pydub.utils":
+            monkeypatch.delitem(sys.modules, mod)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        segment = pydub_audio_segment()
+    assert segment.__name__ == "AudioSegment"
+    assert [str(w.message) for w in seen if "ffmpeg" in str(w.message)] == []
 
 
 def test_cli_unreadable_bed_prints_one_line(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -228,15 +229,30 @@ def test_nothing_reaches_stdout_or_stderr(tmp_path: Path, capfd) -> None:  # typ
     assert out == "" and err == ""
 
 
+def wait_until_empty(folder: Path, timeout: float = 30.0) -> list[str]:
+    end = time.monotonic() + timeout
+    while True:
+        left = sorted(p.name for p in folder.iterdir())
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.05)
+
+
 @linux_only
-def test_close_leaves_no_helper_processes() -> None:
+def test_close_leaves_no_helper_processes(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Also guards the bug where helpers left empty matcue-tts-* folders behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with Synthesizer(SpeechSettings(), sample_rate=RATE, cache=None, workers=2) as s:
         s.prefetch(TEXTS)
         s.get(TEXTS[-1])
         pids = s.helper_pids()
         assert pids and all(alive(p) for p in pids)
+        assert [p.name[:11] for p in scratch.iterdir()] == ["matcue-tts-"]
     assert wait_until_gone(pids) == []
     assert s.helper_pids() == []
+    assert wait_until_empty(scratch) == []
 
 
 @linux_only
@@ -269,12 +285,16 @@ SCRIPT = textwrap.dedent(
 
 @linux_only
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_a_killed_parent_leaves_no_zygotes_or_children(sig: int) -> None:
+def test_a_killed_parent_leaves_no_zygotes_or_children(sig: int, tmp_path: Path) -> None:
+    """Also guards the bug where a killed parent left empty matcue-tts-* folders."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, LONG_TEXT],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         assert proc.stdout is not None
@@ -294,6 +314,7 @@ def test_a_killed_parent_leaves_no_zygotes_or_children(sig: int) -> None:
             proc.kill()
         proc.communicate()
     assert wait_until_gone(zygotes + children) == []
+    assert wait_until_empty(scratch) == []
 
 
 @linux_only

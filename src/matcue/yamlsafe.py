@@ -67,6 +67,9 @@ UTF16_MESSAGE = "the file is UTF-16 encoded; save it as UTF-8 text"
 BINARY_MESSAGE = "this is a binary file, not a YAML text file (NUL byte at offset {offset})"
 EMPTY_MESSAGE = "the file is empty; a routine needs at least 'title' and 'steps'"
 MULTI_DOC_MESSAGE = "a routine file holds one YAML document; remove the second '---'"
+DEPTH_MESSAGE = (
+    f"the data is nested more than {MAX_DEPTH} levels deep (the limit); a routine needs about 5"
+)
 TAB_HINT = "; YAML indentation must use spaces, not tabs"
 
 _ALLOWED_TAGS = {
@@ -366,12 +369,7 @@ def load_yaml_text(text: str, *, filename: str) -> LoadedYaml:
                 continue
             if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 if len(stack) >= MAX_DEPTH:
-                    add(
-                        line,
-                        _current_path(stack)[:1],
-                        f"the data is nested more than {MAX_DEPTH} levels deep (the limit); "
-                        "a routine needs about 5",
-                    )
+                    add(line, _current_path(stack)[:1], DEPTH_MESSAGE)
                     raise _Fatal
                 container: dict[str, Any] | list[Any] = (
                     {} if isinstance(ev, yaml.MappingStartEvent) else []
@@ -382,16 +380,23 @@ def load_yaml_text(text: str, *, filename: str) -> LoadedYaml:
     except _Fatal:
         pass
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
-        src_lines = text.splitlines()
-        bad_line = src_lines[line - 1] if 0 < line <= len(src_lines) else ""
-        hint = TAB_HINT if "\t" in bad_line[: (mark.column + 1) if mark else None] else ""
-        cmark = exc.context_mark
-        if cmark is not None and mark is not None and cmark.line != mark.line:
-            hint += f" (the construct starts on line {cmark.line + 1})"
-        add(line, "-", f"YAML syntax error: {what}{hint}")
+        deep_line = _flow_depth_line(text)
+        if deep_line is not None:
+            # libyaml 0.2.6 (PyYAML 6.0.4) stops deep flow nesting itself, with its
+            # own wording, before our walk sees level 33: give the same message as
+            # our own guard, whatever the library's limit and text.
+            add(deep_line, _current_path(stack)[:1], DEPTH_MESSAGE)
+        else:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else 1
+            what = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
+            src_lines = text.splitlines()
+            bad_line = src_lines[line - 1] if 0 < line <= len(src_lines) else ""
+            hint = TAB_HINT if "\t" in bad_line[: (mark.column + 1) if mark else None] else ""
+            cmark = exc.context_mark
+            if cmark is not None and mark is not None and cmark.line != mark.line:
+                hint += f" (the construct starts on line {cmark.line + 1})"
+            add(line, "-", f"YAML syntax error: {what}{hint}")
     except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
         pos = getattr(exc, "position", 0) or 0
         char = getattr(exc, "character", None)
@@ -411,6 +416,48 @@ def load_yaml_text(text: str, *, filename: str) -> LoadedYaml:
         raise ValidationError([problem(filename, 1, "-", EMPTY_MESSAGE)])
     logger.debug("loaded %s: %d located values", filename, len(lines))
     return LoadedYaml(root, lines)
+
+
+def _flow_depth_line(text: str) -> int | None:
+    """The line where ``[``/``{`` nesting first passes :data:`MAX_DEPTH`, or None.
+
+    A plain character scan (quoted scalars and comments skipped), used only after
+    the YAML library has already refused the text, to tell a nesting limit from
+    other syntax errors without depending on the library's wording.
+    """
+    depth = 0
+    line = 1
+    quote = ""
+    prev = "\n"
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 2
+                continue
+            if ch == quote:
+                if quote == "'" and text[i + 1 : i + 2] == "'":
+                    i += 2
+                    continue
+                quote = ""
+        elif ch in "'\"" and prev in " \t\n[{,:":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        prev = ch
+        i += 1
+    return None
 
 
 def _only_comments(text: str) -> bool:

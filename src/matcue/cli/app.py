@@ -197,6 +197,9 @@ def _interrupted() -> None:
         # ``finally``). Leave at once rather than finalize an interpreter whose pipe
         # and meter threads were cut off mid-flight: under load that shutdown
         # sometimes ended by SIGINT (exit -2) after the line above was printed.
+        helpers = sys.modules.get("matcue.speech.helpers")
+        if helpers is not None:  # os._exit skips atexit: stop speech helpers, remove
+            helpers.close_all()  # their scratch folder (else matcue-tts-* are left)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

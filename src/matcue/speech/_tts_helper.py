@@ -411,8 +411,26 @@ def _write_all(fd: int, blob: bytes) -> None:
         view = view[n:]
 
 
+def _remove_scratch_if_orphaned(parent: int) -> None:
+    """The parent died without closing its pool (SIGKILL): remove the pool's
+    scratch folder (our TMPDIR, made by the parent) so nothing is left behind."""
+    scratch = os.environ.get("TMPDIR", "")
+    if os.getppid() != parent and os.path.basename(scratch).startswith("matcue-tts-"):
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def zygote(library: str) -> int:
     """Serve requests on stdin/stdout until stdin closes."""
+    parent = os.getppid()
+    try:
+        return _zygote(library)
+    finally:
+        _remove_scratch_if_orphaned(parent)
+
+
+def _zygote(library: str) -> int:
     global _reply_fd
     out_fd = _reply_fd = os.dup(1)
     _silence_stdio()  # nothing but replies may reach the pipe to the parent

@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,9 +63,18 @@ def _helper_command(mode: str, library: str) -> list[str]:
     return [sys.executable, str(HELPER_SCRIPT), mode, library]
 
 
-def _popen(mode: str, library: str, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+def _popen(
+    mode: str, library: str, stderr: IO[bytes], tmpdir: str | None = None
+) -> subprocess.Popen[bytes]:
+    env = None
+    if tmpdir is not None:
+        # The helper's scratch folders go inside the pool's own folder, which the
+        # pool removes on close: a helper killed mid-phrase cannot clean up after
+        # itself, and left empty matcue-tts-* folders in the system temp folder.
+        env = {**os.environ, "TMPDIR": tmpdir}
     return subprocess.Popen(
         _helper_command(mode, library),
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -76,9 +86,9 @@ def _popen(mode: str, library: str, stderr: IO[bytes]) -> subprocess.Popen[bytes
 class _Zygote:
     """One zygote process; one request at a time (the pool guarantees it)."""
 
-    def __init__(self, library: str) -> None:
+    def __init__(self, library: str, tmpdir: str | None = None) -> None:
         self._stderr = tempfile.TemporaryFile(prefix="matcue-tts-")
-        self.proc = _popen("zygote", library, self._stderr)
+        self.proc = _popen("zygote", library, self._stderr, tmpdir)
         self.child_pid: int | None = None
         try:
             hello, _ = self._read_reply()
@@ -159,6 +169,7 @@ class HelperPool:
             raise ValueError("fork isolation needs os.fork, which this platform lacks")
         self.library = library
         self.isolation = isolation
+        self.tmpdir: str | None = tempfile.mkdtemp(prefix="matcue-tts-")
         self._lock = threading.Lock()
         self._idle: list[_Zygote] = []
         self._all: list[_Zygote] = []
@@ -196,7 +207,7 @@ class HelperPool:
         finally:
             for zygote in dead:
                 zygote.kill()  # reap it and close its pipes (no leaked files)
-        zygote = _Zygote(self.library)  # outside the lock: starting takes ~0.1 s
+        zygote = _Zygote(self.library, self.tmpdir)  # outside the lock: starting takes ~0.1 s
         with self._lock:
             self._all.append(zygote)
             closed = self._closed
@@ -224,7 +235,7 @@ class HelperPool:
             with self._lock:
                 if self._closed:
                     raise SpeechError("the pyttsx3 helpers were closed")
-                proc = _popen("once", self.library, err)
+                proc = _popen("once", self.library, err, self.tmpdir)
                 self._once.add(proc)
             try:
                 timeout = float(request.get("timeout") or 30.0) + proto.GRACE_S
@@ -271,11 +282,14 @@ class HelperPool:
             # that thread gets an error now instead of waiting for the phrase.
             zygote.close(kill=kill)
         _POOLS.discard(self)
+        tmpdir, self.tmpdir = self.tmpdir, None
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
     def __del__(self) -> None:
         # An engine dropped without close(): stop its helpers now, not at exit.
         with contextlib.suppress(Exception):
-            if self._all or self._once:
+            if self._all or self._once or self.tmpdir is not None:
                 self.close(kill=True)
 
     def _forget_after_fork(self) -> None:
@@ -285,6 +299,7 @@ class HelperPool:
         zygotes, self._all, self._idle = self._all, [], []
         self._once = set()
         self._closed = True
+        self.tmpdir = None  # the parent's to remove, not this copy's
         for zygote in zygotes:
             zygote.forget()
 
@@ -293,7 +308,8 @@ _POOLS: weakref.WeakSet[HelperPool] = weakref.WeakSet()
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """Stop every pool's helpers and remove their scratch folders (also at exit)."""
     for pool in list(_POOLS):
         with contextlib.suppress(Exception):
             pool.close(kill=True)
@@ -312,4 +328,4 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-__all__ = ["HelperPool", "default_isolation", "ISOLATIONS"]
+__all__ = ["HelperPool", "close_all", "default_isolation", "ISOLATIONS"]
