@@ -423,7 +423,7 @@ class Mp3FrameSink:
 LAME_OUTPUT_SCALE = 0.95
 """A LAME-encoded file decodes to 0.95 times the samples it was given (-0.446 dB,
 at every rate and bitrate; ffmpeg's own libmp3lame does the same). Measured with
-ffmpeg's and dr_mp3's decoders in tests/test_mp3.py; :func:`matcue.export.write_mp3`
+ffmpeg's and dr_mp3's decoders in tests/test_mp3.py; :func:`matcue.writers.mp3.write_mp3`
 divides by it, so loudness and peaks are those of the mix."""
 
 MP3_TRUE_PEAK_MARGIN_DB = 1.0
