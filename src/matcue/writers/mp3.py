@@ -35,9 +35,10 @@ memory stays a few hundred KB whatever the session's length."""
 class Mp3Encoder:
     """lameenc in a worker thread, writing into an :class:`~matcue.mp3.Mp3FrameSink`.
 
-    ``lame_encode_buffer`` runs with the GIL released (lameenc >= 1.4), so encoding
-    in a thread uses the second core while the caller mixes the next chunk, with
-    no process, pipe or copy. The thread owns the encoder and the file until
+    lameenc (1.9, the version required) runs ``lame_encode_buffer`` with the GIL
+    released: a busy Python loop beside an encoding thread kept most of its speed
+    here. So a thread uses the second core while the caller mixes the next chunk,
+    with no child process or pipes. The thread owns the encoder and the file until
     :meth:`finish` (or :meth:`abort`) has joined it. Call :meth:`write` with int16
     blocks, ``(n,)`` (mono) or ``(n, 2)``; the bytes do not depend on how the
     session is split into blocks.
