@@ -24,9 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from matcue.dsp import StreamingFIR, iir_impulse_response
 from matcue.errors import InputError
+from matcue.loudness import LoudnessMeter
 
 log = logging.getLogger(__name__)
 
@@ -335,10 +338,6 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
     is installed (pydub decodes such files whole). A file that cannot be read or
     holds only silence raises :class:`InputError` naming the path and the reason.
     """
-    import soundfile as sf
-
-    from matcue.loudness import LoudnessMeter
-
     p = Path(path)
     if not p.is_file():
         reason = "no such file" if not p.exists() else "not a file"
@@ -381,8 +380,6 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
 
 
 def _soundfile_blocks(path: Path, rate: int):  # noqa: ANN202 - a generator
-    import soundfile as sf
-
     # Open once here so a bad file fails now, inside load_bed_file's try.
     f = sf.SoundFile(str(path))
 
@@ -477,8 +474,6 @@ def _resampled(blocks, src: int, dst: int):  # noqa: ANN001, ANN202
     if src == dst:
         yield from blocks
         return
-    import soxr
-
     stream = None
     pending = None
     for block in blocks:
