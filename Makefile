@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[studio]'
 	touch $@
 
 $(TESTSTAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)

@@ -8,6 +8,7 @@ is one module plus one import line below.
 from __future__ import annotations
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
+from . import studio as _studio  # noqa: F401  (registers 'matcue studio')
 from .app import handle_errors, main, run
 
 __all__ = ["handle_errors", "main", "run"]
