@@ -12,7 +12,13 @@ For each length it renders the built-in ``control`` routine fitted with
 It prints one table and a PASS/FAIL line per target of issue 6, and always exits
 0 (a benchmark is read, not gated). ``docs/performance.md`` explains the columns.
 
-Usage: ``python bench/run.py [--minutes 10 30 60] [--routine control] [--keep DIR]``.
+Then the natural voice's own figures (issue 11), on ``thaw`` with the default
+engine (piper with the bundled Joe): cold (empty cache) and warm wall time, peak
+memory of the largest process (the render or a piper worker), and synthesis
+speed in seconds of speech per second of the cold render's extra time.
+
+Usage: ``python bench/run.py [--minutes 10 30 60] [--routine control] [--keep DIR]
+[--no-voice]``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ CHUNK_SECONDS = 10.0
 TARGET_COLD = 2.0
 TARGET_WARM = 1.2
 TARGET_MEMORY_MB = 150.0
+VOICE_ROUTINE = "thaw"
+TARGET_VOICE_COLD_S = 10.0
+TARGET_VOICE_MEMORY_MB = 400.0
 MEMORY_GROWTH_MB = 15.0
 """More than this between the shortest and the longest session counts as growing."""
 LINEARITY = 1.33
@@ -193,6 +202,45 @@ def bench_length(routine: str, minutes: float, work: Path) -> tuple[Run, Run, di
     return runs[0], runs[1], enc
 
 
+def bench_voice(work: Path) -> list[str]:
+    """thaw cold and warm with the default voice: the figures of issue 11."""
+    cache = work / "cache-voice"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    env = {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
+    walls: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    timeline = work / "voice.json"
+    for label in ("cold", "warm"):
+        out = work / f"voice-{label}.mp3"
+        args = ["--child-render", VOICE_ROUTINE, "--no-transcript", "-o", str(out)]
+        wall, data = _child([*args, "--timeline", str(timeline)], env, 600)
+        walls[label] = wall
+        peaks[label] = max(data["main_peak_mb"], data["children_peak_mb"])
+        cpu[label] = data["cpu_s"]
+        print(f"  {VOICE_ROUTINE} voice {label}: {wall:.1f} s", file=sys.stderr, flush=True)
+    events = json.loads(timeline.read_text(encoding="utf-8"))
+    speech = sum(e["end"] - e["start"] for e in events if e.get("kind") == "speech")
+    synthesis = max(walls["cold"] - walls["warm"], 1e-6)
+    same = (work / "voice-cold.mp3").read_bytes() == (work / "voice-warm.mp3").read_bytes()
+    peak = max(peaks.values())
+    return [
+        "",
+        f"voice: {VOICE_ROUTINE} with the default engine (piper, en_US-joe-medium)",
+        f"  cold {walls['cold']:.1f} s (cpu/wall {cpu['cold'] / walls['cold']:.2f}), "
+        f"warm {walls['warm']:.1f} s; {speech:.0f} s of speech synthesized at "
+        f"{speech / synthesis:.1f} s of speech per second; peak {peak:.0f} MB",
+        f"{_verdict(walls['cold'] <= TARGET_VOICE_COLD_S)}  {VOICE_ROUTINE} cold within "
+        f"{TARGET_VOICE_COLD_S:g} s: {walls['cold']:.1f} s",
+        f"{_verdict(peak <= TARGET_VOICE_MEMORY_MB)}  peak memory with the voice at most "
+        f"{TARGET_VOICE_MEMORY_MB:g} MB (largest process): {peak:.0f} MB",
+        f"{_verdict(cpu['cold'] / walls['cold'] >= 1.3)}  both cores busy during synthesis: "
+        f"cpu/wall {cpu['cold'] / walls['cold']:.2f}",
+        f"{_verdict(same)}  {VOICE_ROUTINE} cold and warm byte-identical",
+    ]
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -277,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 30, 60])
     parser.add_argument("--routine", default="control")
     parser.add_argument("--keep", type=Path, help="Keep the renders in this folder.")
+    parser.add_argument("--no-voice", action="store_true", help="Skip the voice figures.")
     opts = parser.parse_args(argv)
     work = opts.keep or Path(tempfile.mkdtemp(prefix="matcue-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -294,11 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             cold, warm, enc = bench_length(opts.routine, minutes, work)
             runs += [cold, warm]
             encodes[minutes] = enc
+        voice = [] if opts.no_voice else bench_voice(work)
     finally:
         if opts.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    for line in report(runs, encodes, opts.routine):
+    for line in report(runs, encodes, opts.routine) + voice:
         print(line)
     print(f"\n(bench took {time.perf_counter() - started:.0f} s; targets are read, not enforced)")
     return 0

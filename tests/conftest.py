@@ -2,6 +2,15 @@
 
 - A private phrase cache per test session, so tests never read or fill the
   user's cache.
+- A private folder for added voices, and a piper voice catalogue address that
+  cannot be reached, so no test touches the internet (the tests of `matcue
+  voices add` serve their own catalogue).
+- MATCUE_ENGINE=pyttsx3: the default engine is `auto` (piper with the bundled
+  Joe) since issue 11; `auto` stands for pyttsx3 in the suite, so that tests
+  about timing, mixing, output and the CLI, written against pyttsx3, keep it,
+  and the suite stays within its 10 minutes on 2 cores (a piper worker takes
+  about 2 s to start per render). tests/test_voice_natural.py removes it to
+  test the real default; the piper path is also tested with the tiny model.
 - A private temporary folder for the whole run (TMPDIR), checked when the run
   ends: anything left in it other than pytest's own folder fails the run. This
   guards the bug where the suite left empty ``matcue-tts-*`` folders in the
@@ -63,10 +72,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory):
-    old = os.environ.get("MATCUE_CACHE_DIR")
-    os.environ["MATCUE_CACHE_DIR"] = str(tmp_path_factory.mktemp("matcue-cache"))
+    private = {
+        "MATCUE_CACHE_DIR": str(tmp_path_factory.mktemp("matcue-cache")),
+        "MATCUE_VOICES_DIR": str(tmp_path_factory.mktemp("matcue-voices")),
+        "MATCUE_PIPER_CATALOGUE": "http://127.0.0.1:9/no-catalogue/voices.json",
+        "MATCUE_ENGINE": "pyttsx3",
+    }
+    old = {name: os.environ.get(name) for name in private}
+    os.environ.update(private)
     yield
-    if old is None:
-        os.environ.pop("MATCUE_CACHE_DIR", None)
-    else:
-        os.environ["MATCUE_CACHE_DIR"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

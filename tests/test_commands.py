@@ -163,7 +163,9 @@ def test_desk_break_is_two_minutes_of_cat_cow(timelines):
 
 
 def test_voices_lists_id_name_languages():
-    r = CliRunner().invoke(main, ["voices"])
+    # `matcue voices` alone is the all-engine table since issue 11 (tested in
+    # test_voice_natural.py); one engine's list, id/name/languages, needs --engine.
+    r = CliRunner().invoke(main, ["voices", "--engine", "pyttsx3"])
     assert r.exit_code == 0
     rows = [line.split("\t") for line in r.output.splitlines()]
     assert len(rows) > 20 and all(len(row) == 3 for row in rows)
@@ -186,12 +188,14 @@ def test_unknown_voice_suggests_and_says_how_to_list(tmp_path):
     assert not (tmp_path / "o.mp3").exists()
 
 
-def test_piper_without_a_model_says_what_to_pass(tmp_path):
+def test_piper_without_a_model_speaks_the_bundled_voice(tmp_path):
+    """Before issue 11 this was an error asking for --voice-model; piper now has a
+    bundled voice (en_US-joe-medium), named in the transcript."""
     r = CliRunner().invoke(
         main, ["render", "desk-break", "--engine", "piper", "-o", str(tmp_path / "o.mp3")]
     )
-    assert r.exit_code == 2
-    assert "--voice-model" in r.output
+    assert r.exit_code == 0, r.output
+    assert "\nvoice: en_US-joe-medium\n" in (tmp_path / "o.vtt").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- check agrees with render
@@ -209,12 +213,12 @@ def _routine(tmp_path, defaults: str) -> Path:
         (
             "  engine: bogus\n",
             "3: defaults.engine: unknown speech engine 'bogus'. "
-            "Engines: pyttsx3, espeak-ng, piper.",
+            "Engines: auto, pyttsx3, espeak-ng, piper.",
         ),
         (
             "  voice: nope\n",
             "3: defaults.voice: pyttsx3 has no voice 'nope'. Close matches: ne, nog. "
-            "Run `matcue voices` to list the voices this engine has.",
+            "Run `matcue voices --engine pyttsx3` to list the voices this engine has.",
         ),
         ("  volume: 0\n", "3: defaults.volume: must be more than 0, got 0"),
     ],
@@ -257,7 +261,8 @@ def test_unknown_engine_flag_is_named(tmp_path):
     r = CliRunner().invoke(main, ["render", "thaw", "--engine", "festival", "-o", str(out)])
     assert r.exit_code == 2 and not out.exists()
     assert r.output.splitlines() == [
-        "matcue: --engine: unknown speech engine 'festival'. Engines: pyttsx3, espeak-ng, piper."
+        "matcue: --engine: unknown speech engine 'festival'. "
+        "Engines: auto, pyttsx3, espeak-ng, piper."
     ]
 
 

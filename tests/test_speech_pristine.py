@@ -152,10 +152,7 @@ def test_a_phrase_is_what_a_fresh_interpreter_says(engine, tmp_path) -> None:  #
     import soundfile as sf
 
     from matcue.speech.espeak_lib import ensure_libespeak
-
-    for text in OTHERS:  # give this process a history first
-        engine.synthesize(text, SpeechSettings())
-    ours = engine.synthesize(PHRASE, SpeechSettings())
+    from matcue.speech.pyttsx3_engine import ESPEAK_WPM_FACTOR
 
     library = ensure_libespeak().split(":", 1)[1]
 
@@ -170,6 +167,12 @@ def test_a_phrase_is_what_a_fresh_interpreter_says(engine, tmp_path) -> None:  #
         return done.stdout
 
     voice, rate, volume = json.loads(fresh(PYTTSX3_DEFAULTS).strip().splitlines()[-1])
+    # matcue asks eSpeak for the rate that speaks the measured words per minute
+    # (issue 11); ask it for the rate a fresh pyttsx3 applies, to compare like with like.
+    settings = SpeechSettings(rate=round(rate * ESPEAK_WPM_FACTOR))
+    for text in OTHERS:  # give this process a history first
+        engine.synthesize(text, settings)
+    ours = engine.synthesize(PHRASE, settings)
     wav = tmp_path / "ref.wav"
     fresh(RAW_ESPEAK, PHRASE, str(wav), voice, str(rate), str(volume))
     ref, ref_rate = sf.read(wav, dtype="float32")

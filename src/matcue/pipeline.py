@@ -28,8 +28,6 @@ from .timeline import Timeline
 log = logging.getLogger(__name__)
 
 CUE_SUFFIXES = (".cue", ".txt")
-DEFAULT_RATE = 200
-"""Words per minute assumed for an engine that does not say what it speaks at."""
 
 
 @dataclass
@@ -220,18 +218,13 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
     pyttsx3, or espeak-ng where the program is installed; piper's voices live in
     the model file given at render time."""
     from .errors import EngineUnavailable, MatcueError
-    from .speech import engine_name, get_engine, match_voice
+    from .speech import get_engine, match_voice
 
     if not settings.voice:
         return
     try:
-        engine = get_engine(settings.engine)
-        if engine_name(settings.engine) == "piper":
-            if not settings.voice_model:
-                return  # render says --voice-model is needed; the voice waits for it
-            voices = engine.voices(settings.voice_model)  # type: ignore[call-arg]
-        else:
-            voices = engine.voices()
+        engine = get_engine(settings.engine, voice=settings.voice)
+        voices = engine.voices(settings.voice_model)
     except MatcueError:
         if engine_required:
             raise
@@ -357,9 +350,8 @@ def _prepare(
         for i, text in enumerate(phrases, start=1):
             clips[text] = synth.get(text)
             bar(i / max(len(phrases), 1))
-        meta = _meta(source, settings, synth.engine)  # the engine that spoke, for tags
-        default_rate = getattr(synth.engine, "default_rate", None)
-        rate = settings.rate or (default_rate() if callable(default_rate) else DEFAULT_RATE)
+        meta = _meta(source, settings, synth.engine, synth.settings)  # what spoke, for tags
+        rate = settings.rate or synth.engine.default_rate()
     log.debug("synthesis done: %d phrases", len(clips))
 
     advisor = OverrunAdvisor(
@@ -476,7 +468,7 @@ def render(
     return result
 
 
-def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
+def _meta(source: Source, settings: Settings, engine: Any, speech: Any = None) -> dict[str, str]:
     """The settings a session was made with, as recorded in its tags and transcript
     (the cue script's ``@meta`` supplies ``breath``: the cycles actually paced).
 
@@ -486,8 +478,6 @@ def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
     from .mix import MixSettings
     from .sounds import BED_NAMES
 
-    default = getattr(engine, "default_voice", None)
-    voice = settings.voice or (default() if callable(default) else None)
     meta = {"routine": source.name}
     if source.routine is not None:
         meta["pace"] = str(settings.pace)
@@ -495,12 +485,7 @@ def _meta(source: Source, settings: Settings, engine: Any) -> dict[str, str]:
         if settings.minutes:
             meta["minutes"] = f"{settings.minutes:g}"
     meta["engine"] = engine.name
-    if engine.name == "piper":
-        # piper speaks speaker 0 of a multi-speaker model unless told otherwise
-        meta["voice"] = voice or "0"
-        meta["model"] = Path(settings.voice_model or "").name
-    else:
-        meta["voice"] = voice or "default"
+    meta.update(engine.describe(speech if speech is not None else speech_settings(settings)))
     meta["rate"] = str(settings.rate) if settings.rate else "default"
     meta["volume"] = f"{settings.volume:g}" if settings.volume is not None else "1"
     meta["chime"] = "on" if settings.chime else "off"

@@ -38,7 +38,7 @@ class Settings:
     minutes: float | None = None
     """Fit the session to about this many minutes."""
     verbosity: str = "full"
-    engine: str = "pyttsx3"
+    engine: str = "auto"
     voice: str | None = None
     rate: int | None = None
     volume: float | None = None

@@ -111,7 +111,11 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--engine", help="Speech engine: pyttsx3 (default), espeak-ng, piper."),
+        click.option(
+            "--engine",
+            help="Speech engine: auto (default: the bundled piper voice where piper runs, "
+            "else pyttsx3), pyttsx3 (the system voices), espeak-ng, piper.",
+        ),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
         click.option(
             "--rate", type=Number("rate", integer=True), help="Speaking rate, words per minute."

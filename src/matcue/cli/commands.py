@@ -209,23 +209,3 @@ def schema() -> None:
     from ..routine import routine_schema
 
     click.echo(json.dumps(routine_schema(), indent=2))
-
-
-@main.command()
-@click.option("--engine", default="pyttsx3", show_default=True, help="Speech engine.")
-@click.option(
-    "--voice-model",
-    type=click.Path(path_type=Path),
-    help="Voice model file whose speakers to list (required for piper).",
-)
-@handle_errors
-def voices(engine: str, voice_model: Path | None) -> None:
-    """List the voices of a speech engine: id, name, languages.
-
-    For piper, the speakers of the model given with --voice-model."""
-    from ..speech import SpeechSettings, list_voices
-
-    model = str(voice_model) if voice_model is not None else None
-    for v in list_voices(engine, SpeechSettings(engine=engine, model=model)):
-        langs = ",".join(v.languages)
-        click.echo(f"{v.id}\t{v.name}\t{langs}")

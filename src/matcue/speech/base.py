@@ -1,18 +1,42 @@
-"""The speech-engine protocol shared by every engine."""
+"""The speech-engine protocol shared by every engine, and the helpers engines share
+for choosing a voice (kept here, not in ``matcue.speech``, so no engine imports the
+package that imports it)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from matcue.errors import InputError
+from matcue.errors import EngineUnavailable, InputError
 
 RATE_LIMITS = (60, 450)
 """Speaking rates (words per minute) matcue accepts, from the command line, a routine
 or a library caller: espeak-ng speaks no slower than 80 wpm and becomes hard to follow
 above 450, whatever it is asked."""
+
+DEFAULT_RATE = 155
+"""The speaking rate (words per minute) when none is chosen, on every engine: calm,
+as a teacher guiding a class speaks (recorded guided practice runs at about 140-160
+wpm; audiobooks at 150-160). Each engine maps it to its own control through a
+calibration for the voice, so 155 means 155 measured words per minute."""
+
+CALIBRATION_TEXT = (
+    "Breathe in slowly through the nose.",
+    "Hold the breath for a moment.",
+    "Now breathe out, and let the shoulders soften.",
+    "Reach both arms up toward the ceiling.",
+    "Fold forward gently, keeping the knees soft.",
+)
+"""The passage words per minute are measured on (calibration and tests): guiding
+sentences of ordinary length, spoken as one phrase with its sentence pauses."""
+
+
+def words_per_minute(text: str, seconds: float) -> float:
+    """Words in ``text`` per minute of ``seconds`` (its trimmed clip's length)."""
+    return len(text.split()) * 60.0 / seconds
 
 
 @dataclass(frozen=True)
@@ -21,6 +45,12 @@ class Voice:
     name: str
     languages: tuple[str, ...] = ()
     gender: str | None = None
+    quality: str | None = None
+    """The voice's quality class where the engine has one (piper: x_low..high)."""
+    licence: str | None = None
+    """The voice's own licence where known (piper voices carry one in their model card)."""
+    installed: bool = True
+    """False for a voice that can be added (``matcue voices add``) but is not here."""
 
 
 @dataclass(frozen=True)
@@ -37,11 +67,11 @@ class Clip:
 
 @dataclass(frozen=True)
 class SpeechSettings:
-    engine: str = "pyttsx3"
+    engine: str = "auto"
     voice: str | None = None
     """Engine-specific voice id; None = the engine's default."""
     rate: int | None = None
-    """Words per minute; None = the engine's default."""
+    """Words per minute; None = :data:`DEFAULT_RATE`."""
     volume: float | None = None
     """0..1; None = the engine's default."""
     model: str | None = None
@@ -50,6 +80,9 @@ class SpeechSettings:
 
 
 class Engine(Protocol):
+    """What matcue needs from a speech engine. An engine is made by its factory
+    (:class:`EngineFactory`), registered in :mod:`matcue.speech.registry`."""
+
     name: str
 
     def version(self) -> str:
@@ -58,11 +91,42 @@ class Engine(Protocol):
         It goes into cache keys."""
         ...
 
-    def voices(self) -> list[Voice]: ...
+    def voices(self, model: str | None = None) -> list[Voice]:
+        """The voices this engine can speak with (``model``: a voice model file for
+        engines that take one; others ignore it)."""
+        ...
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Speak ``text``. Raises SpeechError naming the text on failure or empty output."""
         ...
+
+    def default_rate(self) -> int:
+        """Words per minute when ``settings.rate`` is None."""
+        ...
+
+    def default_voice(self) -> str | None:
+        """The voice spoken when none is chosen (for tags and transcripts)."""
+        ...
+
+    def describe(self, settings: SpeechSettings) -> dict[str, str]:
+        """What a render with ``settings`` speaks with, for tags and the transcript:
+        at least ``voice``; engines with model files add ``model``."""
+        ...
+
+    def helper_pids(self) -> list[int]:
+        """Process ids of the engine's helper processes (none may outlive close)."""
+        ...
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the helper processes; ``kill`` stops a phrase in progress."""
+        ...
+
+
+class EngineFactory(Protocol):
+    """An engine class (or any callable) registered under a name: ``workers`` is how
+    many phrases the synthesizer may ask for at once."""
+
+    def __call__(self, *, workers: int = 1) -> Engine: ...
 
 
 def check_rate(rate: int | None) -> None:
@@ -71,3 +135,50 @@ def check_rate(rate: int | None) -> None:
         raise InputError(
             f"speech rate must be {RATE_LIMITS[0]}..{RATE_LIMITS[1]} words per minute, got {rate}"
         )
+
+
+def check_volume(volume: float | None) -> None:
+    """Reject a volume outside (0, 1]."""
+    if volume is not None and not 0.0 < volume <= 1.0:
+        raise InputError(f"speech volume must be in (0, 1], got {volume}")
+
+
+LIST_VOICES_HINT = "Run `{command}` to list the voices this engine has."
+
+
+def voices_command(engine: str, model: str | None = None) -> str:
+    """The ``matcue voices`` command line that lists ``engine``'s voices (for hints)."""
+    import shlex
+
+    command = "matcue voices"
+    if engine != "auto":
+        command += f" --engine {shlex.quote(engine)}"
+    if model:
+        command += f" --voice-model {shlex.quote(str(model))}"
+    return command
+
+
+def match_voice(voices: list[Voice], wanted: str, engine: str, model: str | None = None) -> str:
+    """Map a user's voice choice to a voice id.
+
+    Accepts the id (``gmw/en-us``), its last part (``en-us``) or the name
+    (``English (America)``), case-insensitively. An unknown voice raises
+    EngineUnavailable naming a few close matches and the command that lists
+    the voices (with ``model``, the voice model's speakers).
+    """
+    key = wanted.strip().casefold()
+    for v in voices:
+        if key == v.id.casefold():
+            return v.id
+    for v in voices:
+        if key in (v.id.rsplit("/", 1)[-1].casefold(), v.name.casefold()):
+            return v.id
+    names = sorted(
+        {v.id.rsplit("/", 1)[-1] for v in voices}
+        | {v.id for v in voices}
+        | {v.name for v in voices}
+    )
+    close = difflib.get_close_matches(wanted, names, n=4, cutoff=0.5)
+    hint = f" Close matches: {', '.join(close)}." if close else ""
+    listing = LIST_VOICES_HINT.format(command=voices_command(engine, model))
+    raise EngineUnavailable(f"{engine} has no voice {wanted!r}.{hint} {listing}")

@@ -10,8 +10,13 @@ the same cache at once both succeed (the last rename wins; both wrote the same
 bytes). Each entry carries a header with a checksum; a truncated or corrupt
 entry is logged as a warning and treated as a miss, so it is synthesized again.
 
-Layout: ``<root>/clips/<key[:2]>/<key>.clip``. Clearing the cache is deleting
-the directory (``matcue`` recreates it).
+Layout: ``<root>/clips/<key[:2]>/<key>.clip``. Clearing the cache is
+``matcue cache clear`` (or deleting the directory; ``matcue`` recreates it).
+
+The clips are bounded: after each render the least recently used are deleted
+until they take at most :func:`max_bytes` (default :data:`DEFAULT_MAX_MB` MB,
+``MATCUE_CACHE_MAX_MB`` to change it). A clip read from the cache is touched, so
+its modification time is its last use.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from matcue.speech.base import SpeechSettings
 logger = logging.getLogger(__name__)
 
 ENV_VAR = "MATCUE_CACHE_DIR"
+MAX_ENV_VAR = "MATCUE_CACHE_MAX_MB"
+DEFAULT_MAX_MB = 1024
+"""The clips' size cap by default: 1 GB holds the speech of about 30 one-hour
+sessions (a render's clips take about 2.5 MB per minute of speech at 44.1 kHz)."""
 MAGIC = b"MCQCLIP1"
 _HEADER = struct.Struct("<8sIQ32s")  # magic, sample rate, sample count, sha256 of data
 HEADER_SIZE = _HEADER.size
@@ -47,6 +56,37 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("matcue"))
+
+
+def max_bytes() -> int:
+    """The clips' size cap: ``$MATCUE_CACHE_MAX_MB`` megabytes if set (0: keep
+    nothing), else :data:`DEFAULT_MAX_MB`. A value that is not a number >= 0 is
+    ignored with a warning."""
+    raw = os.environ.get(MAX_ENV_VAR)
+    if raw:
+        try:
+            mb = float(raw)
+            if mb >= 0 and mb == mb and mb != float("inf"):
+                return int(mb * 1024 * 1024)
+        except ValueError:
+            pass
+        _warn_once(
+            "max",
+            Path(raw),
+            "%s=%r is not a number of megabytes >= 0; using %d",
+            MAX_ENV_VAR,
+            raw,
+            DEFAULT_MAX_MB,
+        )
+    return DEFAULT_MAX_MB * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheInfo:
+    root: Path
+    clips: int
+    bytes: int
+    max_bytes: int
 
 
 def _settings_dict(settings: SpeechSettings | dict[str, Any]) -> dict[str, Any]:
@@ -179,6 +219,10 @@ class ClipCache:
         except ValueError as exc:
             logger.warning("corrupt cached clip %s (%s); synthesizing again", path, exc)
             return None
+        try:
+            os.utime(path)  # its last use, for least-recently-used eviction
+        except OSError:
+            pass
         return samples
 
     def put(self, key: str, samples: np.ndarray, sample_rate: int) -> Path:
@@ -201,22 +245,58 @@ class ClipCache:
             )
         return path
 
-    def clear(self) -> int:
-        """Delete every cached clip; returns how many were removed."""
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(last use, size, path) of every clip."""
+        found = []
+        for entry in (self.root / "clips").glob("*/*.clip"):
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            found.append((st.st_mtime, st.st_size, entry))
+        return found
+
+    def info(self) -> CacheInfo:
+        entries = self._entries()
+        return CacheInfo(self.root, len(entries), sum(e[1] for e in entries), max_bytes())
+
+    def evict(self, limit: int | None = None) -> int:
+        """Delete the least recently used clips until the rest take at most ``limit``
+        bytes (default :func:`max_bytes`); returns how many were removed."""
+        limit = max_bytes() if limit is None else limit
+        entries = sorted(self._entries(), key=lambda e: (e[0], str(e[2])))
+        total = sum(e[1] for e in entries)
         removed = 0
-        clips = self.root / "clips"
-        if not clips.exists():
-            return 0
-        for entry in clips.glob("*/*.clip"):
+        for _used, size, entry in entries:
+            if total <= limit:
+                break
             try:
                 entry.unlink()
-                removed += 1
+            except FileNotFoundError:
+                pass
             except OSError as exc:
                 logger.warning("cannot remove %s (%s)", entry, exc)
+                continue
+            total -= size
+            removed += 1
         return removed
 
+    def clear(self) -> int:
+        """Delete every cached clip; returns how many were removed."""
+        return self.evict(0)
 
-__all__ = ["ClipCache", "cache_key", "default_cache_dir", "write_entry", "ENV_VAR"]
+
+__all__ = [
+    "DEFAULT_MAX_MB",
+    "ENV_VAR",
+    "MAX_ENV_VAR",
+    "CacheInfo",
+    "ClipCache",
+    "cache_key",
+    "default_cache_dir",
+    "max_bytes",
+    "write_entry",
+]
 
 
 class JsonEntries:

@@ -17,11 +17,21 @@ import subprocess
 import numpy as np
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
+from matcue.speech.base import (
+    DEFAULT_RATE,
+    Clip,
+    SpeechSettings,
+    Voice,
+    check_rate,
+    match_voice,
+)
 from matcue.speech.stretch import is_silent, trim_silence
 
 DEFAULT_WPM = 175
 """espeak-ng's speed without ``-s``."""
+
+ESPEAK_WPM_FACTOR = 1.04
+"""Measured words per minute over the ``-s`` setting (as in the pyttsx3 engine)."""
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +89,7 @@ class EspeakCliEngine:
 
     name = "espeak-ng"
 
-    def __init__(self) -> None:
+    def __init__(self, *, workers: int = 1) -> None:
         self._voices: list[Voice] | None = None
         self._version: str | None = None
 
@@ -114,10 +124,23 @@ class EspeakCliEngine:
         return self._version
 
     def default_rate(self) -> int:
-        """Words per minute when no rate is chosen: espeak-ng's own default."""
-        return DEFAULT_WPM
+        """Words per minute when no rate is chosen (the same on every engine)."""
+        return DEFAULT_RATE
 
-    def voices(self) -> list[Voice]:
+    def default_voice(self) -> str | None:
+        return None
+
+    def describe(self, settings: SpeechSettings) -> dict[str, str]:
+        return {"voice": settings.voice or "default"}
+
+    def helper_pids(self) -> list[int]:
+        """None: each phrase's program has finished when synthesize returns."""
+        return []
+
+    def close(self, *, kill: bool = False) -> None:
+        """Nothing to stop (one program per phrase)."""
+
+    def voices(self, model: str | None = None) -> list[Voice]:
         """Voices from ``espeak-ng --voices``; ids are the voice files, lower-cased."""
         if self._voices is None:
             out = self._run(["--voices"]).decode("utf-8", "replace")
@@ -141,16 +164,14 @@ class EspeakCliEngine:
 
     def synthesize(self, text: str, settings: SpeechSettings) -> Clip:
         """Run ``espeak-ng --stdout`` once for ``text`` and return the trimmed clip."""
-        from matcue.speech import match_voice
-
         if not text or not text.strip():
             raise SpeechError(f"cannot speak empty text {text!r}")
         args = ["--stdout", "-b", "1"]  # -b 1: the text on stdin is UTF-8
         if settings.voice:
             args += ["-v", match_voice(self.voices(), settings.voice, self.name)]
-        if settings.rate is not None:
-            check_rate(settings.rate)
-            args += ["-s", str(int(settings.rate))]
+        check_rate(settings.rate)
+        rate = settings.rate if settings.rate is not None else DEFAULT_RATE
+        args += ["-s", str(max(80, int(round(rate / ESPEAK_WPM_FACTOR))))]
         if settings.volume is not None:
             if not 0.0 < settings.volume <= 1.0:
                 raise InputError(f"speech volume must be in (0, 1], got {settings.volume}")

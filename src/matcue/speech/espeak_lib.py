@@ -133,8 +133,3 @@ def ensure_libespeak(*, prefer_bundled: bool = False) -> str:
                 logger.debug("using libespeak-ng: %s", _loaded)
                 return _loaded
         raise EngineUnavailable(NO_LIBESPEAK)
-
-
-def library_handle() -> ctypes.CDLL | None:
-    """The CDLL loaded by :func:`ensure_libespeak`, or None before it ran."""
-    return _handle

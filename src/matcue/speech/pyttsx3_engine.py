@@ -44,12 +44,15 @@ import numpy as np
 import soundfile as sf
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import Clip, SpeechSettings, Voice, check_rate
+from matcue.speech.base import DEFAULT_RATE, Clip, SpeechSettings, Voice, check_rate, match_voice
 from matcue.speech.espeak_lib import ensure_libespeak
 from matcue.speech.helpers import HelperPool, default_isolation
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
+
+ESPEAK_WPM_FACTOR = 1.04
+"""Measured words per minute over eSpeak's rate setting (see ``driver_rate``)."""
 
 WAIT_TIMEOUT_S = 30.0
 """How long to wait for the driver to finish one utterance's file."""
@@ -68,7 +71,6 @@ class _DriverState:
     finished: threading.Event = field(default_factory=threading.Event)
     errors: list[BaseException] = field(default_factory=list)
     default_voice: str | None = None
-    default_rate: int = 200
     default_volume: float = 1.0
     library: str = ""
 
@@ -122,8 +124,6 @@ def _driver_state() -> _DriverState:
         else:
             with contextlib.suppress(Exception):
                 state.default_voice = engine.getProperty("voice")
-            with contextlib.suppress(Exception):
-                state.default_rate = int(engine.getProperty("rate"))
             with contextlib.suppress(Exception):
                 state.default_volume = float(engine.getProperty("volume"))
         _STATE = state
@@ -190,10 +190,13 @@ class Pyttsx3Engine:
 
     name = "pyttsx3"
 
-    def __init__(self, *, timeout: float = WAIT_TIMEOUT_S, isolation: str | None = None) -> None:
+    def __init__(
+        self, *, workers: int = 1, timeout: float = WAIT_TIMEOUT_S, isolation: str | None = None
+    ) -> None:
         """``isolation``: "fork" (a zygote process forks a child per phrase; Linux)
         or "subprocess" (a fresh interpreter per phrase; everywhere, slower).
-        Default: "fork" where available."""
+        Default: "fork" where available. ``workers``: phrases are spoken by one
+        helper each, as many at once as the synthesizer asks."""
         self.timeout = timeout
         self.isolation = isolation or default_isolation()
         self._pool: HelperPool | None = None
@@ -209,8 +212,8 @@ class Pyttsx3Engine:
             parts.append(f"espeak-ng {_espeak_version()} ({kind})")
         return "; ".join(parts)
 
-    def voices(self) -> list[Voice]:
-        """Every voice the driver reports, as matcue Voices."""
+    def voices(self, model: str | None = None) -> list[Voice]:
+        """Every voice the driver reports, as matcue Voices (``model`` is ignored)."""
         state = _driver_state()
         with _LOCK, _quiet_stdout():
             raw = state.engine.getProperty("voices") or []
@@ -228,7 +231,22 @@ class Pyttsx3Engine:
 
     def default_rate(self) -> int:
         """Words per minute when no rate is chosen (for overrun advice)."""
-        return _driver_state().default_rate
+        return DEFAULT_RATE
+
+    def driver_rate(self, rate: int, state: _DriverState) -> int:
+        """The driver's rate setting that speaks ``rate`` measured words per minute.
+
+        eSpeak speaks a little faster than it is asked (measured on
+        CALIBRATION_TEXT with espeak-ng 1.52: 155 wpm at 150, 184 at 175, 213 at
+        200), so its setting is divided by :data:`ESPEAK_WPM_FACTOR`; the system
+        voices of macOS and Windows take the rate as given."""
+        if state.driver == "espeak":
+            return max(1, int(round(rate / ESPEAK_WPM_FACTOR)))
+        return int(rate)
+
+    def describe(self, settings: SpeechSettings) -> dict[str, str]:
+        voice = settings.voice or self.default_voice()
+        return {"voice": voice or "default"}
 
     def default_voice(self) -> str | None:
         """The id of the voice used when none is chosen (for tags and transcripts)."""
@@ -239,8 +257,6 @@ class Pyttsx3Engine:
 
         Raises EngineUnavailable naming close matches and how to list voices.
         """
-        from matcue.speech import match_voice
-
         resolved = self._resolved.get(voice)
         if resolved is None:
             resolved = self._resolved[voice] = match_voice(self.voices(), voice, self.name)
@@ -258,7 +274,7 @@ class Pyttsx3Engine:
         _check_settings(settings)
         state = _driver_state()
         voice = self.resolve_voice(settings.voice) if settings.voice else state.default_voice
-        rate = settings.rate if settings.rate is not None else state.default_rate
+        rate = self.driver_rate(settings.rate if settings.rate is not None else DEFAULT_RATE, state)
         volume = settings.volume if settings.volume is not None else state.default_volume
         request = {
             "text": text,

@@ -29,29 +29,63 @@ def is_silent(samples: np.ndarray) -> bool:
     return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK
 
 
+EDGE_FADE_S = 0.002
+"""The shortest fade at a clip's ends: where the sound starts (or stops) on the
+first (or last) sample, as eSpeak's clips can, with no margin to fade over, 2 ms
+of the sound itself are faded so the clip does not start with a click."""
+
+TRIM_TAIL_DB = -60.0
+"""Where a clip's end is found, relative to its peak: lower than the start's
+threshold, so a voice's decay (up to 25 ms above -45 dB, measured) is never cut."""
+
+
+def _fade(samples: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
+    """Raised-cosine fades over the first ``n_in`` and last ``n_out`` samples, so a
+    trimmed clip starts and ends on silence (no click at either end)."""
+    out = np.array(samples, dtype=np.float32, copy=True)
+    if n_in > 0:
+        out[:n_in] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in)).astype(np.float32)
+    if n_out > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n_out, 0, -1) / n_out)
+        out[len(out) - n_out :] *= ramp.astype(np.float32)
+    return out
+
+
 def trim_silence(
     samples: np.ndarray,
     sample_rate: int,
     *,
     margin: float = TRIM_MARGIN_S,
     threshold_db: float = TRIM_THRESHOLD_DB,
+    tail_db: float = TRIM_TAIL_DB,
 ) -> np.ndarray:
-    """Cut leading and trailing silence, keeping ``margin`` seconds on each side.
+    """Cut leading and trailing silence, keeping ``margin`` seconds on each side,
+    and fade the kept margins in and out.
 
     Engines pad their output with silence of varying length; trimming it means a
     cue starts when the timeline places it, not some tens of milliseconds later.
+    The start is where the clip first passes ``threshold_db`` (relative to its
+    peak), the end where it last passes ``tail_db``; the fades cover only the
+    margins, which lie below those levels, so no audible sound is removed.
     A silent clip is returned unchanged (callers decide whether that is an error).
     """
     samples = np.asarray(samples)
     if is_silent(samples):
         return samples
-    peak = float(np.max(np.abs(samples)))
-    threshold = peak * 10.0 ** (threshold_db / 20.0)
-    loud = np.flatnonzero(np.abs(samples) > threshold)
+    level = np.abs(samples)
+    peak = float(np.max(level))
+    loud = np.flatnonzero(level > peak * 10.0 ** (threshold_db / 20.0))
+    tail = np.flatnonzero(level > peak * 10.0 ** (tail_db / 20.0))
     keep = int(round(margin * sample_rate))
     start = max(0, int(loud[0]) - keep)
-    end = min(len(samples), int(loud[-1]) + 1 + keep)
-    return samples[start:end]
+    end = min(len(samples), int(tail[-1]) + 1 + keep)
+    edge = int(round(EDGE_FADE_S * sample_rate))
+    n_in = max(int(loud[0]) - start, edge)
+    n_out = max(end - (int(tail[-1]) + 1), edge)
+    kept = samples[start:end]
+    n_in = min(n_in, len(kept) // 2)
+    n_out = min(n_out, len(kept) - n_in)
+    return _fade(kept, n_in, n_out)
 
 
 def time_stretch(samples: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,17 +29,27 @@ from types import TracebackType
 import numpy as np
 
 from matcue.errors import MatcueError, SpeechError
-from matcue.speech import get_engine
 from matcue.speech.base import Clip, Engine, SpeechSettings
 from matcue.speech.cache import ClipCache
+from matcue.speech.registry import get_engine
 from matcue.speech.stretch import trim_silence
 
 logger = logging.getLogger(__name__)
 
-PROCESSING_VERSION = "trim-45dB-10ms+dsp.resample_poly/3-pristine"
+PROCESSING_VERSION = "trim-45/60dB-10ms-fades+dsp.resample_poly+norm-23LUFS/4"
 """Part of every cache key: change it whenever ``process_clip`` or the way engines
 are driven changes output. /2: every pyttsx3 phrase is spoken by a pristine
-espeak (entries from the history-dependent /1 synthesizer are never reused)."""
+espeak (entries from the history-dependent /1 synthesizer are never reused).
+/4: fades at the trim points, the tail found at -60 dB, each clip normalised."""
+
+CLIP_LOUDNESS_LUFS = -23.0
+"""Every processed clip is brought to this loudness (BS.1770), whatever the engine:
+an engine's level varies from phrase to phrase (piper scales each sentence to full
+scale, measured: 1.35 LU SD and 6.2 LU range over a session), and the listener
+should hear every cue at the session's speech level. The mix sets the final level."""
+
+GATE_S = 0.4
+"""BS.1770 measures 400 ms blocks: a shorter clip is measured repeated to this length."""
 
 INLINE_MAX = 4
 """Up to this many phrases to synthesize, starting worker processes costs more
@@ -54,14 +64,41 @@ class SynthStats:
     misses: int = 0
 
 
+def clip_loudness(samples: np.ndarray, sample_rate: int) -> float:
+    """BS.1770 integrated loudness of a clip (LUFS); a clip shorter than one 400 ms
+    block is measured repeated, i.e. its K-weighted mean power."""
+    from matcue.loudness import integrated_loudness
+
+    n = int(math.ceil(GATE_S * sample_rate))
+    if 0 < len(samples) < n:
+        samples = np.tile(samples, int(math.ceil(n / len(samples))) + 1)
+    return float(integrated_loudness(samples, sample_rate))
+
+
+def normalise(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``samples`` at :data:`CLIP_LOUDNESS_LUFS` (never past full scale: a clip that
+    would clip is brought to its peak instead; speech has a crest factor well under
+    the 23 dB this leaves, so that does not happen with the built-in engines)."""
+    loudness = clip_loudness(samples, sample_rate)
+    if not math.isfinite(loudness):
+        return samples
+    gain = 10.0 ** ((CLIP_LOUDNESS_LUFS - loudness) / 20.0)
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak * gain > 1.0:
+        gain = 1.0 / peak
+    return (samples * np.float32(gain)).astype(np.float32)
+
+
 def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
-    """Trim ``clip`` and resample it to ``sample_rate``: float32 mono in [-1, 1]."""
+    """Trim ``clip``, resample it to ``sample_rate`` and normalise its loudness:
+    float32 mono in [-1, 1]."""
     samples = trim_silence(np.asarray(clip.samples, dtype=np.float32), clip.sample_rate)
     if clip.sample_rate != sample_rate:
         from ..dsp import resample_poly  # numpy only: scipy would cost ~70 MB of memory
 
         g = math.gcd(int(clip.sample_rate), int(sample_rate))
         samples = resample_poly(samples, sample_rate // g, clip.sample_rate // g)
+    samples = normalise(np.clip(samples, -1.0, 1.0).astype(np.float32), sample_rate)
     return np.clip(samples, -1.0, 1.0).astype(np.float32)
 
 
@@ -74,11 +111,6 @@ def _synthesize_one(engine: Engine, text: str, settings: SpeechSettings, rate: i
     except Exception as exc:
         raise SpeechError(f"{engine.name} failed to speak {text!r}: {exc}") from exc
     return process_clip(clip, rate)
-
-
-def _close_engine(closer: Callable[..., object], *, kill: bool) -> None:
-    """Engines with helper processes have ``close(*, kill=False)``."""
-    closer(kill=kill)
 
 
 class Synthesizer:
@@ -98,7 +130,9 @@ class Synthesizer:
         self.sample_rate = int(sample_rate)
         self.cache = cache
         self.workers = max(0, int(workers))
-        self.engine: Engine = get_engine(settings.engine)
+        self.engine: Engine = get_engine(
+            settings.engine, workers=max(1, self.workers), voice=settings.voice
+        )
         self.stats = SynthStats()
         self._engine_version: str | None = None
         self._clips: dict[str, np.ndarray] = {}
@@ -210,8 +244,7 @@ class Synthesizer:
 
     def helper_pids(self) -> list[int]:
         """Process ids of the engine's helper processes (for tests: none may outlive close)."""
-        pids = getattr(self.engine, "helper_pids", None)
-        return list(pids()) if callable(pids) else []
+        return list(self.engine.helper_pids())
 
     def close(self, *, terminate: bool = False) -> None:
         """Stop the workers and the engine's helper processes; pending work is cancelled.
@@ -223,14 +256,14 @@ class Synthesizer:
         for future in self._futures.values():
             future.cancel()
         self._futures.clear()
-        closer = getattr(self.engine, "close", None)
-        if terminate and callable(closer):
+        if terminate:
             # First: threads blocked on a helper's reply get an error at once.
-            _close_engine(closer, kill=True)
+            self.engine.close(kill=True)
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if callable(closer):
-            _close_engine(closer, kill=terminate)
+        self.engine.close(kill=terminate)
+        if self.cache is not None and not terminate and self.stats.misses:
+            self.cache.evict()  # the cap holds after every render that added clips
 
     def __enter__(self) -> Synthesizer:
         return self
@@ -244,4 +277,11 @@ class Synthesizer:
         self.close(terminate=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
 
 
-__all__ = ["Synthesizer", "SynthStats", "process_clip", "PROCESSING_VERSION"]
+__all__ = [
+    "CLIP_LOUDNESS_LUFS",
+    "PROCESSING_VERSION",
+    "SynthStats",
+    "Synthesizer",
+    "clip_loudness",
+    "process_clip",
+]
