@@ -6,7 +6,7 @@ For each length it renders the built-in ``control`` routine fitted with
 - cold: an empty phrase cache (``MATCUE_CACHE_DIR`` in a new temporary folder);
 - warm: the same render again on the cache the cold run filled;
 - then, untimed, the same session as WAV, whose PCM is given to the MP3 encoder
-  alone (lameenc, same bitrate, rate, channels and quality as ``export.write_mp3``)
+  alone (lameenc, same bitrate, rate, channels and quality as ``writers.mp3.write_mp3``)
   in another fresh subprocess: the reference a render is compared with.
 
 It prints one table and a PASS/FAIL line per target of issue 6, and always exits
@@ -86,8 +86,8 @@ def child_encode(wav: str) -> int:
     import lameenc
     import soundfile as sf
 
-    from matcue.export import write_mp3
     from matcue.settings import Settings
+    from matcue.writers.mp3 import write_mp3
 
     defaults = Settings()
     quality = inspect.signature(write_mp3).parameters["quality"].default

@@ -30,12 +30,12 @@ from matcue.export import (
     tags_from_timeline,
     timeline_to_json,
     vtt_text,
-    write_mp3,
     write_timeline_json,
     write_vtt,
-    write_wav,
 )
 from matcue.timeline import Chapter, Event, Timeline
+from matcue.writers.mp3 import write_mp3
+from matcue.writers.wav import write_wav
 
 SR = 22050
 

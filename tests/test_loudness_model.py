@@ -15,7 +15,8 @@ from test_mix import SR, session, speechlike
 
 from matcue.loudness import integrated_loudness
 from matcue.loudness_model import SessionLoudness
-from matcue.mix import MixSettings, _Mixer, render_chunks
+from matcue.mix import MixSettings, render_chunks
+from matcue.mixer import Mixer
 
 
 def clips() -> dict[str, np.ndarray]:
@@ -46,7 +47,7 @@ def test_the_model_predicts_the_loudness_of_the_output_it_leads_to(
 ) -> None:
     tl, clip_set, stream, out = rendered(settings)
     assert stream.modelled and stream.gain_db is not None
-    model = SessionLoudness(_Mixer(tl, clip_set, settings))
+    model = SessionLoudness(Mixer(tl, clip_set, settings))
     predicted = model.loudness(stream.gain_db)
     measured = integrated_loudness(out.astype(np.float64), SR)
     # Speech and bells are modelled exactly; a bed and tone leave out cross terms.
@@ -103,7 +104,7 @@ def test_a_model_that_misses_is_caught_and_the_render_redone(
     """A fake solver 4 dB off (and no cached gain to fall back on): the output is
     metered as it is made, the miss is seen, and the file is rendered again with a
     measured gain."""
-    from matcue import loudness_model
+    from matcue import loudness_model, mix
     from matcue.pipeline import load_source, render
     from matcue.settings import Settings
 
@@ -117,7 +118,7 @@ def test_a_model_that_misses_is_caught_and_the_render_redone(
     monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
     reference = tmp_path / "reference.mp3"
     render(load_source("desk-break"), Settings(), reference, transcript=False)
-    monkeypatch.setattr(loudness_model, "solve_gain", fake_solve_gain)
+    monkeypatch.setattr(mix, "solve_gain", fake_solve_gain)  # the name the stream calls
     monkeypatch.setattr(loudness_model.GainCache, "get", lambda self, key: None)
     out = tmp_path / "desk.mp3"
     with caplog.at_level(logging.WARNING, logger="matcue"):
@@ -131,7 +132,7 @@ def test_a_model_that_misses_is_caught_and_the_render_redone(
 def test_a_cached_gain_is_reused_and_a_wrong_one_is_caught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from matcue import loudness_model
+    from matcue import mix
     from matcue.pipeline import load_source, render
     from matcue.settings import Settings
 
@@ -144,7 +145,7 @@ def test_a_cached_gain_is_reused_and_a_wrong_one_is_caught(
     def no_solving(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("the gain should have come from the cache")
 
-    monkeypatch.setattr(loudness_model, "solve_gain", no_solving)
+    monkeypatch.setattr(mix, "solve_gain", no_solving)
     render(load_source("desk-break"), Settings(), second, transcript=False)
     assert second.read_bytes() == first.read_bytes()
 

@@ -346,6 +346,32 @@ def test_session_lands_on_target_by_ffmpeg(
     assert peak <= -1.0
 
 
+@pytest.mark.parametrize("channels", [1, 2])
+def test_output_meter_agrees_with_ours(spoken, channels: int) -> None:
+    """The output check is libebur128 (pyebur128) since it was found to agree with
+    matcue's own BS.1770 meter within 0.01 LU (and with ffmpeg, below). A swap that
+    broke this would mis-report every render's level and trigger (or hide) the
+    re-render of a missed target."""
+    tl = session(spoken)
+    stream = render_chunks(tl, spoken, MixSettings(bed="pink", breath_tone=True, channels=channels))
+    out = np.concatenate(list(stream))
+    assert stream.measured_lufs is not None
+    assert stream.measured_lufs == pytest.approx(integrated_loudness(out, SR), abs=0.01)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+@pytest.mark.parametrize("channels", [1, 2])
+def test_output_meter_agrees_with_ffmpeg(spoken, tmp_path: Path, channels: int) -> None:
+    """libebur128's reading of the output within 0.1 LU of ffmpeg's ebur128 filter
+    (which prints one decimal): the condition it replaced our meter under."""
+    tl = session(spoken)
+    stream = render_chunks(tl, spoken, MixSettings(bed="pink", breath_tone=True, channels=channels))
+    out = np.concatenate(list(stream))
+    path = tmp_path / "session.wav"
+    sf.write(path, out, SR, subtype="FLOAT")
+    assert stream.measured_lufs == pytest.approx(ffmpeg_ebur128(path)[0], abs=0.1)
+
+
 def test_nothing_clips_with_everything_on_and_pushed_loud(spoken, tmp_path: Path) -> None:
     tl = session(spoken)
     settings = MixSettings(

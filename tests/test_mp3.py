@@ -9,20 +9,23 @@ each burst by cross-correlation against the input.
 
 from __future__ import annotations
 
+import queue
 import shutil
 import struct
 import subprocess
 import threading
 from pathlib import Path
 
+import lameenc
 import numpy as np
 import pytest
 import soundfile as sf
 from mutagen.mp3 import MP3
 
 from matcue.errors import InputError, RenderError
-from matcue.export import write_mp3
-from matcue.mp3 import crc16_lame
+from matcue.export import float_to_int16
+from matcue.mp3 import LAME_OUTPUT_SCALE, crc16_lame, parse_frame_header
+from matcue.writers.mp3 import write_mp3
 
 CONFIGS = [(22050, 1), (22050, 2), (44100, 1), (44100, 2), (48000, 2)]
 
@@ -273,17 +276,17 @@ def test_miniaudio_dr_mp3_agrees(tmp_path: Path, sr: int, ch: int) -> None:
 
 
 @pytest.mark.parametrize("ch", [1, 2])
-def test_encoder_process_writes_the_same_bytes_as_in_process(tmp_path: Path, ch: int) -> None:
-    """The default encodes in a child process (the second core); it must not change a byte,
-    whatever the chunk sizes the mixer hands over."""
+def test_encoder_thread_writes_what_lameenc_writes_in_one_call(tmp_path: Path, ch: int) -> None:
+    """The encoder runs in a thread, fed blocks of whatever size the mixer hands over;
+    its audio frames must be exactly what lameenc makes of the whole PCM at once."""
     sr = 22050
     rng = np.random.default_rng(ch)
     x = (rng.standard_normal((7 * sr + 123, ch)) * 0.1).astype(np.float32)
     if ch == 1:
         x = x[:, 0]
     outs = []
-    for parallel, step in ((False, sr), (True, 4321)):
-        path = tmp_path / f"p{int(parallel)}.mp3"
+    for step in (sr, 4321):
+        path = tmp_path / f"s{step}.mp3"
         write_mp3(
             [x[i : i + step] for i in range(0, len(x), step)],
             path,
@@ -292,13 +295,24 @@ def test_encoder_process_writes_the_same_bytes_as_in_process(tmp_path: Path, ch:
             tags=None,
             chapters=[],
             length=len(x),
-            parallel=parallel,
         )
         outs.append(path.read_bytes())
     assert len(outs[0]) > 50_000 and outs[0] == outs[1]
+    enc = lameenc.Encoder()
+    enc.set_bit_rate(64)
+    enc.set_in_sample_rate(sr)
+    enc.set_out_sample_rate(sr)
+    enc.set_channels(ch)
+    enc.set_quality(2)
+    enc.silence()
+    pcm = float_to_int16(x / np.float32(LAME_OUTPUT_SCALE))
+    direct = bytes(enc.encode(pcm.tobytes()) + enc.flush())
+    info = parse_frame_header(outs[0][:4])
+    assert info is not None
+    assert outs[0][info.size :] == direct
 
 
-def test_a_failing_mixer_stops_the_encoder_process_and_leaves_no_file(tmp_path: Path) -> None:
+def test_a_failing_mixer_stops_the_encoder_and_leaves_no_file(tmp_path: Path) -> None:
     def chunks():
         yield np.zeros(22050, dtype=np.float32)
         raise RenderError("mixer broke")
@@ -313,26 +327,8 @@ def test_a_failing_mixer_stops_the_encoder_process_and_leaves_no_file(tmp_path: 
             chapters=[],
             length=44100,
         )
+    assert _encoder_threads() == []
     assert list(tmp_path.iterdir()) == []
-
-
-class _SpawnedEncoders:
-    """Records the encoder processes matcue starts (the real ones, unchanged)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-        real = subprocess.Popen
-        spawned = self
-
-        class Recording(real):  # type: ignore[misc, valid-type]
-            def __init__(self, *args, **kwargs) -> None:
-                super().__init__(*args, **kwargs)
-                spawned.procs.append(self)
-
-        monkeypatch.setattr(subprocess, "Popen", Recording)
-
-    def all_ended(self) -> bool:
-        return all(p.poll() is not None for p in self.procs)
 
 
 def _encoder_threads() -> list[str]:
@@ -358,21 +354,19 @@ def _interrupt_on_call(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, n:
 @pytest.mark.parametrize(
     ("cls", "method", "n"),
     [
-        (threading.Thread, "start", 2),
-        (threading.Event, "set", 1),
+        (threading.Thread, "start", 1),
+        (queue.Queue, "put", 2),
         (threading.Thread, "join", 1),
     ],
-    ids=["while-starting-a-thread", "just-after-the-process-started", "while-finishing"],
+    ids=["while-starting-the-thread", "while-queuing-a-block", "while-finishing"],
 )
-def test_ctrl_c_anywhere_in_the_encoder_leaves_no_process_thread_or_file(
+def test_ctrl_c_anywhere_in_the_encoder_leaves_no_thread_or_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cls: type, method: str, n: int
 ) -> None:
-    """A KeyboardInterrupt inside the writer's own start-up or finish (seen under
-    load: it landed while the reader thread was starting, and after that while a
-    thread that had not run yet was about to close a pipe the cleanup was reading)
-    must still stop the encoder process and both pipe threads, and remove the
-    temporary file."""
-    spawned = _SpawnedEncoders(monkeypatch)
+    """A KeyboardInterrupt inside the writer's own start-up, feeding or finish (the
+    old encoder process met one under load while its pipe threads were starting)
+    must still stop the encoder thread and remove the temporary file, leaving the
+    earlier file as it was."""
     _interrupt_on_call(monkeypatch, cls, method, n)
     target = tmp_path / "x.mp3"
     target.write_bytes(b"earlier")
@@ -386,7 +380,6 @@ def test_ctrl_c_anywhere_in_the_encoder_leaves_no_process_thread_or_file(
             chapters=[],
             length=44100,
         )
-    assert spawned.all_ended()
     assert _encoder_threads() == []
     assert [p.name for p in tmp_path.iterdir()] == ["x.mp3"]
     assert target.read_bytes() == b"earlier"

@@ -12,11 +12,9 @@ from typing import Any
 
 from .errors import InputError, MatcueError
 from .pipeline import RenderResult, load_source, render, resolve_settings
+from .writers import format_for_suffix, suffix_list, writer_for
 
 DEFAULT_OUT_DIR = Path("audio_out")
-
-
-AUDIO_SUFFIXES = (".mp3", ".wav")
 
 
 def is_dir_arg(path: Path | str | None) -> bool:
@@ -34,7 +32,7 @@ def plan_outputs(names: list[str], output: Path | str | None, fmt: str | None) -
     if output is None:
         return [None for _ in names]
     if len(names) > 1 and not is_dir_arg(output):
-        if Path(output).suffix.lower() in AUDIO_SUFFIXES:
+        if format_for_suffix(output) is not None:
             raise InputError(
                 f"-o {output}: with several routines, -o must be a folder (end it with '/')"
             )
@@ -43,30 +41,31 @@ def plan_outputs(names: list[str], output: Path | str | None, fmt: str | None) -
 
 def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
     """The audio format a render writes: ``--format``, or the one ``-o FILE`` names by
-    its extension. An -o file must end in .mp3 or .wav (any case); an extension that
-    disagrees with --format is an error, never a WAV inside a file called .mp3."""
+    its extension. An -o file must end in one of the writers' extensions
+    (:mod:`matcue.writers`, any case); an extension that disagrees with --format is an
+    error, never a WAV inside a file called .mp3."""
     if output is None or is_dir_arg(output):
         return fmt
-    suffix = Path(output).suffix.lower()
-    if suffix not in AUDIO_SUFFIXES:
+    named = format_for_suffix(output)
+    if named is None:
+        suffix = Path(output).suffix.lower()
         what = f"unknown audio extension {suffix!r}" if suffix else "no extension"
         raise InputError(
-            f"-o {output}: {what}; name a .mp3 or .wav file (or a folder, ending in '/')"
+            f"-o {output}: {what}; name a {suffix_list()} file (or a folder, ending in '/')"
         )
-    if fmt is not None and fmt != suffix[1:]:
-        kind = "an MP3" if suffix == ".mp3" else "a WAV"
+    if fmt is not None and fmt != named:
         raise InputError(
-            f"--format {fmt}: -o {output} names {kind} file; "
-            f"leave --format out or name a .{fmt} file"
+            f"--format {fmt}: -o {output} names {writer_for(named).label} file; "
+            f"leave --format out or name a {writer_for(fmt).suffixes[0]} file"
         )
-    return suffix[1:]
+    return named
 
 
 def output_path(name: str, output: Path | str | None, fmt: str) -> Path:
     if output is None:
-        return DEFAULT_OUT_DIR / f"{name}.{fmt}"
+        return DEFAULT_OUT_DIR / f"{name}{writer_for(fmt).suffixes[0]}"
     if is_dir_arg(output):
-        return Path(output) / f"{name}.{fmt}"
+        return Path(output) / f"{name}{writer_for(fmt).suffixes[0]}"
     return Path(output)
 
 

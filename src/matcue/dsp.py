@@ -6,7 +6,7 @@ numpy equivalents, each checked against scipy in ``tests/test_dsp.py``:
 
 - :func:`firwin` - a Kaiser-windowed sinc low-pass, the same taps as
   ``scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta))``.
-- :func:`resample_poly` / :func:`resample` - polyphase rational resampling with
+- :func:`resample_poly` - polyphase rational resampling with
   the same filter and alignment as ``scipy.signal.resample_poly`` (so a stream
   cut into windows gives the same samples as a whole-file resample).
 - :func:`iir_impulse_response` and :class:`StreamingFIR` - an IIR filter (the
@@ -33,7 +33,6 @@ __all__ = [
     "firwin",
     "iir_impulse_response",
     "next_fast_len",
-    "resample",
     "resample_poly",
     "trailing_min",
 ]
@@ -115,18 +114,6 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
             rows = win[q - taps + 1 + pad_l]
             out[k0 : k0 + len(k), c] = np.einsum("ij,ij->i", rows, phases[p])
     return out[:, 0] if flat else out
-
-
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    """Resample ``x`` (axis 0) from ``sr_in`` to ``sr_out`` Hz with a Kaiser-windowed
-    sinc polyphase filter (the quality of ``scipy.signal.resample_poly``).
-
-    A drop-in for ``resample_poly(x, sr_out // g, sr_in // g)`` with ``g`` their gcd.
-    """
-    if sr_in <= 0 or sr_out <= 0:
-        raise ValueError("sample rates must be positive")
-    g = math.gcd(int(sr_in), int(sr_out))
-    return resample_poly(x, int(sr_out) // g, int(sr_in) // g)
 
 
 def iir_impulse_response(

@@ -1,4 +1,6 @@
-"""Output files: MP3 (with ID3 tags and chapters), WAV, WebVTT transcript, JSON timeline.
+"""What every output file shares: tags (ID3 with chapters), float-to-int16 blocks, the
+atomic destination; and the WebVTT transcript and JSON timeline. The audio writers
+themselves are in :mod:`matcue.writers`, one module per format.
 
 Everything here is written from the Timeline (or from PCM chunks the mixer made
 from it), so the audio, the transcript, the timeline and the chapters agree.
@@ -21,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from mutagen.id3 import (
     CHAP,
     COMM,
@@ -41,7 +42,6 @@ from mutagen.id3 import (
 from matcue import __version__
 from matcue.atomic import atomic_output
 from matcue.errors import RenderError
-from matcue.mp3 import LAME_OUTPUT_SCALE, Mp3ProcessWriter, Mp3StreamWriter, float_to_int16
 from matcue.timeline import Chapter, Timeline
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,11 @@ __all__ = [
     "tags_from_timeline",
     "timeline_to_json",
     "vtt_text",
-    "write_mp3",
+    "destination",
+    "float_to_int16",
+    "int16_blocks",
     "write_timeline_json",
     "write_vtt",
-    "write_wav",
 ]
 
 SETTING_KEYS = (
@@ -115,11 +116,6 @@ class Tags:
     encoder: str = f"matcue {__version__} (lameenc)"
     """TSSE: the software that made the file."""
 
-    @classmethod
-    def from_timeline(cls, timeline: Timeline) -> Tags:
-        """Same as :func:`tags_from_timeline`."""
-        return tags_from_timeline(timeline)
-
 
 def _one_line(value: object) -> str:
     return " ".join(str(value).split())
@@ -144,7 +140,7 @@ def tags_from_timeline(timeline: Timeline) -> Tags:
     return Tags(title=title, comment=comment, year=meta.get("year") or None, settings=settings)
 
 
-def _destination(path: Path, atomic: bool) -> contextlib.AbstractContextManager[Path]:
+def destination(path: Path, atomic: bool) -> contextlib.AbstractContextManager[Path]:
     """Where a writer writes: a temporary file renamed onto ``path`` when it is
     complete (``atomic``), or ``path`` itself when the caller has staged it already
     (:class:`matcue.atomic.StagedOutputs`, which renames all of a render's files
@@ -243,7 +239,16 @@ def id3_tag_bytes(
 # ---------------------------------------------------------------------------- PCM
 
 
-def _int16_blocks(
+def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) -> np.ndarray:
+    """Float samples in [-1, 1) to int16, by rounding (or TPDF dither when a generator is
+    given); values out of range are clipped. Deterministic for the same input."""
+    y = np.asarray(x, dtype=np.float64) * 32768.0
+    if dither is not None:
+        y = y + (dither.random(y.shape) - dither.random(y.shape))
+    return np.clip(np.rint(y), -32768, 32767).astype("<i2")
+
+
+def int16_blocks(
     chunks: Iterable[np.ndarray],
     *,
     channels: int,
@@ -273,109 +278,6 @@ def _int16_blocks(
             yield float_to_int16(a, dither=rng)
     if total != length:
         raise RenderError(f"audio has {total} samples; the timeline says {length}")
-
-
-def write_mp3(
-    chunks: Iterable[np.ndarray],
-    path: Path,
-    *,
-    sample_rate: int,
-    channels: int,
-    bitrate: int = 64,
-    tags: Tags | None,
-    chapters: Sequence[Chapter],
-    length: int,
-    quality: int = 2,
-    dither: bool = False,
-    parallel: bool = True,
-    atomic: bool = True,
-) -> None:
-    """Encode float32 chunks (shape ``(n,)`` mono or ``(n, 2)``) into a CBR MP3 at ``path``.
-
-    With ``parallel`` (the default) the encoder runs in a child process
-    (:class:`matcue.mp3.Mp3ProcessWriter`) while the caller produces the next chunks,
-    so mixing and encoding share two cores; the bytes are the same either way.
-
-    Streams: each chunk is converted and encoded as it arrives; nothing of the
-    session's PCM is kept. The file is: ID3v2.3 tag (tags, CTOC, chronological
-    CHAP frames), the LAME "Info" frame (encoder delay and padding, so decoders
-    start the audio exactly at sample 0 and end it at ``length``), the audio frames.
-
-    ``atomic`` False writes ``path`` itself: a temporary file the caller has staged
-    (see :func:`matcue.atomic.staged_outputs`).
-    """
-    head = b""
-    if tags is not None or chapters:
-        head = id3_tag_bytes(tags, chapters, sample_rate=sample_rate, length=length)
-    # LAME's decoded output is LAME_OUTPUT_SCALE times its input: send it the
-    # samples divided by that, so the file plays at the level the mix was made for.
-    lame_in = 1.0 / LAME_OUTPUT_SCALE
-    with _destination(path, atomic) as tmp:
-        if not parallel:
-            with open(tmp, "wb") as f:
-                f.write(head)
-                writer = Mp3StreamWriter(
-                    f,
-                    sample_rate=sample_rate,
-                    channels=channels,
-                    bitrate=bitrate,
-                    quality=quality,
-                )
-                for block in _int16_blocks(
-                    chunks, channels=channels, length=length, dither=dither, scale=lame_in
-                ):
-                    writer.write(block if channels == 2 else block[:, 0])
-                writer.finish()
-        else:
-            with open(tmp, "wb") as f:
-                f.write(head)
-            proc = Mp3ProcessWriter(
-                str(tmp),
-                sample_rate=sample_rate,
-                channels=channels,
-                bitrate=bitrate,
-                quality=quality,
-            )
-            try:
-                for block in _int16_blocks(
-                    chunks, channels=channels, length=length, dither=dither, scale=lame_in
-                ):
-                    proc.write(block if channels == 2 else block[:, 0])
-                proc.finish()
-            except BaseException:  # an error, or Ctrl-C even while finishing
-                proc.abort()
-                raise
-    log.info("wrote %s (%.1f s, %d kbps)", path, length / sample_rate, bitrate)
-
-
-def write_wav(
-    chunks: Iterable[np.ndarray],
-    path: Path,
-    *,
-    sample_rate: int,
-    channels: int,
-    length: int,
-    tags: Tags | None = None,
-    dither: bool = False,
-    atomic: bool = True,
-) -> None:
-    """Write float chunks as a 16-bit PCM WAV, streamed through soundfile, with the same
-    rounding as the MP3. Title, artist, album, genre and comment go in the INFO chunk."""
-    with _destination(path, atomic) as tmp:
-        with sf.SoundFile(
-            tmp, "w", samplerate=sample_rate, channels=channels, format="WAV", subtype="PCM_16"
-        ) as out:
-            if tags is not None:
-                out.title = tags.title
-                out.artist = tags.artist
-                out.album = tags.album
-                out.genre = tags.genre
-                out.software = tags.encoder
-                if tags.comment:
-                    out.comment = tags.comment
-            for block in _int16_blocks(chunks, channels=channels, length=length, dither=dither):
-                out.write(block)
-    log.info("wrote %s (%.1f s)", path, length / sample_rate)
 
 
 # ---------------------------------------------------------------------------- WebVTT
@@ -422,7 +324,7 @@ def vtt_text(timeline: Timeline) -> str:
 
 def write_vtt(timeline: Timeline, path: Path, *, atomic: bool = True) -> None:
     """Write :func:`vtt_text` as UTF-8 (atomically unless ``atomic`` is False)."""
-    with _destination(path, atomic) as tmp:
+    with destination(path, atomic) as tmp:
         tmp.write_text(vtt_text(timeline), encoding="utf-8", newline="\n")
 
 
@@ -471,5 +373,5 @@ def write_timeline_json(timeline: Timeline, path: Path, *, atomic: bool = True) 
     """Write :func:`timeline_to_json` (a JSON list of events) as UTF-8 (atomically
     unless ``atomic`` is False)."""
     text = json.dumps(timeline_to_json(timeline), indent=2, ensure_ascii=False) + "\n"
-    with _destination(path, atomic) as tmp:
+    with destination(path, atomic) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")

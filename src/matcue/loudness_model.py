@@ -29,15 +29,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from matcue import __version__
 from matcue.dsp import StreamingFIR
 from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, edge_fades_at
 from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
+from matcue.mixer import Mixer
 from matcue.sounds import BED_NAMES, NoiseBed, tone
 
 log = logging.getLogger(__name__)
@@ -75,11 +77,11 @@ class _Island:
 class SessionLoudness:
     """Integrated loudness of a mixer's session at any gain, without mixing it.
 
-    ``mixer`` is a :class:`matcue.mix._Mixer` (its timeline-derived fields are read).
+    ``mixer`` is a :class:`matcue.mixer.Mixer` (its timeline-derived fields are read).
     Use :meth:`applies` first: a session with a user's bed file is not modelled.
     """
 
-    def __init__(self, mixer: Any) -> None:
+    def __init__(self, mixer: Mixer) -> None:
         self.mixer = mixer
         s = mixer.settings
         self.sr = sr = mixer.sr
@@ -314,14 +316,10 @@ GAIN_CACHE_VERSION = 1
 """Part of every gain cache key: bump it when the model or the mixer changes output."""
 
 
-def session_key(mixer: Any) -> str:
+def session_key(mixer: Mixer) -> str:
     """A digest of everything the session's loudness depends on: the mix settings,
     the length and format, where every clip, bell and breath phase sits, and the
     samples of every distinct clip and bell."""
-    from dataclasses import asdict
-
-    from matcue import __version__
-
     h = hashlib.sha256()
     h.update(f"matcue gain {GAIN_CACHE_VERSION} {__version__}\n".encode())
     h.update(repr(sorted(asdict(mixer.settings).items())).encode())

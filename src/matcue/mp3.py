@@ -1,15 +1,18 @@
-"""Streaming MP3 encoding with lameenc, plus the Xing/LAME "Info" frame lameenc omits.
+"""The MP3 bitstream: frame headers, the Xing/LAME "Info" frame lameenc omits, its CRCs,
+and :class:`Mp3FrameSink`, which writes the encoder's frames and keeps what the
+Info frame needs. The encoding itself is :mod:`matcue.writers.mp3`.
 
 Why this module exists: an MP3 encoder delays the audio (LAME: 576 samples of
 encoder delay, plus the decoder's own 529) and pads the end to a whole frame.
 Decoders remove exactly that much only when the file says how much there is, in
 the LAME extension of a Xing "Info" frame placed before the first audio frame.
 lameenc writes no such frame, so without it a cue at 12.000 s would be heard
-about 50 ms late at 22050 Hz and the file would be too long. `Mp3StreamWriter`
-reserves room for the Info frame, streams the encoded frames after it, counts
-them, and finally writes the Info frame the way LAME 3.100 writes it (frame
-count, byte count, TOC, encoder delay and padding, music length, music CRC and
-tag CRC), so that ffmpeg, mpg123/libsndfile and players trim sample-exactly.
+about 50 ms late at 22050 Hz and the file would be too long. `Mp3FrameSink`
+(fed by the encoder in :mod:`matcue.writers.mp3`) reserves room for the Info
+frame, streams the encoded frames after it, counts them, and finally writes the
+Info frame the way LAME 3.100 writes it (frame count, byte count, TOC, encoder
+delay and padding, music length, music CRC and tag CRC), so that ffmpeg,
+mpg123/libsndfile and players trim sample-exactly.
 
 Layout references: LAME ``libmp3lame/VbrTag.c`` (writer), ffmpeg
 ``libavformat/mp3dec.c`` and mpg123 ``parse.c`` (readers).
@@ -17,16 +20,11 @@ Layout references: LAME ``libmp3lame/VbrTag.c`` (writer), ffmpeg
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import struct
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import lameenc
 import numpy as np
 
 from matcue.errors import InputError, RenderError
@@ -289,15 +287,6 @@ def build_info_frame(
     return bytes(buf)
 
 
-def float_to_int16(x: np.ndarray, *, dither: np.random.Generator | None = None) -> np.ndarray:
-    """Float samples in [-1, 1) to int16, by rounding (or TPDF dither when a generator is
-    given); values out of range are clipped. Deterministic for the same input."""
-    y = np.asarray(x, dtype=np.float64) * 32768.0
-    if dither is not None:
-        y = y + (dither.random(y.shape) - dither.random(y.shape))
-    return np.clip(np.rint(y), -32768, 32767).astype("<i2")
-
-
 def allowed_bitrates(sample_rate: int) -> tuple[int, ...]:
     """The constant bitrates (kbit/s) an MP3 can have at ``sample_rate``; () for a
     sample rate MP3 does not support."""
@@ -431,303 +420,13 @@ class Mp3FrameSink:
         self._f.seek(end)
 
 
-def _check_block(pcm: np.ndarray, channels: int) -> np.ndarray:
-    a = np.ascontiguousarray(pcm, dtype="<i2")
-    if not (a.ndim == 1 and channels == 1 or a.ndim == 2 and a.shape[1] == channels):
-        raise RenderError(f"PCM block of shape {a.shape} does not match {channels} ch")
-    return a
-
-
-class Mp3StreamWriter:
-    """Encode int16 PCM into ``fileobj`` at its current position, in this process.
-
-    Call :meth:`write` with ``(n, channels)`` int16 blocks, then :meth:`finish`;
-    it flushes the encoder and fills in the Info frame (see :class:`Mp3FrameSink`).
-    """
-
-    def __init__(
-        self,
-        fileobj: BinaryIO,
-        *,
-        sample_rate: int,
-        channels: int,
-        bitrate: int = 64,
-        quality: int = 2,
-    ) -> None:
-        self._sink = Mp3FrameSink(
-            fileobj, sample_rate=sample_rate, channels=channels, bitrate=bitrate, quality=quality
-        )
-        self.channels = channels
-        enc = lameenc.Encoder()
-        enc.set_bit_rate(bitrate)
-        enc.set_in_sample_rate(sample_rate)
-        enc.set_out_sample_rate(sample_rate)  # never let LAME resample
-        enc.set_channels(channels)
-        enc.set_quality(quality)
-        enc.silence()
-        self._enc = enc
-        self._samples = 0
-        self._done = False
-
-    def write(self, pcm: np.ndarray) -> None:
-        """Encode a block of int16 samples shaped ``(n,)`` (mono) or ``(n, channels)``."""
-        a = _check_block(pcm, self.channels)
-        if a.shape[0]:
-            self._samples += a.shape[0]
-            self._sink.take(self._enc.encode(a.tobytes()))
-
-    def finish(self) -> int:
-        """Flush the encoder and write the Info frame; returns the number of samples."""
-        if not self._done:
-            self._done = True
-            self._sink.take(self._enc.flush())
-            self._sink.finish(self._samples)
-        return self._samples
-
-
-# ---------------------------------------------------------------------------- encoder process
-
-_ENCODER_CHILD = """
-import sys, lameenc
-sr, ch, br, q, block = map(int, sys.argv[1:6])
-enc = lameenc.Encoder()
-enc.set_bit_rate(br)
-enc.set_in_sample_rate(sr)
-enc.set_out_sample_rate(sr)
-enc.set_channels(ch)
-enc.set_quality(q)
-enc.silence()
-src, out = sys.stdin.buffer, sys.stdout.buffer
-while True:
-    data = src.read(block * 2 * ch)
-    if not data:
-        break
-    if len(data) % (2 * ch):
-        sys.stderr.write("RenderError: encoder input ended inside a sample frame\\n")
-        sys.exit(1)
-    out.write(enc.encode(data))
-out.write(enc.flush())
-out.flush()
-"""
-"""The encoder process: raw little-endian int16 PCM on stdin, MP3 frames on stdout.
-Only lameenc and the standard library, so it starts in a few tens of milliseconds;
-the bookkeeping (:class:`Mp3FrameSink`) stays in the parent, off the encoder's core."""
-
 LAME_OUTPUT_SCALE = 0.95
 """A LAME-encoded file decodes to 0.95 times the samples it was given (-0.446 dB,
 at every rate and bitrate; ffmpeg's own libmp3lame does the same). Measured with
-ffmpeg's and dr_mp3's decoders in tests/test_mp3.py; :func:`matcue.export.write_mp3`
+ffmpeg's and dr_mp3's decoders in tests/test_mp3.py; :func:`matcue.writers.mp3.write_mp3`
 divides by it, so loudness and peaks are those of the mix."""
 
 MP3_TRUE_PEAK_MARGIN_DB = 1.0
 """How much lower than the file's true-peak ceiling the mix of an MP3 aims. Coding
 at low bitrates adds overshoots the mix cannot see: up to 0.9 dB measured at 32
 and 64 kbit/s with a loud noise bed (ffmpeg's ebur128 on the decoded file)."""
-
-WORKER_BLOCK = 1 << 16
-"""Samples per block the encoder process reads from its pipe."""
-
-
-PIPE_BYTES = 1 << 20
-"""Pipe buffer asked for on Linux (the default is 64 KiB): the encoder then reads
-whole blocks without waking the feeder for each 64 KiB (about 4 % of the encoder's
-time in the benchmark)."""
-
-
-def _widen_pipes(proc: subprocess.Popen[bytes]) -> None:
-    """Ask for :data:`PIPE_BYTES` pipe buffers where the system allows (Linux
-    F_SETPIPE_SZ); elsewhere, or if refused, the default stays."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        return
-    setpipe = getattr(fcntl, "F_SETPIPE_SZ", 1031 if sys.platform.startswith("linux") else None)
-    if setpipe is None:
-        return
-    for f in (proc.stdin, proc.stdout):
-        if f is not None:
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(f.fileno(), setpipe, PIPE_BYTES)
-
-
-class Mp3ProcessWriter:
-    """The encoder in a child process, so encoding uses the second core.
-
-    The parent appends the ID3 tag to ``path`` first and closes it; this reopens it,
-    starts the encoder process and feeds it int16 PCM through a pipe. A feeder
-    thread does the pipe writes (they release the GIL) from a small bounded queue,
-    so the caller mixes the next chunk while earlier ones are encoded; a reader
-    thread takes the MP3 bytes back into an :class:`Mp3FrameSink`. Memory stays a
-    few MB. The output is byte-identical to encoding in-process.
-    """
-
-    def __init__(
-        self, path: str, *, sample_rate: int, channels: int, bitrate: int = 64, quality: int = 2
-    ) -> None:
-        import queue
-        import threading
-
-        check_settings(sample_rate, channels, bitrate)  # fail here, not in the child
-        self.channels = channels
-        self._file = open(path, "r+b")  # noqa: SIM115 - closed in finish/abort
-        self._file.seek(0, 2)
-        self._sink = Mp3FrameSink(
-            self._file,
-            sample_rate=sample_rate,
-            channels=channels,
-            bitrate=bitrate,
-            quality=quality,
-        )
-        args = [sample_rate, channels, bitrate, quality, WORKER_BLOCK]
-        self._samples = 0
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-        self._broken: BaseException | None = None
-        self._read_error: BaseException | None = None
-        # The threads start first and wait for ``_go``: once it is set they own the
-        # pipes (and close them); if the writer is abandoned before that (Ctrl-C
-        # while starting), ``_cancelled`` sends them home without touching a pipe.
-        # So an interrupt anywhere in here leaves no doubt about who closes what.
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._go = threading.Event()
-        self._cancelled = False
-        self._reaped = False
-        self._feeder = threading.Thread(target=self._feed, name="mp3-feed", daemon=True)
-        self._reader = threading.Thread(target=self._read, name="mp3-read", daemon=True)
-        try:
-            self._feeder.start()
-            self._reader.start()
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", _ENCODER_CHILD, *map(str, args)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            _widen_pipes(self._proc)
-            self._go.set()
-        except BaseException:  # Ctrl-C while starting: no process or thread outlives us
-            self.abort()
-            raise
-
-    @property
-    def _process(self) -> subprocess.Popen[bytes]:
-        assert self._proc is not None  # set before the threads go
-        return self._proc
-
-    def _feed(self) -> None:
-        self._go.wait()
-        if self._cancelled:
-            return
-        stdin = self._process.stdin
-        assert stdin is not None
-        try:
-            while True:
-                data = self._queue.get()
-                if data is None:
-                    break
-                stdin.write(data)
-        except (BrokenPipeError, OSError) as exc:
-            self._broken = exc
-            while self._queue.get() is not None:  # let the producer finish
-                pass
-        finally:
-            try:
-                stdin.close()
-            except OSError:
-                pass
-
-    def _read(self) -> None:
-        self._go.wait()
-        if self._cancelled:
-            return
-        stdout = self._process.stdout
-        assert stdout is not None
-        try:
-            while True:
-                data = os.read(stdout.fileno(), 1 << 16)
-                if not data:
-                    break
-                if self._read_error is None:
-                    self._sink.take(data)
-        except BaseException as exc:  # reported by finish()
-            self._read_error = exc
-            self._process.kill()
-        finally:
-            stdout.close()
-
-    def write(self, pcm: np.ndarray) -> None:
-        """Queue a block of int16 samples, ``(n,)`` (mono) or ``(n, channels)``."""
-        a = _check_block(pcm, self.channels)
-        trouble = self._broken or self._read_error
-        if trouble is not None or self._process.poll() is not None:
-            self._fail()
-        self._samples += a.shape[0]
-        self._queue.put(a.tobytes())
-
-    def finish(self) -> int:
-        """Close the pipe, wait for the encoder, write the Info frame; returns the
-        number of samples encoded."""
-        proc = self._process
-        self._queue.put(None)
-        self._feeder.join()
-        self._reader.join()
-        proc.stdin = None  # closed by the feeder; communicate must not touch it
-        proc.stdout = None  # drained by the reader
-        _, err = proc.communicate()
-        self._reaped = True
-        if proc.returncode != 0 or self._read_error is not None:
-            self._fail(err)
-        try:
-            self._sink.finish(self._samples)
-        finally:
-            self._file.close()
-        return self._samples
-
-    def abort(self) -> bytes:
-        """Stop the encoder process (after an error in the producer, or an interrupt
-        at any point, even inside ``__init__`` or :meth:`finish`); returns its stderr."""
-        import queue
-
-        if self._reaped:  # finish() got as far as the process's end
-            self._file.close()
-            return b""
-        if not self._go.is_set():  # the threads never got the pipes: send them home
-            self._cancelled = True
-            self._go.set()
-            for thread in (self._feeder, self._reader):
-                if thread.is_alive():
-                    thread.join(timeout=5)
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        if not self._cancelled and proc is not None:
-            # Both threads run (their start() returned before the process began)
-            # and own their pipe ends: let them finish, then leave those pipes alone.
-            if self._feeder.is_alive():
-                with contextlib.suppress(queue.Full):  # drained once the pipe breaks
-                    self._queue.put(None, timeout=5)
-                self._feeder.join(timeout=5)
-            if not self._feeder.is_alive():
-                proc.stdin = None  # the feeder closed it
-            self._reader.join(timeout=5)
-            if not self._reader.is_alive():
-                proc.stdout = None  # the reader closed it
-        err = b""
-        if proc is not None:
-            try:
-                _, err = proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        self._file.close()
-        return err or b""
-
-    def _fail(self, err: bytes | None = None) -> None:
-        if isinstance(self._read_error, RenderError):
-            self.abort()
-            raise self._read_error
-        if err is None:
-            err = self.abort()
-        else:
-            self._file.close()
-        text = (err or b"").decode(errors="replace").strip().splitlines()
-        reason = text[-1] if text else f"exit status {self._process.returncode}"
-        raise RenderError(f"the MP3 encoder process failed: {reason}")

@@ -20,9 +20,8 @@ from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
 from .atomic import staged_outputs
 from .estimate import estimate_seconds
-from .export import Tags, write_mp3, write_timeline_json, write_vtt, write_wav
+from .export import tags_from_timeline, write_timeline_json, write_vtt
 from .mix import MixSettings, MixStream, render_chunks
-from .mp3 import MP3_TRUE_PEAK_MARGIN_DB
 from .settings import Settings
 from .sounds import BED_NAMES, sound_length
 from .source import (
@@ -41,6 +40,7 @@ from .speech.cache import ClipCache
 from .speech.stretch import time_stretch
 from .speech.synth import Synthesizer
 from .timeline import Timeline
+from .writers import AudioSpec, writer_for
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,9 @@ def render(
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
 ) -> RenderResult:
-    """Render ``source`` to ``output`` (MP3 or WAV by ``settings.format``),
-    with a WebVTT transcript beside it and optionally a JSON timeline."""
+    """Render ``source`` to ``output`` (in the format ``settings.format`` names, by its
+    writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
+    a JSON timeline."""
     started = time.monotonic()
     transcript_path = output.with_suffix(".vtt") if transcript else None
     with staged_outputs() as outputs:
@@ -241,38 +242,21 @@ def render(
             mix = replace(mix, bed_volume_db=settings.bed_volume)
         if settings.volume is not None:
             mix = replace(mix, speech_volume=settings.volume)
-        if settings.format != "wav":
-            # The encoder's overshoots land after the limiter: leave them room.
-            mix = replace(mix, true_peak_db=mix.true_peak_db - MP3_TRUE_PEAK_MARGIN_DB)
+        writer = writer_for(settings.format)
+        if writer.headroom_db:
+            # A lossy encoder's overshoots land after the limiter: leave them room.
+            mix = replace(mix, true_peak_db=mix.true_peak_db - writer.headroom_db)
         total = timeline.length
         bar.stage("mixing and encoding", 1.0)  # the rest of the bar
 
-        tags = Tags.from_timeline(timeline)
+        tags = tags_from_timeline(timeline)
+        spec = AudioSpec(sr, settings.channels, total, settings.bitrate)
 
         def write(measure: bool) -> MixStream:
             chunks = render_chunks(timeline, clips, mix, progress=bar, measure=measure)
-            if settings.format == "wav":
-                write_wav(
-                    chunks,
-                    audio_tmp,
-                    sample_rate=sr,
-                    channels=settings.channels,
-                    length=total,
-                    tags=tags,
-                    atomic=False,
-                )
-            else:
-                write_mp3(
-                    chunks,
-                    audio_tmp,
-                    sample_rate=sr,
-                    channels=settings.channels,
-                    bitrate=settings.bitrate,
-                    tags=tags,
-                    chapters=timeline.chapters,
-                    length=total,
-                    atomic=False,
-                )
+            writer.write(
+                chunks, audio_tmp, spec=spec, tags=tags, chapters=timeline.chapters, atomic=False
+            )
             return chunks
 
         stream = write(measure=False)

@@ -30,8 +30,8 @@ from .limits import (
 from .mp3 import allowed_bitrates
 from .routine import Defaults
 from .speech import engine_name, unknown_engine_message
+from .writers import DEFAULT_FORMAT, formats
 
-FORMATS = ("mp3", "wav")
 DEFAULT_SAMPLE_RATE = 22050
 
 
@@ -63,7 +63,8 @@ class Settings:
     channels: int = 1
     sample_rate: int = DEFAULT_SAMPLE_RATE
     bitrate: int = 64
-    format: str = "mp3"
+    format: str = DEFAULT_FORMAT
+    """The audio writer (:mod:`matcue.writers`): ``mp3`` or ``wav``."""
     strict: bool = False
 
     @property
@@ -170,8 +171,10 @@ def validate(settings: Settings) -> None:
         )
     if engine_name(settings.engine) is None:
         raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
-    if settings.format not in FORMATS:
-        raise InputError(f"--format: expected mp3 or wav, got {settings.format!r}")
+    if settings.format not in formats():
+        raise InputError(
+            f"--format: expected one of {', '.join(formats())}, got {settings.format!r}"
+        )
     if settings.channels not in (1, 2):
         raise InputError(f"--channels: expected 1 or 2, got {settings.channels}")
     allowed = allowed_bitrates(settings.sample_rate)

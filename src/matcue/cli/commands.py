@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..errors import MatcueError, ValidationError
+from ..writers import default_suffix, formats, suffix_list
 from .app import (
     Number,
     _overrides,
@@ -28,8 +29,8 @@ from .app import (
     "--output",
     type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
     help=(
-        "Output file, .mp3 or .wav (the extension sets the format), or a folder "
-        "(ending in /) for several routines. Default: audio_out/NAME.mp3"
+        f"Output file, {suffix_list()} (the extension sets the format), or a folder "
+        f"(ending in /) for several routines. Default: audio_out/NAME{default_suffix()}"
     ),
 )
 @click.option(
@@ -38,7 +39,7 @@ from .app import (
     type=click.Path(),
     help="Also write the schedule as a JSON list of events (a folder for several routines).",
 )
-@click.option("--format", "fmt", type=click.Choice(["mp3", "wav"]), help="Audio format.")
+@click.option("--format", "fmt", type=click.Choice(formats()), help="Audio format.")
 @click.option("--no-transcript", is_flag=True, help="Do not write the .vtt transcript.")
 @session_options
 @voice_options
