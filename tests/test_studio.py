@@ -243,6 +243,36 @@ def test_failed_render_shows_the_cli_message(client, studio):
     assert not list((studio.workspace.root / "renders").iterdir())  # nothing left behind
 
 
+class _FinishesRightAfterItsSnapshot:
+    """A fake job (timing isolated from any render): it ends, as "failed", just
+    after its first snapshot is taken, as a real render may between two reads."""
+
+    def __init__(self, job):  # type: ignore[no-untyped-def]
+        self.job = job
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.job, name)
+
+    def snapshot(self):  # type: ignore[no-untyped-def]
+        snap = self.job.snapshot()
+        if self.job.state == "running":
+            self.job.state, self.job.message = "failed", "matcue: it broke"
+        return snap
+
+
+def test_events_end_with_the_final_state_even_when_it_comes_between_reads(client, studio):
+    """Regression: the event stream read the job's state twice per step; a job that
+    ended between the two reads closed the stream after a "progress" event and no
+    final one, so the page never learnt the render had failed (seen under load)."""
+    from matcue.studio.jobs import Job
+
+    job = Job(id="race", routine="desk-break", arg="desk-break", name="desk-break", overrides={})
+    job.state = "running"
+    studio.runner.jobs["race"] = _FinishesRightAfterItsSnapshot(job)
+    kinds = [kind for kind, _ in events(client, "race")]
+    assert kinds == ["progress", "failed"]
+
+
 def test_renders_queue_one_at_a_time(client, studio):
     """Two renders of one routine: the second waits for the first."""
     studio.runner.paused.set()

@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import InputError, MatcueError
 from . import service
-from .jobs import Runner
+from .jobs import FINAL_STATES, Runner
 from .security import Guard
 from .workspace import Refused, Workspace, read_meta
 
@@ -396,12 +396,16 @@ class Studio:
         async def events() -> AsyncIterator[str]:
             last = None
             while True:
+                # One snapshot decides both the event and the end of the stream: a
+                # job that finished between two reads of its state ended the stream
+                # after a "progress" event, with no final one (seen under load).
                 snap = job.snapshot()
+                over = snap["state"] in FINAL_STATES
                 if snap != last:
-                    kind = snap["state"] if job.over else "progress"
+                    kind = snap["state"] if over else "progress"
                     yield f"event: {kind}\ndata: {json.dumps(snap)}\n\n"
                     last = snap
-                if job.over:
+                if over:
                     return
                 await asyncio.sleep(0.2)
 

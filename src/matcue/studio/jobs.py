@@ -27,6 +27,10 @@ from .workspace import Workspace
 log = logging.getLogger(__name__)
 
 
+FINAL_STATES = ("done", "failed", "cancelled")
+"""The states a job ends in."""
+
+
 @dataclass
 class Job:
     id: str
@@ -60,7 +64,7 @@ class Job:
 
     @property
     def over(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
+        return self.state in FINAL_STATES
 
 
 class Runner:
