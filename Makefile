@@ -49,6 +49,7 @@ lint: $(TESTSTAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/vulture src vulture_whitelist.py --min-confidence 80
 
 clean:
 	rm -rf .venv .venv-latest .venv-lock build *.egg-info src/*.egg-info
