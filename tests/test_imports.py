@@ -131,3 +131,17 @@ def test_the_check_finds_a_cycle_through_a_function_level_import() -> None:
     assert isinstance(node, ast.ImportFrom) and node.level == 1
     hidden = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n"
     assert len(_imports(ast.parse(hidden))) == 1  # only the typing import
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_has_more_than_600_lines() -> None:
+    """Issue 10: routine.py had 1,320 lines and mp3.py 733, each doing two or three
+    jobs. A module that grows past the limit is a sign it wants splitting by job."""
+    sizes = {
+        str(path.relative_to(SRC)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in (SRC / PACKAGE).rglob("*.py")
+    }
+    assert sizes, "no modules found"
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
