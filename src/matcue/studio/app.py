@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import InputError, MatcueError
+from ..writers import WRITERS
 from . import service
 from .jobs import FINAL_STATES, Runner
 from .security import Guard
@@ -68,6 +69,7 @@ class Studio:
             lstrip_blocks=True,
         )
         self.env.filters["clock"] = clock
+        self.env.globals["formats"] = tuple(WRITERS)
         routes = [
             Route("/", self.library),
             Route("/new", self.new_routine, methods=["POST"]),
@@ -437,12 +439,8 @@ class Studio:
             )
         except Refused:
             raise HTTPException(404, "no such file") from None
-        types = {
-            ".mp3": "audio/mpeg",
-            ".wav": "audio/wav",
-            ".vtt": "text/vtt",
-            ".json": "application/json",
-        }
+        types = {s: w.media_type for w in WRITERS.values() for s in w.suffixes}
+        types |= {".vtt": "text/vtt", ".json": "application/json"}
         media = types.get(path.suffix.lower(), "application/octet-stream")
         download = request.query_params.get("download") == "1"
         return FileResponse(
