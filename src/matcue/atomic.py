@@ -25,7 +25,7 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from matcue.errors import InputError, RenderError
@@ -88,15 +88,20 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
+def atomic_output(
+    path: Path, *, flag: str = "-o", inputs: Iterable[tuple[Path, str]] = ()
+) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it into place.
 
     The body writes the complete file at the yielded path (it exists, empty). On a
     normal exit the file is fsynced and ``os.replace``d onto ``path``. On any
     exception, KeyboardInterrupt and SystemExit included, it is deleted and the
-    exception propagates; an earlier file at ``path`` is untouched.
+    exception propagates; an earlier file at ``path`` is untouched. An output that is
+    one of ``inputs`` (``(path, what)`` pairs, see :func:`refuse_input`) is refused
+    before anything is made.
     """
     path = Path(path)
+    refuse_input(path, flag, inputs)
     if path.is_dir():
         raise InputError(f"{path} is a folder; give a file name for the output")
     _prepare_folder(path.parent)
@@ -134,6 +139,14 @@ class StagedOutputs:
     def __init__(self) -> None:
         self._staged: list[tuple[Path, Path, str]] = []  # target, temporary file, flag
         self._made: list[Path] = []  # folders created for the outputs, to remove on abort
+        self._inputs: list[tuple[Path, str]] = []  # files being read: never an output
+
+    def protect(self, path: Path | None, what: str) -> None:
+        """Refuse any output that is ``path`` (an input of the render: the routine, the
+        cue script, the bed), whatever name or symlink reaches it. ``what`` names it in
+        the message ("the routine")."""
+        if path is not None:
+            self._inputs.append((Path(path), what))
 
     def add(self, path: Path, flag: str) -> Path:
         """Check that ``path`` can be written and reserve its temporary file; returns it.
@@ -142,8 +155,9 @@ class StagedOutputs:
         the file is, "the transcript") for an :class:`InputError` saying what is wrong
         with it."""
         path = Path(path)
+        refuse_input(path, flag, self._inputs)
         for target, _, other in self._staged:
-            if _same_file(target, path):
+            if same_file(target, path):
                 raise InputError(f"{flag} {path}: the same file as {other}; give another name")
         try:
             if path.is_dir():
@@ -204,8 +218,28 @@ class StagedOutputs:
         self._made.clear()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return os.path.abspath(a) == os.path.abspath(b)
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one file: the same path once symlinks (of the file
+    or of any folder above it) are resolved, or, for files that exist, the same inode
+    (a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_input(path: Path, flag: str, inputs: Iterable[tuple[Path, str]]) -> None:
+    """InputError when the output ``path`` (chosen by ``flag``) is one of ``inputs``
+    (``(path, what)`` pairs): writing it would replace what is being read."""
+    for source, what in inputs:
+        if same_file(source, path):
+            named = "" if str(source) == str(path) else f" {source}"
+            raise InputError(
+                f"{flag} {path}: the same file as {what}{named}, which is being read; "
+                "give another name"
+            )
 
 
 def _backup(target: Path) -> Path | None:

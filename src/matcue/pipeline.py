@@ -30,6 +30,7 @@ from .source import (
     _build_script,
     build_script,
     check_voice,
+    input_files,
     is_cue_script,
     load_source,
     resolve_settings,
@@ -224,6 +225,9 @@ def render(
     with staged_outputs() as outputs:
         # Every destination is checked, and its temporary file made, before the slow
         # work; the files go into place together at the end, or none of them does.
+        # No output may replace a file the render reads.
+        for path, what in render_inputs(source, settings):
+            outputs.protect(path, what)
         audio_tmp = outputs.add(output, "-o")
         vtt_tmp = outputs.add(transcript_path, "the transcript") if transcript_path else None
         json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
@@ -290,6 +294,16 @@ def render(
     result.elapsed = time.monotonic() - started
     log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
     return result
+
+
+def render_inputs(source: Source, settings: Settings) -> list[tuple[Path, str]]:
+    """The files a render reads, as ``(path, what)``: no output may be one of them."""
+    inputs = input_files(source)
+    if settings.bed and settings.bed not in BED_NAMES:
+        inputs.append((Path(settings.bed), "the bed"))
+    if settings.voice_model:
+        inputs.append((Path(settings.voice_model), "the voice model"))
+    return inputs
 
 
 def _meta(

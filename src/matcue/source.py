@@ -180,6 +180,16 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
         raise InputError(f"--voice: {exc}") from None
 
 
-def write_script(script_text: str, path: Path) -> None:
-    with atomic_output(path) as tmp:
+def input_files(source: Source) -> list[tuple[Path, str]]:
+    """The file ``source`` was read from, as ``(path, what)`` (none for a built-in):
+    no output may replace it (:func:`matcue.atomic.refuse_input`)."""
+    if source.path is None:
+        return []
+    return [(source.path, "the routine" if source.script is None else "the cue script")]
+
+
+def write_script(script_text: str, path: Path, source: Source | None = None) -> None:
+    """Write a cue script to ``path``, never over the file it was made from."""
+    inputs = input_files(source) if source is not None else []
+    with atomic_output(path, inputs=inputs) as tmp:
         tmp.write_text(script_text, encoding="utf-8")

@@ -111,10 +111,20 @@ def script(
 ) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from ..cuescript import print_script
-    from ..source import build_script, load_source, resolve_settings, write_script
+    from ..source import (
+        build_script,
+        input_files,
+        load_source,
+        resolve_settings,
+        write_script,
+    )
     from .rendering import refuse_routine_flags, routine_flags_given
 
     source = load_source(routine)
+    if output:  # before any work, not only when writing
+        from ..atomic import refuse_input
+
+        refuse_input(output, "-o", input_files(source))
     overrides = _overrides(**options)
     flags = routine_flags_given(overrides)
     if source.script is not None and flags:
@@ -126,7 +136,7 @@ def script(
             click.echo(f"matcue: {change}", err=True)
     text = print_script(cue)
     if output:
-        write_script(text, output)
+        write_script(text, output, source)
     else:
         click.echo(text, nl=False)
 
