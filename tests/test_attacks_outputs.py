@@ -9,6 +9,8 @@ renders in well under a second with pyttsx3.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,91 @@ def test_two_outputs_that_are_one_file_through_a_symlinked_folder(tmp_path: Path
     )
     _refused(code, lines, "--timeline", "s.vtt")
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == []
+
+
+# ------------------------------------------------------------ special files at the target
+
+
+@pytest.fixture
+def cue(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.cue"
+    path.write_text(CUE, encoding="utf-8")
+    return path
+
+
+def test_output_to_a_character_device_writes_through_it(cue: Path, tmp_path: Path):
+    """As root, --timeline /dev/null replaced the system's /dev/null with a regular
+    file. A private null device stands in for it here."""
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device needs root")
+    code, lines = _run("render", cue, "-o", null, "--timeline", null)
+    assert code == 0, lines
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null", "tiny.cue"]
+
+
+def test_output_to_dev_null_works_and_writes_nothing_beside_it(cue: Path, tmp_path: Path):
+    code, lines = _run("render", cue, "-o", "/dev/null")
+    assert code == 0, lines
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not Path("/dev/null.vtt").exists()
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav"])
+def test_output_to_a_fifo_streams_into_it(cue: Path, tmp_path: Path, fmt: str):
+    import threading
+
+    fifo = tmp_path / f"pipe.{fmt}"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, lines = _run("render", cue, "-o", fifo)
+    reader.join(timeout=60)
+    assert code == 0, lines
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    data = got[0]
+    assert data[:4] == (b"ID3\x03" if fmt == "mp3" else b"RIFF")
+    if fmt == "wav":
+        import io
+
+        import soundfile as sf
+
+        audio, rate = sf.read(io.BytesIO(data))
+        assert len(audio) > rate // 2
+    assert not (tmp_path / "pipe.vtt").exists()
+
+
+def test_a_symlink_at_the_target_stays_and_its_target_is_replaced(cue: Path, tmp_path: Path):
+    real = tmp_path / "store" / "real.mp3"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "out.mp3"
+    link.symlink_to(real)
+    code, lines = _run("render", cue, "-o", link, "--no-transcript")
+    assert code == 0, lines
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes()[:3] == b"ID3"
+    assert [p.name for p in real.parent.iterdir()] == ["real.mp3"]  # no .part left
+
+
+def test_a_read_only_target_is_refused_and_kept(cue: Path, tmp_path: Path):
+    out = tmp_path / "kept.mp3"
+    out.write_bytes(b"mine")
+    out.chmod(0o444)
+    code, lines = _run("render", cue, "-o", out)
+    _refused(code, lines, "-o", "kept.mp3", "read-only")
+    assert out.read_bytes() == b"mine" and stat.S_IMODE(out.stat().st_mode) == 0o444
+
+
+def test_a_replaced_file_keeps_its_permissions(cue: Path, tmp_path: Path):
+    out = tmp_path / "private.mp3"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    code, lines = _run("render", cue, "-o", out)
+    assert code == 0, lines
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_bytes()[:3] == b"ID3"

@@ -24,9 +24,12 @@ import logging
 import os
 import secrets
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from matcue.errors import InputError, RenderError
 
@@ -87,6 +90,74 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+STDOUT = "-"
+"""The output name that means standard output (``-o -``)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an output's bytes really go, and how they get there."""
+
+    path: Path
+    """The file written: the name given, or the file a symlink there points to."""
+    through: bool
+    """Write straight into it (standard output, a character device such as /dev/null,
+    a FIFO): there is nothing to replace, and replacing it would break it."""
+    mode: int | None = None
+    """The permission bits of a regular file already there, which the new file keeps."""
+
+
+def is_stdout(path: Path | str) -> bool:
+    return str(path) == STDOUT
+
+
+def resolve_target(path: Path) -> Target:
+    """What writing ``path`` means: a symlink is followed to its target, which is
+    replaced (the link stays); a character device or FIFO is written through; a
+    folder, block device, socket or read-only file is an :class:`InputError` (the
+    message says what it is, without the path)."""
+    if is_stdout(path):
+        return Target(Path(STDOUT), through=True)
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):  # the folder's checks say more
+        return Target(real, through=False)
+    except OSError as exc:
+        raise InputError(f"cannot be written: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a folder; give a file name")
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return Target(real, through=True)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("is a special file (a block device or a socket); not written")
+    if not st.st_mode & 0o222 or not os.access(real, os.W_OK):
+        raise InputError("is read-only; not replaced (make it writable, or give another name)")
+    return Target(real, through=False, mode=stat.S_IMODE(st.st_mode))
+
+
+def writes_through(path: Path | str) -> bool:
+    """True when an output at ``path`` is written straight through (standard output, a
+    device, a FIFO), so no file beside it (a transcript) belongs there."""
+    try:
+        return resolve_target(Path(path)).through
+    except InputError:
+        return False
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open an output for writing bytes; ``-`` is standard output (a duplicate of the
+    descriptor, so closing it leaves the process's stdout open)."""
+    if is_stdout(path):
+        return os.fdopen(os.dup(1), "wb")
+    return open(path, "wb")
+
+
+def _keep_mode(tmp: Path, mode: int | None) -> None:
+    if mode is not None:
+        os.chmod(tmp, mode)
+
+
 @contextlib.contextmanager
 def atomic_output(
     path: Path, *, flag: str = "-o", inputs: Iterable[tuple[Path, str]] = ()
@@ -94,29 +165,43 @@ def atomic_output(
     """Yield a temporary path next to ``path``; on success move it into place.
 
     The body writes the complete file at the yielded path (it exists, empty). On a
-    normal exit the file is fsynced and ``os.replace``d onto ``path``. On any
+    normal exit the file is fsynced and ``os.replace``d onto ``path`` (onto the file a
+    symlink at ``path`` points to, keeping an earlier file's permissions). On any
     exception, KeyboardInterrupt and SystemExit included, it is deleted and the
     exception propagates; an earlier file at ``path`` is untouched. An output that is
     one of ``inputs`` (``(path, what)`` pairs, see :func:`refuse_input`) is refused
-    before anything is made.
+    before anything is made; a device or FIFO is written through (the body gets it).
     """
     path = Path(path)
     refuse_input(path, flag, inputs)
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give a file name for the output")
-    _prepare_folder(path.parent)
-    tmp = _new_part_file(path)
+    try:
+        target = resolve_target(path)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    if target.through:
+        yield target.path
+        return
+    _prepare_folder(target.path.parent)
+    tmp = _new_part_file(target.path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _keep_mode(tmp, target.mode)
+        os.replace(tmp, target.path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    _fsync_dir(target.path.parent)
     log.debug("wrote %s", path)
+
+
+@dataclass
+class _Staged:
+    target: Target
+    tmp: Path
+    label: str
 
 
 class StagedOutputs:
@@ -128,7 +213,8 @@ class StagedOutputs:
     :meth:`commit` moves them all into place together. Until then no target is
     touched, and :meth:`abort` removes the temporary files (and any folder made for
     them). Use :func:`staged_outputs`, which commits on success and aborts on any
-    exception, Ctrl-C included.
+    exception, Ctrl-C included. Standard output, a device or a FIFO is written
+    through (:func:`resolve_target`): :meth:`add` returns it as it is.
 
     The renames themselves cannot fail for want of space or permission (each
     temporary file is already in its target's folder), but an interrupt could fall
@@ -137,7 +223,7 @@ class StagedOutputs:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, Path, str]] = []  # target, temporary file, flag
+        self._staged: list[_Staged] = []
         self._made: list[Path] = []  # folders created for the outputs, to remove on abort
         self._inputs: list[tuple[Path, str]] = []  # files being read: never an output
 
@@ -156,34 +242,47 @@ class StagedOutputs:
         with it."""
         path = Path(path)
         refuse_input(path, flag, self._inputs)
-        for target, _, other in self._staged:
-            if same_file(target, path):
-                raise InputError(f"{flag} {path}: the same file as {other}; give another name")
         try:
-            if path.is_dir():
-                raise InputError("is a folder; give a file name")
-            if _prepare_folder(path.parent):
-                self._made.append(path.parent)
-            tmp = _new_part_file(path)
+            target = resolve_target(path)
+        except InputError as exc:
+            raise InputError(f"{flag} {path}: {exc}") from None
+        for other in self._staged:
+            both_devices = target.through and other.target.through and _is_device(path)
+            if not both_devices and same_file(other.target.path, target.path):
+                raise InputError(
+                    f"{flag} {path}: the same file as {other.label}; give another name"
+                )
+        if target.through:
+            self._staged.append(_Staged(target, target.path, f"{flag} {path}"))
+            return target.path
+        try:
+            if _prepare_folder(target.path.parent):
+                self._made.append(target.path.parent)
+            tmp = _new_part_file(target.path)
         except (InputError, RenderError) as exc:
             raise InputError(f"{flag} {path}: {exc}") from None
-        self._staged.append((path, tmp, f"{flag} {path}"))
+        self._staged.append(_Staged(target, tmp, f"{flag} {path}"))
         return tmp
+
+    def _files(self) -> list[_Staged]:
+        return [s for s in self._staged if not s.target.through]
 
     def commit(self) -> None:
         """Flush every temporary file, then rename them all into place; on any failure
         put every earlier file back and remove the new ones."""
-        for _, tmp, _ in self._staged:
-            with open(tmp, "rb+") as f:
+        files = self._files()
+        for staged in files:
+            with open(staged.tmp, "rb+") as f:
                 os.fsync(f.fileno())
+            _keep_mode(staged.tmp, staged.target.mode)
         backups: dict[Path, Path | None] = {}
         done: list[Path] = []
         try:
-            for target, _, _ in self._staged:
-                backups[target] = _backup(target)
-            for target, tmp, _ in self._staged:
-                os.replace(tmp, target)
-                done.append(target)
+            for staged in files:
+                backups[staged.target.path] = _backup(staged.target.path)
+            for staged in files:
+                os.replace(staged.tmp, staged.target.path)
+                done.append(staged.target.path)
         except BaseException:
             for target in reversed(done):  # undo: the earlier file back, or none
                 backup = backups.get(target)
@@ -208,9 +307,9 @@ class StagedOutputs:
 
     def abort(self) -> None:
         """Remove the temporary files and any folder made for them; no target is touched."""
-        for _, tmp, _ in self._staged:
+        for staged in self._files():
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                staged.tmp.unlink()
         for folder in reversed(self._made):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty: never anything of the user's
@@ -218,10 +317,19 @@ class StagedOutputs:
         self._made.clear()
 
 
+def _is_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def same_file(a: Path, b: Path) -> bool:
     """True when ``a`` and ``b`` are one file: the same path once symlinks (of the file
     or of any folder above it) are resolved, or, for files that exist, the same inode
     (a hard link)."""
+    if is_stdout(a) or is_stdout(b):
+        return is_stdout(a) and is_stdout(b)
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     try:

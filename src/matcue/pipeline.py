@@ -18,7 +18,7 @@ import numpy as np
 from . import cuescript
 from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
-from .atomic import staged_outputs
+from .atomic import staged_outputs, writes_through
 from .estimate import estimate_seconds
 from .export import tags_from_timeline, write_timeline_json, write_vtt
 from .mix import MixSettings, MixStream, render_chunks
@@ -221,7 +221,9 @@ def render(
     writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
     a JSON timeline."""
     started = time.monotonic()
-    transcript_path = output.with_suffix(".vtt") if transcript else None
+    # A transcript goes beside a file; standard output, a device or a FIFO has no "beside".
+    beside = transcript and not writes_through(output)
+    transcript_path = output.with_suffix(".vtt") if beside else None
     with staged_outputs() as outputs:
         # Every destination is checked, and its temporary file made, before the slow
         # work; the files go into place together at the end, or none of them does.
