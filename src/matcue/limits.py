@@ -77,6 +77,18 @@ blocks of a cue script: at most 4 hours."""
 MIN_MOVING_SECONDS = 1.0
 """What a breath cycle's holds must leave for breathing in and out."""
 
+# ---------------------------------------------------------------- inputs
+# (docs/safety.md lists them for users)
+
+MAX_ROUTINE_BYTES = 1024 * 1024
+"""A routine file: 1 MiB (a routine is a few kilobytes)."""
+MAX_CUE_SCRIPT_BYTES = 2 * 1024 * 1024
+"""A cue script: 2 MiB (a built-in's is about 10 KB; a 4-hour session of unpaused
+lines a few hundred KB)."""
+INPUT_WAIT_SECONDS = 10.0
+"""A routine or cue script read from standard input, a FIFO or a device: the longest
+wait for more data before matcue gives up (it never waits for ever)."""
+
 # ---------------------------------------------------------------- steps
 
 CYCLE_RANGE = (2, 120)

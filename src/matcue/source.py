@@ -16,12 +16,14 @@ from . import cuescript
 from .atomic import atomic_output
 from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
 from .fit import FitCache, fit_routine
-from .limits import MAX_SESSION_SECONDS
-from .routine import Routine, builtin_names, load_builtin, load_routine
+from .limits import MAX_CUE_SCRIPT_BYTES, MAX_ROUTINE_BYTES, MAX_SESSION_SECONDS
+from .reading import STDIN, display_name, is_stream, read_input
+from .routine import Routine, builtin_names, load_builtin, parse_routine
 from .routine.text import hours
 from .settings import Settings, merge
 from .speech import get_engine, match_voice
 from .templating import render_script_text
+from .yamlsafe import decode_bytes
 
 CUE_SUFFIXES = (".cue", ".txt")
 
@@ -36,26 +38,34 @@ class Source:
     path: Path | None = None
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+def _decode_cue_script(data: bytes, name: str) -> str:
+    if len(data) > MAX_CUE_SCRIPT_BYTES:
+        raise ValidationError(
+            [
+                f"{name}:1: -: larger than {MAX_CUE_SCRIPT_BYTES // (1024 * 1024)} MiB, "
+                "the limit for a cue script"
+            ]
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError([f"{path}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
+        raise ValidationError([f"{name}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
 
 
-def _starts_like_cue_script(path: Path) -> bool:
-    """True for a file whose first bytes are the cue-script header (any name)."""
+_READ_LIMIT = max(MAX_CUE_SCRIPT_BYTES, MAX_ROUTINE_BYTES)
+
+
+def _starts_like_cue_script(arg: str) -> bool:
+    """True for a file whose first bytes are the cue-script header (any name). A
+    stream (standard input, a FIFO) is read whole, and kept for the render."""
+    header = cuescript.HEADER.encode()
     try:
-        with path.open("rb") as f:
-            return f.read(len(cuescript.HEADER)) == cuescript.HEADER.encode()
-    except OSError:
+        if is_stream(arg):
+            return read_input(arg, limit=_READ_LIMIT).startswith(header)
+        with open(arg, "rb") as f:
+            return f.read(len(header)) == header
+    except (OSError, InputError):
         return False
 
 
@@ -66,23 +76,26 @@ rendered as it stands, so none of them can apply to it (the CLI says so, by flag
 
 def is_cue_script(arg: str) -> bool:
     """True when ``arg`` names a cue script (by its suffix or its first line)."""
-    path = Path(arg)
-    return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
+    return Path(arg).suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(arg)
 
 
 def load_source(arg: str) -> Source:
-    """A built-in routine name, a routine file, or a cue script file."""
+    """A built-in routine name, a routine file, a cue script file, or ``-``: a routine
+    or cue script on standard input. Every file is read once, bounded in size and in
+    waiting (:func:`matcue.reading.read_input`)."""
     path = Path(arg)
-    if is_cue_script(arg):
-        if not path.exists():
-            raise InputError(f"{arg}: no such file")
-        text = _read_text(path)
-        script = cuescript.parse_script(text, filename=str(path))
-        name = script.meta.get("routine") or path.stem
-        return Source(name=path.stem if path.stem else name, script=script, path=path)
-    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
-        routine = load_routine(path)
-        return Source(name=routine.name or path.stem, routine=routine, path=path)
+    if arg == STDIN or path.exists() or path.suffix.lower() in CUE_SUFFIXES:
+        name = display_name(arg)
+        data = read_input(arg, limit=_READ_LIMIT)
+        stdin = arg == STDIN
+        if path.suffix.lower() in CUE_SUFFIXES or data.startswith(cuescript.HEADER.encode()):
+            script = cuescript.parse_script(_decode_cue_script(data, name), filename=name)
+            stem = (script.meta.get("routine") or "stdin") if stdin else path.stem
+            return Source(name=stem, script=script, path=None if stdin else path)
+        routine = parse_routine(decode_bytes(data, filename=name), filename=name)
+        return Source(name=routine.name or path.stem, routine=routine, path=None if stdin else path)
+    if path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
+        raise InputError(f"{arg}: no such file")
     names = builtin_names()
     if arg in names:
         routine = load_builtin(arg)
