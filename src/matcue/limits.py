@@ -85,6 +85,16 @@ MAX_ROUTINE_BYTES = 1024 * 1024
 MAX_CUE_SCRIPT_BYTES = 2 * 1024 * 1024
 """A cue script: 2 MiB (a built-in's is about 10 KB; a 4-hour session of unpaused
 lines a few hundred KB)."""
+MAX_PHRASES = 3000
+"""Different spoken lines in one session (each is synthesized and cached): the
+built-ins have 60 to 120."""
+MAX_BED_SECONDS = 3600.0
+"""A bed file: at most an hour of audio (a bed loops, so a short one does as well)."""
+MAX_BED_WHOLE_BYTES = 256 * 1024 * 1024
+"""A bed file in a format only ffmpeg reads (decoded whole, not in a stream): 256 MiB."""
+MAX_CACHE_ENTRY_BYTES = 64 * 1024 * 1024
+"""A cached clip: larger is taken as damaged and synthesized again (the longest line,
+spoken at the slowest rate, makes about 20 MB)."""
 INPUT_WAIT_SECONDS = 10.0
 """A routine or cue script read from standard input, a FIFO or a device: the longest
 wait for more data before matcue gives up (it never waits for ever)."""

@@ -16,7 +16,13 @@ from . import cuescript
 from .atomic import atomic_output
 from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
 from .fit import FitCache, fit_routine
-from .limits import MAX_CUE_SCRIPT_BYTES, MAX_ROUTINE_BYTES, MAX_SESSION_SECONDS
+from .limits import (
+    MAX_CUE_SCRIPT_BYTES,
+    MAX_PHRASES,
+    MAX_ROUTINE_BYTES,
+    MAX_SESSION_SECONDS,
+    SPEECH_WPM,
+)
 from .reading import STDIN, display_name, is_stream, read_input
 from .routine import Routine, builtin_names, load_builtin, parse_routine
 from .routine.text import hours
@@ -89,7 +95,10 @@ def load_source(arg: str) -> Source:
         data = read_input(arg, limit=_READ_LIMIT)
         stdin = arg == STDIN
         if path.suffix.lower() in CUE_SUFFIXES or data.startswith(cuescript.HEADER.encode()):
-            script = cuescript.parse_script(_decode_cue_script(data, name), filename=name)
+            text = _decode_cue_script(data, name)
+            script = cuescript.parse_script(text, filename=name)
+            _check_phrases(script, name, None, text)
+            _check_spoken_length(script, name, None)
             stem = (script.meta.get("routine") or "stdin") if stdin else path.stem
             return Source(name=stem, script=script, path=None if stdin else path)
         routine = parse_routine(decode_bytes(data, filename=name), filename=name)
@@ -153,18 +162,88 @@ def _check_session_length(
 ) -> None:
     """The routine file's 4-hour limit, applied to the session the flags made: a
     routine within it at its own defaults can pass it at a longer --breath or --count
-    or a slower --pace (or with --templates that repeat more)."""
+    or a slower --pace (or with --templates that repeat more). Speech counts too, and
+    the number of different lines to synthesize is bounded."""
+    name = str(source.path or source.name)
+    _check_phrases(script, name, routine)
     seconds = float(script.timed_seconds())
     if seconds <= MAX_SESSION_SECONDS:
+        _check_spoken_length(script, name, settings.rate)
         return
     breath = settings.breath if settings.breath is not None else routine.defaults.breath
     count = settings.count if settings.count is not None else routine.defaults.count
     raise InputError(
-        f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
+        f"{name}: at breath {breath:g} s, count {count:g} s and pace "
         f"{float(settings.pace_factor):g} the timed parts add up to about {hours(seconds)}; "
         "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
         "--pace, brings it under)"
     )
+
+
+def spoken_seconds(script: cuescript.CueScript, rate: int | None = None) -> float:
+    """The flowing speech of ``script`` timed by its word count (at ``rate`` words per
+    minute, else :data:`~matcue.limits.SPEECH_WPM`); anchored lines take no time of
+    their own (their block does)."""
+    words = sum(len(item.text.split()) for item in script.items if isinstance(item, cuescript.Say))
+    return words * 60 / (rate or SPEECH_WPM)
+
+
+def _check_spoken_length(script: cuescript.CueScript, name: str, rate: int | None) -> None:
+    """A short file of unpaused lines must not make a many-hour session."""
+    timed = float(script.timed_seconds())
+    spoken = spoken_seconds(script, rate)
+    if timed + spoken > MAX_SESSION_SECONDS:
+        raise InputError(
+            f"{name}: the spoken lines (about {hours(spoken)}) and the timed parts "
+            f"({hours(timed)}) add up to more than 4 hours, the limit for a session"
+        )
+
+
+def _check_phrases(
+    script: cuescript.CueScript, name: str, routine: Routine | None, text: str = ""
+) -> None:
+    """At most :data:`~matcue.limits.MAX_PHRASES` different lines to synthesize, the
+    message naming what says the most of them: the step of a routine, or the line
+    of a cue script (``text``) where the limit is passed."""
+    phrases = script.phrases()
+    if len(phrases) <= MAX_PHRASES:
+        return
+    limit = f"a session may have at most {MAX_PHRASES} different spoken lines"
+    if routine is None:
+        line = _line_of(text, phrases[MAX_PHRASES])
+        raise ValidationError([f"{name}:{line}: -: {len(phrases)} different spoken lines; {limit}"])
+    per_step: dict[str, int] = {}
+    seen: set[str] = set()
+    step = ""
+    for item in script.items:
+        if isinstance(item, cuescript.StepMark):
+            step = item.name
+        texts = [item.text] if isinstance(item, cuescript.Say) else []
+        if isinstance(item, cuescript.Block):
+            texts = [line.text for line in item.lines if line.text]
+        for text in texts:
+            if text not in seen:
+                seen.add(text)
+                per_step[step] = per_step.get(step, 0) + 1
+    worst = max(per_step, key=lambda k: per_step[k])
+    index = next((i for i, st in enumerate(routine.steps) if st.display_name == worst), None)
+    field: tuple[str | int, ...] = ("steps", index) if index is not None else ("intro",)
+    raise ValidationError(
+        [
+            routine.problem(
+                field,
+                f"this part says {per_step[worst]} different lines (the whole session "
+                f"{len(phrases)}); {limit}",
+            )
+        ]
+    )
+
+
+def _line_of(text: str, phrase: str) -> int:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if phrase in line:
+            return lineno
+    return 1
 
 
 def check_voice(source: Source, settings: Settings, *, engine_required: bool = True) -> None:
