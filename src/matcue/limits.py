@@ -95,6 +95,19 @@ MAX_BED_WHOLE_BYTES = 256 * 1024 * 1024
 MAX_CACHE_ENTRY_BYTES = 64 * 1024 * 1024
 """A cached clip: larger is taken as damaged and synthesized again (the longest line,
 spoken at the slowest rate, makes about 20 MB)."""
+MAX_TEMPLATE_BYTES = 256 * 1024
+"""A template file: 256 KiB (the packaged ones are a few KB each)."""
+TEMPLATE_SECONDS = 10.0
+"""The longest the templates may take to write one cue script (the built-ins take a
+few milliseconds)."""
+TEMPLATE_OUTPUT_BYTES = MAX_CUE_SCRIPT_BYTES
+"""The most text the templates may write: the size limit of a cue script."""
+TEMPLATE_DEPTH = 60
+"""Macros, callers and recursive loops inside one another, at most."""
+TEMPLATE_LOADS = 500
+"""Includes, imports and extends in one render, at most."""
+TEMPLATE_NUMBER_BITS = 1000
+"""The largest whole number a template may make (about 300 digits)."""
 INPUT_WAIT_SECONDS = 10.0
 """A routine or cue script read from standard input, a FIFO or a device: the longest
 wait for more data before matcue gives up (it never waits for ever)."""
