@@ -114,3 +114,42 @@ def test_a_bed_that_is_a_fifo_is_refused(tmp_path: Path):
     os.mkfifo(bed)
     with pytest.raises(InputError, match="not a file"):
         sounds.load_bed_file(bed, 22050)
+
+
+# ------------------------------------------------------------ refused at check time
+
+
+@pytest.mark.parametrize("text", ["...", "\U0001f642", "— –"])
+def test_a_line_spoken_as_silence_is_refused_at_check(tmp_path: Path, text: str):
+    cue = tmp_path / "quiet.cue"
+    cue.write_text(f"{HEADER}Hello.\n{text}\n", encoding="utf-8")
+    [message] = _check(cue)
+    assert message.startswith(f"{cue}:4: -: {text!r} has no letter or digit")
+
+
+def test_a_routine_line_spoken_as_silence_names_its_field(tmp_path: Path):
+    path = _routine(tmp_path, ["Lie down.", "..."])
+    [message] = _check(path)
+    assert message.startswith(f"{path}:13: steps[1].setup[1]: ")
+    assert "no letter or digit" in message
+
+
+@pytest.mark.parametrize("gain", ["1e400", "400", "nan", "-1e9"])
+def test_a_sound_gain_that_overflows_is_refused(tmp_path: Path, gain: str):
+    cue = tmp_path / "loud.cue"
+    cue.write_text(f"{HEADER}Hello.\n@sound chime gain={gain}\n", encoding="utf-8")
+    assert _check(cue) == [f"{cue}:4: @sound.gain: expected -60 to 12 dB, got {gain}"]
+
+
+def test_more_chapters_than_id3_can_count(tmp_path: Path):
+    cue = tmp_path / "chapters.cue"
+    cue.write_text(HEADER + "".join(f"@step S{i}\nGo.\n" for i in range(300)), encoding="utf-8")
+    assert _check(cue) == [
+        f"{cue}:{3 + 2 * 255}: @step: 300 steps; an MP3's chapter list holds at most 255"
+    ]
+
+
+def test_an_empty_cue_script_is_refused(tmp_path: Path):
+    cue = tmp_path / "empty.cue"
+    cue.write_text("# matcue cue script 1\n", encoding="utf-8")
+    assert _check(cue) == [f"{cue}:1: -: the cue script has nothing to say and no timed parts"]

@@ -108,6 +108,10 @@ TEMPLATE_LOADS = 500
 """Includes, imports and extends in one render, at most."""
 TEMPLATE_NUMBER_BITS = 1000
 """The largest whole number a template may make (about 300 digits)."""
+MAX_CHAPTERS = 255
+"""Steps (chapters) in one session: ID3's table of contents counts them in one byte."""
+SOUND_GAIN_RANGE = (-60, 12)
+"""A cue script's ``@sound ... gain=``, in dB."""
 INPUT_WAIT_SECONDS = 10.0
 """A routine or cue script read from standard input, a FIFO or a device: the longest
 wait for more data before matcue gives up (it never waits for ever)."""

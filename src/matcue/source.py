@@ -17,6 +17,7 @@ from .atomic import atomic_output
 from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
 from .fit import FitCache, fit_routine
 from .limits import (
+    MAX_CHAPTERS,
     MAX_CUE_SCRIPT_BYTES,
     MAX_PHRASES,
     MAX_ROUTINE_BYTES,
@@ -98,6 +99,7 @@ def load_source(arg: str) -> Source:
             text = _decode_cue_script(data, name)
             script = cuescript.parse_script(text, filename=name)
             _check_phrases(script, name, None, text)
+            _check_content(script, name, None, text)
             _check_spoken_length(script, name, None)
             stem = (script.meta.get("routine") or "stdin") if stdin else path.stem
             return Source(name=stem, script=script, path=None if stdin else path)
@@ -166,6 +168,7 @@ def _check_session_length(
     the number of different lines to synthesize is bounded."""
     name = str(source.path or source.name)
     _check_phrases(script, name, routine)
+    _check_content(script, f"<cue script of {source.name}>", routine)
     seconds = float(script.timed_seconds())
     if seconds <= MAX_SESSION_SECONDS:
         _check_spoken_length(script, name, settings.rate)
@@ -237,6 +240,52 @@ def _check_phrases(
             )
         ]
     )
+
+
+def _check_content(
+    script: cuescript.CueScript, name: str, routine: Routine | None, text: str = ""
+) -> None:
+    """What a render cannot make, found at ``check`` time: a line the engine would
+    speak as silence (no letter or digit), more chapters than ID3 can count, a
+    session with nothing in it."""
+    problems: list[str] = []
+    for phrase in script.phrases():
+        if not any(ch.isalnum() for ch in phrase):
+            message = (
+                f"{phrase!r} has no letter or digit to speak; the engine would say nothing "
+                "(write it in words, or use @pause)"
+            )
+            field = _field_saying(routine, phrase) if routine is not None else None
+            if routine is not None and field is not None:
+                problems.append(routine.problem(field, message))
+            else:
+                problems.append(f"{name}:{_line_of(text, phrase)}: -: {message}")
+    marks = [item for item in script.items if isinstance(item, cuescript.StepMark)]
+    if len(marks) > MAX_CHAPTERS:
+        where = _line_of(text, f"@step {marks[MAX_CHAPTERS].name}") if text else 1
+        problems.append(
+            f"{name}:{where}: @step: {len(marks)} steps; an MP3's chapter list holds at most "
+            f"{MAX_CHAPTERS}"
+        )
+    if not script.phrases() and not script.timed_seconds():
+        problems.append(f"{name}:1: -: the cue script has nothing to say and no timed parts")
+    if problems:
+        raise ValidationError(problems)
+
+
+def _field_saying(routine: Routine, phrase: str) -> tuple[str | int, ...] | None:
+    """The routine field whose text is ``phrase`` (the first found), for its line."""
+    loaded = getattr(routine, "_loaded", None)
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), getattr(loaded, "data", None))]
+    while stack:
+        path, value = stack.pop(0)
+        if isinstance(value, str) and value.strip() and value.strip() in phrase:
+            return path
+        if isinstance(value, dict):
+            stack.extend(((*path, str(k)), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+    return None
 
 
 def _line_of(text: str, phrase: str) -> int:
