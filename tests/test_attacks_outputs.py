@@ -194,3 +194,34 @@ def test_a_replaced_file_keeps_its_permissions(cue: Path, tmp_path: Path):
     assert code == 0, lines
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert out.read_bytes()[:3] == b"ID3"
+
+
+# ------------------------------------------------------------ a full disk
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-o", "/dev/full"], ["-o", "/dev/full", "--format", "wav"], ["--timeline", "/dev/full"]],
+    ids=["mp3", "wav", "timeline"],
+)
+def test_a_full_disk_is_one_line_and_nothing_is_replaced(cue: Path, tmp_path: Path, args):
+    """/dev/full fails every write with ENOSPC, as a full disk does: before issue 14,
+    a traceback."""
+    out = tmp_path / "kept.mp3"
+    out.write_bytes(b"mine")
+    if args[0] == "--timeline":
+        args = ["-o", str(out), *args]
+    code, lines = _run("render", cue, *args)
+    assert code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("matcue: cannot write ") and "No space left on device" in lines[0]
+    assert out.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.mp3", "tiny.cue"]
+
+
+def test_a_cue_script_written_to_a_full_disk(cue: Path):
+    code, lines = _run("script", cue, "-o", "/dev/full")
+    assert code == 1
+    assert lines == [
+        "matcue: cannot write /dev/full: No space left on device; "
+        "earlier files were left as they were"
+    ]

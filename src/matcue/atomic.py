@@ -20,6 +20,7 @@ because that is more often a typo than a wish.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -179,7 +180,10 @@ def atomic_output(
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     if target.through:
-        yield target.path
+        try:
+            yield target.path
+        except OSError as exc:
+            raise _write_error(exc, str(path)) from exc
         return
     _prepare_folder(target.path.parent)
     tmp = _new_part_file(target.path)
@@ -189,9 +193,11 @@ def atomic_output(
             os.fsync(f.fileno())
         _keep_mode(tmp, target.mode)
         os.replace(tmp, target.path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, str(path)) from exc
         raise
     _fsync_dir(target.path.parent)
     log.debug("wrote %s", path)
@@ -263,6 +269,10 @@ class StagedOutputs:
             raise InputError(f"{flag} {path}: {exc}") from None
         self._staged.append(_Staged(target, tmp, f"{flag} {path}"))
         return tmp
+
+    def labels(self) -> list[str]:
+        """The outputs, as the options that chose them say (``-o x.mp3``)."""
+        return [staged.label for staged in self._staged]
 
     def _files(self) -> list[_Staged]:
         return [s for s in self._staged if not s.target.through]
@@ -376,14 +386,36 @@ def staged_outputs() -> Iterator[StagedOutputs]:
     outputs = StagedOutputs()
     try:
         yield outputs
-    except BaseException:
+        labels = outputs.labels()
+        outputs.commit()
+    except BaseException as exc:
+        labels = labels if "labels" in locals() else outputs.labels()
         outputs.abort()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, ", ".join(labels)) from exc
         raise
-    outputs.commit()
+
+
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG", "EPIPE", "EIO", "EPERM", "EACCES")
+    if hasattr(errno, name)
+)
+"""What writing an output can meet: a full disk or quota, a read-only or immutable
+file system or file, a file too large, a closed pipe, a failing device."""
+
+
+def _write_error(exc: OSError, what: str) -> BaseException:
+    """A RenderError (one line) for an OSError met while writing ``what``; any other
+    OSError is returned as it is (a bug to see, not a user's problem to describe)."""
+    if exc.errno not in WRITE_ERRNOS:
+        return exc
+    return RenderError(f"cannot write {what}: {exc.strerror}; earlier files were left as they were")
 
 
 class _Interrupts:
-    """The first SIGINT or SIGTERM raises KeyboardInterrupt; any later one is ignored.
+    """The first stopping signal (:data:`STOP_SIGNALS`) raises KeyboardInterrupt; any
+    later one is ignored.
 
     Cleanup runs in ``finally`` blocks as the KeyboardInterrupt unwinds. A second
     Ctrl-C (an impatient user, or a terminal that sends it twice) must not cut that
@@ -400,11 +432,18 @@ class _Interrupts:
         raise KeyboardInterrupt(f"interrupted by signal {signum}")
 
 
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+"""Every signal whose default action ends the process and that a program may catch:
+Ctrl-C, kill, the terminal closing (HUP), Ctrl-\\ (QUIT), and the user signals and
+timer alarms nobody in matcue uses. Each ends a render with one line, its temporary
+files removed."""
+
+_SIGNALS = tuple(getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name))
 
 
 def install_interrupt_handlers() -> Callable[[], None] | None:
-    """Turn the first SIGINT or SIGTERM into KeyboardInterrupt in the main thread
+    """Turn the first stopping signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2,
+    SIGALRM) into KeyboardInterrupt in the main thread
     and ignore any after it, so ``finally`` and :func:`atomic_output` clean up
     when a render is stopped by Ctrl-C or killed politely (``kill``, a service
     manager, CI timeouts). Call once from the CLI.
