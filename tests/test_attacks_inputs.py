@@ -153,3 +153,15 @@ def test_an_empty_cue_script_is_refused(tmp_path: Path):
     cue = tmp_path / "empty.cue"
     cue.write_text("# matcue cue script 1\n", encoding="utf-8")
     assert _check(cue) == [f"{cue}:1: -: the cue script has nothing to say and no timed parts"]
+
+
+def test_error_output_is_bounded_with_a_count_of_the_rest(tmp_path: Path):
+    """A file of a thousand bad lines printed a thousand lines (issue 14)."""
+    cue = tmp_path / "bad.cue"
+    cue.write_text(HEADER + "@bogus\n" * 1000, encoding="utf-8")
+    r = CliRunner().invoke(main, ["check", str(cue)])
+    assert r.exit_code == 2
+    lines = r.output.splitlines()
+    assert len(lines) == 30
+    assert lines[0] == f"{cue}:3: @bogus: unknown directive"
+    assert lines[-1] == "matcue: ... and 971 more problems (the first ones come first to fix)"

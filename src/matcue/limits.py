@@ -116,6 +116,9 @@ INPUT_WAIT_SECONDS = 10.0
 """A routine or cue script read from standard input, a FIFO or a device: the longest
 wait for more data before matcue gives up (it never waits for ever)."""
 
+MAX_ERROR_LINES = 30
+"""Lines of problems shown for one input (or one command), the last counting the rest."""
+
 # ---------------------------------------------------------------- steps
 
 CYCLE_RANGE = (2, 120)

@@ -22,7 +22,7 @@ from ..errors import InputError, MatcueError
 from ..parallel import render_parallel
 from ..pipeline import ROUTINE_SETTINGS, RenderResult, is_cue_script
 from ..reading import STDIN
-from .app import error_lines
+from .app import bounded, error_lines
 
 ROUTINE_FLAGS: dict[str, str] = {key: "--" + key for key in ROUTINE_SETTINGS}
 """The flags of the settings that only a routine can honour (``ROUTINE_SETTINGS``):
@@ -92,8 +92,8 @@ class Progress:
 
 def report(result: RenderResult, echo: Callable[[str], None], quiet: bool) -> None:
     """Warnings always; what --minutes changed and what was written unless quiet."""
-    for warning in result.warnings:
-        echo(f"matcue: warning: {warning}")
+    for line in bounded([f"matcue: warning: {w}" for w in result.warnings], "warnings"):
+        echo(line)
     if quiet:
         return
     for change in result.changes:
