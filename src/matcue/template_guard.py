@@ -268,7 +268,7 @@ class ConfinedLoader(jinja2.BaseLoader):
         self.root = os.path.realpath(self.folder)
 
     def get_source(
-        self, environment: jinja2.Environment, template: str
+        self, _environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
         path = os.path.join(self.folder, *split_template_path(template))
         if not os.path.lexists(path):
