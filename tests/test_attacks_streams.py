@@ -121,3 +121,18 @@ def test_an_oversized_cue_script_is_refused(tmp_path: Path):
     r = CliRunner().invoke(main, ["check", str(big)])
     assert r.exit_code == 2
     assert r.output.splitlines() == [f"{big}:1: -: larger than 2 MiB, the limit for a cue script"]
+
+
+def test_timeline_to_stdout_is_refused(tmp_path: Path):
+    r = _matcue(["render", "desk-break", "-o", str(tmp_path / "x.mp3"), "--timeline", "-"], None)
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines() == [
+        "matcue: --timeline -: standard output is for the audio (-o -); give a file"
+    ]
+
+
+def test_script_dash_o_dash_prints_the_cue_script(tmp_path: Path):
+    r = CliRunner().invoke(main, ["script", "desk-break", "-o", "-"])
+    assert r.exit_code == 0
+    assert r.output.startswith("# matcue cue script 1\n")
+    assert not (Path.cwd() / "-").exists()
