@@ -80,7 +80,7 @@ def test_cue_script_named_vtt_is_not_overwritten_by_its_transcript(tmp_path: Pat
     cue = tmp_path / "x.vtt"  # a cue script by its first line, whatever its name
     cue.write_text(CUE, encoding="utf-8")
     code, lines = _run("render", cue, "-o", tmp_path / "x.mp3")
-    _refused(code, lines, "transcript", "x.vtt")
+    _refused(code, lines, "transcript", "x.vtt", "--no-transcript")
     assert cue.read_text(encoding="utf-8") == CUE
     assert not (tmp_path / "x.mp3").exists()
 

@@ -240,14 +240,14 @@ class StagedOutputs:
         if path is not None:
             self._inputs.append((Path(path), what))
 
-    def add(self, path: Path, flag: str) -> Path:
+    def add(self, path: Path, flag: str, hint: str = "give another name") -> Path:
         """Check that ``path`` can be written and reserve its temporary file; returns it.
 
         ``flag`` names the option that chose the path (``-o``, ``--timeline``; or what
         the file is, "the transcript") for an :class:`InputError` saying what is wrong
-        with it."""
+        with it, and ``hint`` what to do about a clash."""
         path = Path(path)
-        refuse_input(path, flag, self._inputs)
+        refuse_input(path, flag, self._inputs, hint)
         try:
             target = resolve_target(path)
         except InputError as exc:
@@ -255,9 +255,7 @@ class StagedOutputs:
         for other in self._staged:
             both_devices = target.through and other.target.through and _is_device(path)
             if not both_devices and same_file(other.target.path, target.path):
-                raise InputError(
-                    f"{flag} {path}: the same file as {other.label}; give another name"
-                )
+                raise InputError(f"{flag} {path}: the same file as {other.label}; {hint}")
         if target.through:
             self._staged.append(_Staged(target, target.path, f"{flag} {path}"))
             return target.path
@@ -348,15 +346,16 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def refuse_input(path: Path, flag: str, inputs: Iterable[tuple[Path, str]]) -> None:
+def refuse_input(
+    path: Path, flag: str, inputs: Iterable[tuple[Path, str]], hint: str = "give another name"
+) -> None:
     """InputError when the output ``path`` (chosen by ``flag``) is one of ``inputs``
     (``(path, what)`` pairs): writing it would replace what is being read."""
     for source, what in inputs:
         if same_file(source, path):
             named = "" if str(source) == str(path) else f" {source}"
             raise InputError(
-                f"{flag} {path}: the same file as {what}{named}, which is being read; "
-                "give another name"
+                f"{flag} {path}: the same file as {what}{named}, which is being read; {hint}"
             )
 
 

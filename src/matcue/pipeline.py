@@ -231,7 +231,13 @@ def render(
         for path, what in render_inputs(source, settings):
             outputs.protect(path, what)
         audio_tmp = outputs.add(output, "-o")
-        vtt_tmp = outputs.add(transcript_path, "the transcript") if transcript_path else None
+        vtt_tmp = (
+            outputs.add(
+                transcript_path, "the transcript", "use --no-transcript, or another -o name"
+            )
+            if transcript_path
+            else None
+        )
         json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
         bar = ProgressBar(progress)
         prepared = _prepare(source, settings, bar=bar, synth_workers=synth_workers, alone=False)
