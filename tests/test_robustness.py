@@ -301,8 +301,14 @@ def _stop_and_check(proc: subprocess.Popen[str], send, folder: Path, target: Pat
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGALRM],
+    ids=["ctrl-c", "sigterm", "sighup", "sigquit", "sigusr1", "sigalrm"],
+)
 def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> None:
+    """Issue 14: HUP (the terminal closing), QUIT, USR1 and ALRM killed the render
+    outright, leaving its .part file; every stopping signal must end as Ctrl-C does."""
     folder, target, env = long_render
     proc = _start(target, env)
     _wait_for(lambda: _writing(folder), proc)
@@ -338,3 +344,42 @@ def test_interrupt_during_synthesis(long_render) -> None:
     proc = _start(target, env)
     _wait_for(lambda: bool(cache_entries(cache)), proc)
     _interrupt_and_check(proc, signal.SIGINT, folder, target)
+
+
+def test_a_batch_whose_parent_is_killed_leaves_no_worker(long_render) -> None:
+    """Issue 14: SIGKILL of a batch's parent (which cannot clean up) left its workers
+    rendering, and writing their files, with nobody to report to. Workers now get
+    SIGTERM when the parent dies (PR_SET_PDEATHSIG): they remove their .part files
+    and end, and nothing is written afterwards."""
+    folder, target, env = long_render
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "matcue.cli", "render", "control", "thaw", "--minutes", "20"]
+        + ["-o", f"{folder}/", "--no-transcript"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_terminal_job_signals,
+    )
+    try:
+        _wait_for(lambda: _writing(folder), proc)
+        proc.kill()  # the parent only; its workers are in the same group
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("a worker outlived its killed parent")
+            time.sleep(0.05)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    assert sorted(p.name for p in folder.iterdir()) == ["session.mp3"]
+    assert target.read_bytes() == EARLIER

@@ -20,13 +20,17 @@ because that is more often a typo than a wish.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
 import signal
+import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from matcue.errors import InputError, RenderError
 
@@ -87,31 +91,123 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+STDOUT = "-"
+"""The output name that means standard output (``-o -``)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an output's bytes really go, and how they get there."""
+
+    path: Path
+    """The file written: the name given, or the file a symlink there points to."""
+    through: bool
+    """Write straight into it (standard output, a character device such as /dev/null,
+    a FIFO): there is nothing to replace, and replacing it would break it."""
+    mode: int | None = None
+    """The permission bits of a regular file already there, which the new file keeps."""
+
+
+def is_stdout(path: Path | str) -> bool:
+    return str(path) == STDOUT
+
+
+def resolve_target(path: Path) -> Target:
+    """What writing ``path`` means: a symlink is followed to its target, which is
+    replaced (the link stays); a character device or FIFO is written through; a
+    folder, block device, socket or read-only file is an :class:`InputError` (the
+    message says what it is, without the path)."""
+    if is_stdout(path):
+        return Target(Path(STDOUT), through=True)
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):  # the folder's checks say more
+        return Target(real, through=False)
+    except OSError as exc:
+        raise InputError(f"cannot be written: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a folder; give a file name")
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return Target(real, through=True)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("is a special file (a block device or a socket); not written")
+    if not st.st_mode & 0o222 or not os.access(real, os.W_OK):
+        raise InputError("is read-only; not replaced (make it writable, or give another name)")
+    return Target(real, through=False, mode=stat.S_IMODE(st.st_mode))
+
+
+def writes_through(path: Path | str) -> bool:
+    """True when an output at ``path`` is written straight through (standard output, a
+    device, a FIFO), so no file beside it (a transcript) belongs there."""
+    try:
+        return resolve_target(Path(path)).through
+    except InputError:
+        return False
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open an output for writing bytes; ``-`` is standard output (a duplicate of the
+    descriptor, so closing it leaves the process's stdout open)."""
+    if is_stdout(path):
+        return os.fdopen(os.dup(1), "wb")
+    return open(path, "wb")
+
+
+def _keep_mode(tmp: Path, mode: int | None) -> None:
+    if mode is not None:
+        os.chmod(tmp, mode)
+
+
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
+def atomic_output(
+    path: Path, *, flag: str = "-o", inputs: Iterable[tuple[Path, str]] = ()
+) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it into place.
 
     The body writes the complete file at the yielded path (it exists, empty). On a
-    normal exit the file is fsynced and ``os.replace``d onto ``path``. On any
+    normal exit the file is fsynced and ``os.replace``d onto ``path`` (onto the file a
+    symlink at ``path`` points to, keeping an earlier file's permissions). On any
     exception, KeyboardInterrupt and SystemExit included, it is deleted and the
-    exception propagates; an earlier file at ``path`` is untouched.
+    exception propagates; an earlier file at ``path`` is untouched. An output that is
+    one of ``inputs`` (``(path, what)`` pairs, see :func:`refuse_input`) is refused
+    before anything is made; a device or FIFO is written through (the body gets it).
     """
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give a file name for the output")
-    _prepare_folder(path.parent)
-    tmp = _new_part_file(path)
+    refuse_input(path, flag, inputs)
+    try:
+        target = resolve_target(path)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    if target.through:
+        try:
+            yield target.path
+        except OSError as exc:
+            raise _write_error(exc, str(path)) from exc
+        return
+    _prepare_folder(target.path.parent)
+    tmp = _new_part_file(target.path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        _keep_mode(tmp, target.mode)
+        os.replace(tmp, target.path)
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, str(path)) from exc
         raise
-    _fsync_dir(path.parent)
+    _fsync_dir(target.path.parent)
     log.debug("wrote %s", path)
+
+
+@dataclass
+class _Staged:
+    target: Target
+    tmp: Path
+    label: str
 
 
 class StagedOutputs:
@@ -123,7 +219,8 @@ class StagedOutputs:
     :meth:`commit` moves them all into place together. Until then no target is
     touched, and :meth:`abort` removes the temporary files (and any folder made for
     them). Use :func:`staged_outputs`, which commits on success and aborts on any
-    exception, Ctrl-C included.
+    exception, Ctrl-C included. Standard output, a device or a FIFO is written
+    through (:func:`resolve_target`): :meth:`add` returns it as it is.
 
     The renames themselves cannot fail for want of space or permission (each
     temporary file is already in its target's folder), but an interrupt could fall
@@ -132,44 +229,68 @@ class StagedOutputs:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, Path, str]] = []  # target, temporary file, flag
+        self._staged: list[_Staged] = []
         self._made: list[Path] = []  # folders created for the outputs, to remove on abort
+        self._inputs: list[tuple[Path, str]] = []  # files being read: never an output
 
-    def add(self, path: Path, flag: str) -> Path:
+    def protect(self, path: Path | None, what: str) -> None:
+        """Refuse any output that is ``path`` (an input of the render: the routine, the
+        cue script, the bed), whatever name or symlink reaches it. ``what`` names it in
+        the message ("the routine")."""
+        if path is not None:
+            self._inputs.append((Path(path), what))
+
+    def add(self, path: Path, flag: str, hint: str = "give another name") -> Path:
         """Check that ``path`` can be written and reserve its temporary file; returns it.
 
         ``flag`` names the option that chose the path (``-o``, ``--timeline``; or what
         the file is, "the transcript") for an :class:`InputError` saying what is wrong
-        with it."""
+        with it, and ``hint`` what to do about a clash."""
         path = Path(path)
-        for target, _, other in self._staged:
-            if _same_file(target, path):
-                raise InputError(f"{flag} {path}: the same file as {other}; give another name")
+        refuse_input(path, flag, self._inputs, hint)
         try:
-            if path.is_dir():
-                raise InputError("is a folder; give a file name")
-            if _prepare_folder(path.parent):
-                self._made.append(path.parent)
-            tmp = _new_part_file(path)
+            target = resolve_target(path)
+        except InputError as exc:
+            raise InputError(f"{flag} {path}: {exc}") from None
+        for other in self._staged:
+            both_devices = target.through and other.target.through and _is_device(path)
+            if not both_devices and same_file(other.target.path, target.path):
+                raise InputError(f"{flag} {path}: the same file as {other.label}; {hint}")
+        if target.through:
+            self._staged.append(_Staged(target, target.path, f"{flag} {path}"))
+            return target.path
+        try:
+            if _prepare_folder(target.path.parent):
+                self._made.append(target.path.parent)
+            tmp = _new_part_file(target.path)
         except (InputError, RenderError) as exc:
             raise InputError(f"{flag} {path}: {exc}") from None
-        self._staged.append((path, tmp, f"{flag} {path}"))
+        self._staged.append(_Staged(target, tmp, f"{flag} {path}"))
         return tmp
+
+    def labels(self) -> list[str]:
+        """The outputs, as the options that chose them say (``-o x.mp3``)."""
+        return [staged.label for staged in self._staged]
+
+    def _files(self) -> list[_Staged]:
+        return [s for s in self._staged if not s.target.through]
 
     def commit(self) -> None:
         """Flush every temporary file, then rename them all into place; on any failure
         put every earlier file back and remove the new ones."""
-        for _, tmp, _ in self._staged:
-            with open(tmp, "rb+") as f:
+        files = self._files()
+        for staged in files:
+            with open(staged.tmp, "rb+") as f:
                 os.fsync(f.fileno())
+            _keep_mode(staged.tmp, staged.target.mode)
         backups: dict[Path, Path | None] = {}
         done: list[Path] = []
         try:
-            for target, _, _ in self._staged:
-                backups[target] = _backup(target)
-            for target, tmp, _ in self._staged:
-                os.replace(tmp, target)
-                done.append(target)
+            for staged in files:
+                backups[staged.target.path] = _backup(staged.target.path)
+            for staged in files:
+                os.replace(staged.tmp, staged.target.path)
+                done.append(staged.target.path)
         except BaseException:
             for target in reversed(done):  # undo: the earlier file back, or none
                 backup = backups.get(target)
@@ -194,9 +315,9 @@ class StagedOutputs:
 
     def abort(self) -> None:
         """Remove the temporary files and any folder made for them; no target is touched."""
-        for _, tmp, _ in self._staged:
+        for staged in self._files():
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                staged.tmp.unlink()
         for folder in reversed(self._made):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty: never anything of the user's
@@ -204,8 +325,38 @@ class StagedOutputs:
         self._made.clear()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    return os.path.abspath(a) == os.path.abspath(b)
+def _is_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one file: the same path once symlinks (of the file
+    or of any folder above it) are resolved, or, for files that exist, the same inode
+    (a hard link)."""
+    if is_stdout(a) or is_stdout(b):
+        return is_stdout(a) and is_stdout(b)
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_input(
+    path: Path, flag: str, inputs: Iterable[tuple[Path, str]], hint: str = "give another name"
+) -> None:
+    """InputError when the output ``path`` (chosen by ``flag``) is one of ``inputs``
+    (``(path, what)`` pairs): writing it would replace what is being read."""
+    for source, what in inputs:
+        if same_file(source, path):
+            named = "" if str(source) == str(path) else f" {source}"
+            raise InputError(
+                f"{flag} {path}: the same file as {what}{named}, which is being read; {hint}"
+            )
 
 
 def _backup(target: Path) -> Path | None:
@@ -234,14 +385,36 @@ def staged_outputs() -> Iterator[StagedOutputs]:
     outputs = StagedOutputs()
     try:
         yield outputs
-    except BaseException:
+        labels = outputs.labels()
+        outputs.commit()
+    except BaseException as exc:
+        labels = labels if "labels" in locals() else outputs.labels()
         outputs.abort()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, ", ".join(labels)) from exc
         raise
-    outputs.commit()
+
+
+WRITE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG", "EPIPE", "EIO", "EPERM", "EACCES")
+    if hasattr(errno, name)
+)
+"""What writing an output can meet: a full disk or quota, a read-only or immutable
+file system or file, a file too large, a closed pipe, a failing device."""
+
+
+def _write_error(exc: OSError, what: str) -> BaseException:
+    """A RenderError (one line) for an OSError met while writing ``what``; any other
+    OSError is returned as it is (a bug to see, not a user's problem to describe)."""
+    if exc.errno not in WRITE_ERRNOS:
+        return exc
+    return RenderError(f"cannot write {what}: {exc.strerror}; earlier files were left as they were")
 
 
 class _Interrupts:
-    """The first SIGINT or SIGTERM raises KeyboardInterrupt; any later one is ignored.
+    """The first stopping signal (:data:`STOP_SIGNALS`) raises KeyboardInterrupt; any
+    later one is ignored.
 
     Cleanup runs in ``finally`` blocks as the KeyboardInterrupt unwinds. A second
     Ctrl-C (an impatient user, or a terminal that sends it twice) must not cut that
@@ -258,11 +431,18 @@ class _Interrupts:
         raise KeyboardInterrupt(f"interrupted by signal {signum}")
 
 
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+"""Every signal whose default action ends the process and that a program may catch:
+Ctrl-C, kill, the terminal closing (HUP), Ctrl-\\ (QUIT), and the user signals and
+timer alarms nobody in matcue uses. Each ends a render with one line, its temporary
+files removed."""
+
+_SIGNALS = tuple(getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name))
 
 
 def install_interrupt_handlers() -> Callable[[], None] | None:
-    """Turn the first SIGINT or SIGTERM into KeyboardInterrupt in the main thread
+    """Turn the first stopping signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2,
+    SIGALRM) into KeyboardInterrupt in the main thread
     and ignore any after it, so ``finally`` and :func:`atomic_output` clean up
     when a render is stopped by Ctrl-C or killed politely (``kill``, a service
     manager, CI timeouts). Call once from the CLI.

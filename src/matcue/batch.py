@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .atomic import writes_through
 from .errors import InputError, MatcueError
 from .pipeline import RenderResult, load_source, render, resolve_settings
 from .writers import format_for_suffix, suffix_list, writer_for
@@ -47,6 +48,8 @@ def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
     if output is None or is_dir_arg(output):
         return fmt
     named = format_for_suffix(output)
+    if named is None and writes_through(output):
+        return fmt  # standard output, /dev/null, a FIFO: --format (default MP3)
     if named is None:
         suffix = Path(output).suffix.lower()
         what = f"unknown audio extension {suffix!r}" if suffix else "no extension"

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from .errors import ValidationError
-from .limits import MAX_DURATION_SECONDS, MAX_LINE, MAX_SESSION_SECONDS
+from .limits import MAX_DURATION_SECONDS, MAX_LINE, MAX_SESSION_SECONDS, SOUND_GAIN_RANGE
 
 HEADER = "# matcue cue script 1"
 DIRECTIVES = ("title", "meta", "step", "context", "pause", "sound", "block", "end")
@@ -402,6 +402,14 @@ def parse_script(text: str, *, filename: str = "<script>", limit: bool = True) -
                             wait = _parse_number(value)
                         elif key == "gain":
                             gain = float(value)
+                            low, high = SOUND_GAIN_RANGE
+                            if not low <= gain <= high:  # also inf and nan
+                                problems.add(
+                                    lineno,
+                                    "@sound.gain",
+                                    f"expected {low} to {high} dB, got {value}",
+                                )
+                                gain = 0.0
                         else:
                             problems.add(
                                 lineno, f"@sound.{key}", "unknown option (known: wait, gain)"

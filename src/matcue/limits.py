@@ -77,6 +77,48 @@ blocks of a cue script: at most 4 hours."""
 MIN_MOVING_SECONDS = 1.0
 """What a breath cycle's holds must leave for breathing in and out."""
 
+# ---------------------------------------------------------------- inputs
+# (docs/safety.md lists them for users)
+
+MAX_ROUTINE_BYTES = 1024 * 1024
+"""A routine file: 1 MiB (a routine is a few kilobytes)."""
+MAX_CUE_SCRIPT_BYTES = 2 * 1024 * 1024
+"""A cue script: 2 MiB (a built-in's is about 10 KB; a 4-hour session of unpaused
+lines a few hundred KB)."""
+MAX_PHRASES = 3000
+"""Different spoken lines in one session (each is synthesized and cached): the
+built-ins have 60 to 120."""
+MAX_BED_SECONDS = 3600.0
+"""A bed file: at most an hour of audio (a bed loops, so a short one does as well)."""
+MAX_BED_WHOLE_BYTES = 256 * 1024 * 1024
+"""A bed file in a format only ffmpeg reads (decoded whole, not in a stream): 256 MiB."""
+MAX_CACHE_ENTRY_BYTES = 64 * 1024 * 1024
+"""A cached clip: larger is taken as damaged and synthesized again (the longest line,
+spoken at the slowest rate, makes about 20 MB)."""
+MAX_TEMPLATE_BYTES = 256 * 1024
+"""A template file: 256 KiB (the packaged ones are a few KB each)."""
+TEMPLATE_SECONDS = 10.0
+"""The longest the templates may take to write one cue script (the built-ins take a
+few milliseconds)."""
+TEMPLATE_OUTPUT_BYTES = MAX_CUE_SCRIPT_BYTES
+"""The most text the templates may write: the size limit of a cue script."""
+TEMPLATE_DEPTH = 60
+"""Macros, callers and recursive loops inside one another, at most."""
+TEMPLATE_LOADS = 500
+"""Includes, imports and extends in one render, at most."""
+TEMPLATE_NUMBER_BITS = 1000
+"""The largest whole number a template may make (about 300 digits)."""
+MAX_CHAPTERS = 255
+"""Steps (chapters) in one session: ID3's table of contents counts them in one byte."""
+SOUND_GAIN_RANGE = (-60, 12)
+"""A cue script's ``@sound ... gain=``, in dB."""
+INPUT_WAIT_SECONDS = 10.0
+"""A routine or cue script read from standard input, a FIFO or a device: the longest
+wait for more data before matcue gives up (it never waits for ever)."""
+
+MAX_ERROR_LINES = 30
+"""Lines of problems shown for one input (or one command), the last counting the rest."""
+
 # ---------------------------------------------------------------- steps
 
 CYCLE_RANGE = (2, 120)

@@ -333,8 +333,12 @@ class Mp3FrameSink:
         info_br = info_frame_bitrate(sample_rate, channels, bitrate)
         self._info_size = parse_frame_header(_header_bytes(sample_rate, info_br, 0))
         assert self._info_size is not None
-        self._info_pos = fileobj.tell()
-        fileobj.write(bytes(self._info_size.size))  # reserved for the Info frame
+        # The Info frame is written last, over space reserved here: only a file can go
+        # back. A stream (standard output, a FIFO) gets none; players then do not trim
+        # the encoder's delay, as for any MP3 without one.
+        self._info_pos = fileobj.tell() if fileobj.seekable() else None
+        if self._info_pos is not None:
+            fileobj.write(bytes(self._info_size.size))
         self._pending = bytearray()
         self._first_header: bytes | None = None
         self._fixed = b""
@@ -414,6 +418,8 @@ class Mp3FrameSink:
             padding=padding,
             quality=self.quality,
         )
+        if self._info_pos is None:
+            return
         end = self._f.tell()
         self._f.seek(self._info_pos)
         self._f.write(info)

@@ -11,14 +11,19 @@ file at its target is left as it was.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from .atomic import STOP_SIGNALS
 from .batch import render_one
 from .errors import MatcueError, RenderError
 from .pipeline import RenderResult
@@ -26,17 +31,43 @@ from .pipeline import RenderResult
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 4
+PR_SET_PDEATHSIG = 1
+PARENT_POLL_SECONDS = 0.5
+_STOPS = tuple(getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name))
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"terminated by signal {signum}")
 
 
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to the parent (which stops them with SIGTERM), and die
-    quietly on SIGTERM while idle."""
+def _worker_init(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent (which stops them with SIGTERM), die
+    quietly on SIGTERM while idle, and never outlive the parent: on Linux the kernel
+    sends SIGTERM when it dies, even by SIGKILL (PR_SET_PDEATHSIG); elsewhere a
+    thread watches the parent's pid."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # died before the death signal was armed
+        os._exit(1)
+
+
+def _death_signal() -> bool:
+    """Ask the kernel for SIGTERM when the parent dies (Linux); False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)  # unwinds a render, ends an idle worker
 
 
 def _job(
@@ -46,13 +77,22 @@ def _job(
     timeline_path: Path | str | None,
     transcript: bool,
 ) -> RenderResult:
-    # While rendering, SIGTERM unwinds (removing the .part file) instead of killing.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # While rendering, SIGTERM (and every other stopping signal but Ctrl-C, which is
+    # the parent's) unwinds, removing the .part files, instead of killing.
+    parent = os.getppid()
+    stops = [sig for sig in _STOPS if sig != signal.SIGINT]
+    for sig in stops:
+        signal.signal(sig, _raise_interrupt)
     try:
         # One synthesis process per job: the batch itself already fills the cores.
         return render_one(name, overrides, output, timeline_path, transcript, synth_workers=1)
+    except KeyboardInterrupt:
+        if os.getppid() != parent:  # the parent is gone: nobody to report to
+            os._exit(1)
+        raise
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in stops:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -93,7 +133,9 @@ def render_parallel(
     if workers is None:
         workers = max(1, min(len(names), os.cpu_count() or 1, MAX_WORKERS))
     log.debug("batch of %d routines on %d processes", len(names), workers)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),)
+    )
     try:
         futures: dict[Future[RenderResult], int] = {
             pool.submit(_job, n, overrides, output, timeline_path, transcript): i

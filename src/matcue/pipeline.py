@@ -18,7 +18,7 @@ import numpy as np
 from . import cuescript
 from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
-from .atomic import staged_outputs
+from .atomic import staged_outputs, writes_through
 from .estimate import estimate_seconds
 from .export import tags_from_timeline, write_timeline_json, write_vtt
 from .mix import MixSettings, MixStream, render_chunks
@@ -30,6 +30,7 @@ from .source import (
     _build_script,
     build_script,
     check_voice,
+    input_files,
     is_cue_script,
     load_source,
     resolve_settings,
@@ -220,12 +221,23 @@ def render(
     writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
     a JSON timeline."""
     started = time.monotonic()
-    transcript_path = output.with_suffix(".vtt") if transcript else None
+    # A transcript goes beside a file; standard output, a device or a FIFO has no "beside".
+    beside = transcript and not writes_through(output)
+    transcript_path = output.with_suffix(".vtt") if beside else None
     with staged_outputs() as outputs:
         # Every destination is checked, and its temporary file made, before the slow
         # work; the files go into place together at the end, or none of them does.
+        # No output may replace a file the render reads.
+        for path, what in render_inputs(source, settings):
+            outputs.protect(path, what)
         audio_tmp = outputs.add(output, "-o")
-        vtt_tmp = outputs.add(transcript_path, "the transcript") if transcript_path else None
+        vtt_tmp = (
+            outputs.add(
+                transcript_path, "the transcript", "use --no-transcript, or another -o name"
+            )
+            if transcript_path
+            else None
+        )
         json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
         bar = ProgressBar(progress)
         prepared = _prepare(source, settings, bar=bar, synth_workers=synth_workers, alone=False)
@@ -290,6 +302,16 @@ def render(
     result.elapsed = time.monotonic() - started
     log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
     return result
+
+
+def render_inputs(source: Source, settings: Settings) -> list[tuple[Path, str]]:
+    """The files a render reads, as ``(path, what)``: no output may be one of them."""
+    inputs = input_files(source)
+    if settings.bed and settings.bed not in BED_NAMES:
+        inputs.append((Path(settings.bed), "the bed"))
+    if settings.voice_model:
+        inputs.append((Path(settings.voice_model), "the voice model"))
+    return inputs
 
 
 def _meta(

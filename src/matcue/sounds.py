@@ -29,6 +29,7 @@ import soxr
 
 from matcue.dsp import StreamingFIR, iir_impulse_response
 from matcue.errors import InputError
+from matcue.limits import MAX_BED_SECONDS, MAX_BED_WHOLE_BYTES
 from matcue.loudness import LoudnessMeter
 
 log = logging.getLogger(__name__)
@@ -346,14 +347,33 @@ def load_bed_file(path: str | os.PathLike[str], sample_rate: int, channels: int 
         info = sf.info(str(p))
         source = _soundfile_blocks(p, info.samplerate)
         src_rate = int(info.samplerate)
+        declared = info.frames / max(src_rate, 1)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        if p.stat().st_size > MAX_BED_WHOLE_BYTES:  # pydub decodes the whole file at once
+            reason = (
+                f"{decoder_reason(exc, p)}, and at more than "
+                f"{MAX_BED_WHOLE_BYTES // (1024 * 1024)} MiB it is too large to decode whole"
+            )
+            raise InputError(BED_READ_ERROR.format(path=p, reason=reason)) from None
         source, src_rate = _pydub_blocks(p, decoder_reason(exc, p))
+        declared = 0.0
+    too_long = InputError(
+        BED_READ_ERROR.format(
+            path=p,
+            reason=f"it is longer than {MAX_BED_SECONDS / 60:g} minutes (a bed loops: "
+            "a shorter one does as well)",
+        )
+    )
 
+    if declared > MAX_BED_SECONDS:
+        raise too_long
     meter = LoudnessMeter(sample_rate, channels)
     handle = tempfile.TemporaryFile(prefix="matcue-bed-")
     total = 0
     try:
         for block in _resampled(source, src_rate, sample_rate):
+            if total + len(block) > MAX_BED_SECONDS * sample_rate:
+                raise too_long
             block = _to_channels(block, channels)
             meter.add(block)
             handle.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())

@@ -16,12 +16,21 @@ from . import cuescript
 from .atomic import atomic_output
 from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
 from .fit import FitCache, fit_routine
-from .limits import MAX_SESSION_SECONDS
-from .routine import Routine, builtin_names, load_builtin, load_routine
+from .limits import (
+    MAX_CHAPTERS,
+    MAX_CUE_SCRIPT_BYTES,
+    MAX_PHRASES,
+    MAX_ROUTINE_BYTES,
+    MAX_SESSION_SECONDS,
+    SPEECH_WPM,
+)
+from .reading import STDIN, display_name, is_stream, read_input
+from .routine import Routine, builtin_names, load_builtin, parse_routine
 from .routine.text import hours
 from .settings import Settings, merge
 from .speech import get_engine, match_voice
 from .templating import render_script_text
+from .yamlsafe import decode_bytes
 
 CUE_SUFFIXES = (".cue", ".txt")
 
@@ -36,26 +45,34 @@ class Source:
     path: Path | None = None
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+def _decode_cue_script(data: bytes, name: str) -> str:
+    if len(data) > MAX_CUE_SCRIPT_BYTES:
+        raise ValidationError(
+            [
+                f"{name}:1: -: larger than {MAX_CUE_SCRIPT_BYTES // (1024 * 1024)} MiB, "
+                "the limit for a cue script"
+            ]
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError([f"{path}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
+        raise ValidationError([f"{name}:{line}: -: not UTF-8 text (byte {exc.start})"]) from None
 
 
-def _starts_like_cue_script(path: Path) -> bool:
-    """True for a file whose first bytes are the cue-script header (any name)."""
+_READ_LIMIT = max(MAX_CUE_SCRIPT_BYTES, MAX_ROUTINE_BYTES)
+
+
+def _starts_like_cue_script(arg: str) -> bool:
+    """True for a file whose first bytes are the cue-script header (any name). A
+    stream (standard input, a FIFO) is read whole, and kept for the render."""
+    header = cuescript.HEADER.encode()
     try:
-        with path.open("rb") as f:
-            return f.read(len(cuescript.HEADER)) == cuescript.HEADER.encode()
-    except OSError:
+        if is_stream(arg):
+            return read_input(arg, limit=_READ_LIMIT).startswith(header)
+        with open(arg, "rb") as f:
+            return f.read(len(header)) == header
+    except (OSError, InputError):
         return False
 
 
@@ -66,23 +83,30 @@ rendered as it stands, so none of them can apply to it (the CLI says so, by flag
 
 def is_cue_script(arg: str) -> bool:
     """True when ``arg`` names a cue script (by its suffix or its first line)."""
-    path = Path(arg)
-    return path.suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(path)
+    return Path(arg).suffix.lower() in CUE_SUFFIXES or _starts_like_cue_script(arg)
 
 
 def load_source(arg: str) -> Source:
-    """A built-in routine name, a routine file, or a cue script file."""
+    """A built-in routine name, a routine file, a cue script file, or ``-``: a routine
+    or cue script on standard input. Every file is read once, bounded in size and in
+    waiting (:func:`matcue.reading.read_input`)."""
     path = Path(arg)
-    if is_cue_script(arg):
-        if not path.exists():
-            raise InputError(f"{arg}: no such file")
-        text = _read_text(path)
-        script = cuescript.parse_script(text, filename=str(path))
-        name = script.meta.get("routine") or path.stem
-        return Source(name=path.stem if path.stem else name, script=script, path=path)
-    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
-        routine = load_routine(path)
-        return Source(name=routine.name or path.stem, routine=routine, path=path)
+    if arg == STDIN or path.exists() or path.suffix.lower() in CUE_SUFFIXES:
+        name = display_name(arg)
+        data = read_input(arg, limit=_READ_LIMIT)
+        stdin = arg == STDIN
+        if path.suffix.lower() in CUE_SUFFIXES or data.startswith(cuescript.HEADER.encode()):
+            text = _decode_cue_script(data, name)
+            script = cuescript.parse_script(text, filename=name)
+            _check_phrases(script, name, None, text)
+            _check_content(script, name, None, text)
+            _check_spoken_length(script, name, None)
+            stem = (script.meta.get("routine") or "stdin") if stdin else path.stem
+            return Source(name=stem, script=script, path=None if stdin else path)
+        routine = parse_routine(decode_bytes(data, filename=name), filename=name)
+        return Source(name=routine.name or path.stem, routine=routine, path=None if stdin else path)
+    if path.suffix.lower() in (".yaml", ".yml") or "/" in arg:
+        raise InputError(f"{arg}: no such file")
     names = builtin_names()
     if arg in names:
         routine = load_builtin(arg)
@@ -140,18 +164,135 @@ def _check_session_length(
 ) -> None:
     """The routine file's 4-hour limit, applied to the session the flags made: a
     routine within it at its own defaults can pass it at a longer --breath or --count
-    or a slower --pace (or with --templates that repeat more)."""
+    or a slower --pace (or with --templates that repeat more). Speech counts too, and
+    the number of different lines to synthesize is bounded."""
+    name = str(source.path or source.name)
+    _check_phrases(script, name, routine)
+    _check_content(script, f"<cue script of {source.name}>", routine)
     seconds = float(script.timed_seconds())
     if seconds <= MAX_SESSION_SECONDS:
+        _check_spoken_length(script, name, settings.rate)
         return
     breath = settings.breath if settings.breath is not None else routine.defaults.breath
     count = settings.count if settings.count is not None else routine.defaults.count
     raise InputError(
-        f"{source.path or source.name}: at breath {breath:g} s, count {count:g} s and pace "
+        f"{name}: at breath {breath:g} s, count {count:g} s and pace "
         f"{float(settings.pace_factor):g} the timed parts add up to about {hours(seconds)}; "
         "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
         "--pace, brings it under)"
     )
+
+
+def spoken_seconds(script: cuescript.CueScript, rate: int | None = None) -> float:
+    """The flowing speech of ``script`` timed by its word count (at ``rate`` words per
+    minute, else :data:`~matcue.limits.SPEECH_WPM`); anchored lines take no time of
+    their own (their block does)."""
+    words = sum(len(item.text.split()) for item in script.items if isinstance(item, cuescript.Say))
+    return words * 60 / (rate or SPEECH_WPM)
+
+
+def _check_spoken_length(script: cuescript.CueScript, name: str, rate: int | None) -> None:
+    """A short file of unpaused lines must not make a many-hour session."""
+    timed = float(script.timed_seconds())
+    spoken = spoken_seconds(script, rate)
+    if timed + spoken > MAX_SESSION_SECONDS:
+        raise InputError(
+            f"{name}: the spoken lines (about {hours(spoken)}) and the timed parts "
+            f"({hours(timed)}) add up to more than 4 hours, the limit for a session"
+        )
+
+
+def _check_phrases(
+    script: cuescript.CueScript, name: str, routine: Routine | None, text: str = ""
+) -> None:
+    """At most :data:`~matcue.limits.MAX_PHRASES` different lines to synthesize, the
+    message naming what says the most of them: the step of a routine, or the line
+    of a cue script (``text``) where the limit is passed."""
+    phrases = script.phrases()
+    if len(phrases) <= MAX_PHRASES:
+        return
+    limit = f"a session may have at most {MAX_PHRASES} different spoken lines"
+    if routine is None:
+        line = _line_of(text, phrases[MAX_PHRASES])
+        raise ValidationError([f"{name}:{line}: -: {len(phrases)} different spoken lines; {limit}"])
+    per_step: dict[str, int] = {}
+    seen: set[str] = set()
+    step = ""
+    for item in script.items:
+        if isinstance(item, cuescript.StepMark):
+            step = item.name
+        texts = [item.text] if isinstance(item, cuescript.Say) else []
+        if isinstance(item, cuescript.Block):
+            texts = [line.text for line in item.lines if line.text]
+        for text in texts:
+            if text not in seen:
+                seen.add(text)
+                per_step[step] = per_step.get(step, 0) + 1
+    worst = max(per_step, key=lambda k: per_step[k])
+    index = next((i for i, st in enumerate(routine.steps) if st.display_name == worst), None)
+    field: tuple[str | int, ...] = ("steps", index) if index is not None else ("intro",)
+    raise ValidationError(
+        [
+            routine.problem(
+                field,
+                f"this part says {per_step[worst]} different lines (the whole session "
+                f"{len(phrases)}); {limit}",
+            )
+        ]
+    )
+
+
+def _check_content(
+    script: cuescript.CueScript, name: str, routine: Routine | None, text: str = ""
+) -> None:
+    """What a render cannot make, found at ``check`` time: a line the engine would
+    speak as silence (no letter or digit), more chapters than ID3 can count, a
+    session with nothing in it."""
+    problems: list[str] = []
+    for phrase in script.phrases():
+        if not any(ch.isalnum() for ch in phrase):
+            message = (
+                f"{phrase!r} has no letter or digit to speak; the engine would say nothing "
+                "(write it in words, or use @pause)"
+            )
+            field = _field_saying(routine, phrase) if routine is not None else None
+            if routine is not None and field is not None:
+                problems.append(routine.problem(field, message))
+            else:
+                problems.append(f"{name}:{_line_of(text, phrase)}: -: {message}")
+    marks = [item for item in script.items if isinstance(item, cuescript.StepMark)]
+    if len(marks) > MAX_CHAPTERS:
+        where = _line_of(text, f"@step {marks[MAX_CHAPTERS].name}") if text else 1
+        problems.append(
+            f"{name}:{where}: @step: {len(marks)} steps; an MP3's chapter list holds at most "
+            f"{MAX_CHAPTERS}"
+        )
+    if not script.phrases() and not script.timed_seconds():
+        problems.append(f"{name}:1: -: the cue script has nothing to say and no timed parts")
+    if problems:
+        raise ValidationError(problems)
+
+
+def _field_saying(routine: Routine, phrase: str) -> tuple[str | int, ...] | None:
+    """The routine field whose text is ``phrase`` (the first found), for its line."""
+    loaded = getattr(routine, "_loaded", None)
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), getattr(loaded, "data", None))]
+    while stack:
+        path, value = stack.pop(0)
+        if isinstance(value, str) and value.strip() and value.strip() in phrase:
+            return path
+        if isinstance(value, dict):
+            stack.extend(((*path, str(k)), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value))
+    return None
+
+
+def _line_of(text: str, phrase: str) -> int:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if phrase in line:
+            return lineno
+    return 1
 
 
 def check_voice(source: Source, settings: Settings, *, engine_required: bool = True) -> None:
@@ -180,6 +321,16 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
         raise InputError(f"--voice: {exc}") from None
 
 
-def write_script(script_text: str, path: Path) -> None:
-    with atomic_output(path) as tmp:
+def input_files(source: Source) -> list[tuple[Path, str]]:
+    """The file ``source`` was read from, as ``(path, what)`` (none for a built-in):
+    no output may replace it (:func:`matcue.atomic.refuse_input`)."""
+    if source.path is None:
+        return []
+    return [(source.path, "the routine" if source.script is None else "the cue script")]
+
+
+def write_script(script_text: str, path: Path, source: Source | None = None) -> None:
+    """Write a cue script to ``path``, never over the file it was made from."""
+    inputs = input_files(source) if source is not None else []
+    with atomic_output(path, inputs=inputs) as tmp:
         tmp.write_text(script_text, encoding="utf-8")

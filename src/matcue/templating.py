@@ -33,6 +33,7 @@ from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError
 from .routine import Routine
 from .settings import Settings
+from .template_guard import ConfinedLoader, GuardedSandbox, render_guarded
 from .timing import Seconds, Timing
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ _TEMPLATE_CALLABLES = (
 )
 
 
-class _CueEnvironment(SandboxedEnvironment):
+class _CueEnvironment(GuardedSandbox):
     """The sandbox, with the output of template code marked as such."""
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
@@ -115,10 +116,11 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
     # One environment per template folder: Jinja then compiles each template
     # once per process (and checks its file's mtime), not once per render.
     user_dir = Path(user_dir_name) if user_dir_name is not None else None
-    builtin = jinja2.FileSystemLoader(str(_packaged_dir()))
+    # Each loader reads only inside its own folder, with a size limit (template_guard).
+    builtin = ConfinedLoader(_packaged_dir())
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
-        loaders.append(jinja2.FileSystemLoader(str(user_dir)))
+        loaders.append(ConfinedLoader(user_dir))
     loaders.append(jinja2.PrefixLoader({"builtin": builtin}))
     loaders.append(builtin)
     env = _CueEnvironment(
@@ -190,9 +192,10 @@ def render_script_text(routine: Routine, settings: Settings) -> str:
     """Render the session template for ``routine`` under ``settings``."""
     env = build_environment(settings.templates)
     context = build_context(routine, settings)
+    template: jinja2.Template | None = None
     try:
         template = env.get_template(SESSION_TEMPLATE)
-        return template.render(context)
+        return render_guarded(template, context)
     except jinja2.TemplateNotFound as exc:
         places = [str(settings.templates)] if settings.templates else []
         places.append(str(_packaged_dir()))
@@ -208,9 +211,17 @@ def render_script_text(routine: Routine, settings: Settings) -> str:
         TypeError,
         ValueError,
         ArithmeticError,
+        LookupError,
+        RecursionError,
     ) as exc:
         filename, lineno = _template_location(exc)
-        raise InputError(f"{filename}:{lineno}: template: {exc}") from None
+        if filename == "<template>" and template is not None and template.filename:
+            filename = template.filename  # a limit passed between the template's lines
+        if isinstance(exc, RecursionError):
+            message = "calls or includes itself too deeply"
+        else:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{filename}:{lineno}: template: {message}") from None
 
 
 def _template_location(exc: BaseException) -> tuple[str, int | str]:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from matcue.errors import InputError, ValidationError
+from matcue.limits import MAX_ROUTINE_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ __all__ = [
     "decode_bytes",
 ]
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = MAX_ROUTINE_BYTES
 """Largest accepted file: 1 MiB. A routine is a few kilobytes."""
 
 MAX_DEPTH = 32

@@ -22,6 +22,7 @@ from ..errors import MatcueError, ValidationError
 from ..limits import (
     BREATH_RANGE,
     COUNT_RANGE,
+    MAX_ERROR_LINES,
     MINUTES_RANGE,
     PACE_RANGE,
     RATE_RANGE,
@@ -183,14 +184,27 @@ def error_lines(exc: MatcueError, name: str | None = None) -> list[str]:
     starts with its file and line), other messages after ``matcue:``, naming the
     routine ``name`` (in a batch) where the line does not already."""
     if isinstance(exc, ValidationError):
-        return list(exc.problems)
+        return bounded(list(exc.problems))
     lines = str(exc).splitlines() or [""]
     if name is None:
-        return [f"matcue: {line}" for line in lines]
-    return [
-        f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}"
-        for line in lines
-    ]
+        return bounded([f"matcue: {line}" for line in lines])
+    return bounded(
+        [
+            f"matcue: {line}" if line.startswith(f"{name}:") else f"matcue: {name}: {line}"
+            for line in lines
+        ]
+    )
+
+
+def bounded(lines: list[str], what: str = "problems") -> list[str]:
+    """At most :data:`~matcue.limits.MAX_ERROR_LINES` lines, the last saying how many
+    more there were: a file with thousands of problems must not flood the terminal
+    (the first ones are what to fix first)."""
+    if len(lines) <= MAX_ERROR_LINES:
+        return lines
+    shown = lines[: MAX_ERROR_LINES - 1]
+    rest = len(lines) - len(shown)
+    return [*shown, f"matcue: ... and {rest} more {what} (the first ones come first to fix)"]
 
 
 def _fail(exc: MatcueError) -> None:

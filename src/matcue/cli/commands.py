@@ -30,7 +30,8 @@ from .app import (
     type=click.Path(),  # a str keeps a trailing '/' that marks a folder; Path drops it
     help=(
         f"Output file, {suffix_list()} (the extension sets the format), or a folder "
-        f"(ending in /) for several routines. Default: audio_out/NAME{default_suffix()}"
+        f"(ending in /) for several routines, or - for standard output. "
+        f"Default: audio_out/NAME{default_suffix()}"
     ),
 )
 @click.option(
@@ -82,7 +83,7 @@ def render(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Render ROUTINES (built-in names, routine files or cue scripts) to audio."""
+    """Render ROUTINES (built-in names, routine files, cue scripts; - reads standard input)."""
     from .rendering import render_many  # the pipeline (numpy, engines) only when needed
 
     quiet = _quiet(ctx, quiet)
@@ -101,7 +102,9 @@ def render(
 
 @main.command()
 @click.argument("routine")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write to a file (- prints it)."
+)
 @session_options
 @quiet_option
 @click.pass_context
@@ -111,10 +114,20 @@ def script(
 ) -> None:
     """Print the cue script for ROUTINE (edit it, then 'matcue render FILE.cue')."""
     from ..cuescript import print_script
-    from ..source import build_script, load_source, resolve_settings, write_script
+    from ..source import (
+        build_script,
+        input_files,
+        load_source,
+        resolve_settings,
+        write_script,
+    )
     from .rendering import refuse_routine_flags, routine_flags_given
 
     source = load_source(routine)
+    if output and str(output) != "-":  # before any work, not only when writing
+        from ..atomic import refuse_input
+
+        refuse_input(output, "-o", input_files(source))
     overrides = _overrides(**options)
     flags = routine_flags_given(overrides)
     if source.script is not None and flags:
@@ -125,8 +138,8 @@ def script(
         for change in changes:
             click.echo(f"matcue: {change}", err=True)
     text = print_script(cue)
-    if output:
-        write_script(text, output)
+    if output and str(output) != "-":
+        write_script(text, output, source)
     else:
         click.echo(text, nl=False)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..atomic import is_stdout
 from ..batch import (
     BatchError,
     audio_format,
@@ -20,7 +21,8 @@ from ..batch import (
 from ..errors import InputError, MatcueError
 from ..parallel import render_parallel
 from ..pipeline import ROUTINE_SETTINGS, RenderResult, is_cue_script
-from .app import error_lines
+from ..reading import STDIN
+from .app import bounded, error_lines
 
 ROUTINE_FLAGS: dict[str, str] = {key: "--" + key for key in ROUTINE_SETTINGS}
 """The flags of the settings that only a routine can honour (``ROUTINE_SETTINGS``):
@@ -90,14 +92,15 @@ class Progress:
 
 def report(result: RenderResult, echo: Callable[[str], None], quiet: bool) -> None:
     """Warnings always; what --minutes changed and what was written unless quiet."""
-    for warning in result.warnings:
-        echo(f"matcue: warning: {warning}")
+    for line in bounded([f"matcue: warning: {w}" for w in result.warnings], "warnings"):
+        echo(line)
     if quiet:
         return
     for change in result.changes:
         echo(f"matcue: {change}")
     extra = f" + {result.transcript.name}" if result.transcript else ""
-    echo(f"wrote {result.output}{extra} ({_format_duration(result.duration)})")
+    where = "standard output" if is_stdout(result.output) else result.output
+    echo(f"wrote {where}{extra} ({_format_duration(result.duration)})")
 
 
 def report_failure(name: str, exc: MatcueError, echo: Callable[[str], None]) -> None:
@@ -105,6 +108,25 @@ def report_failure(name: str, exc: MatcueError, echo: Callable[[str], None]) -> 
     naming the routine)."""
     for line in error_lines(exc, name):
         echo(line)
+
+
+def _check_streams(
+    names: list[str], output: Path | str | None, timeline_path: Path | str | None
+) -> None:
+    """Standard input is one routine rendered alone; standard output takes the audio
+    of one render, never a terminal's screen."""
+    if STDIN in names and len(names) > 1:
+        raise InputError("-: standard input can be read for one routine rendered alone")
+    if timeline_path is not None and is_stdout(timeline_path):
+        raise InputError("--timeline -: standard output is for the audio (-o -); give a file")
+    if output is not None and is_stdout(output):
+        if len(names) > 1:
+            raise InputError("-o -: standard output takes one session; give a folder")
+        if sys.stdout.isatty():
+            raise InputError(
+                "-o -: standard output is a terminal; pipe it into a player "
+                "(matcue render thaw -o - | mpv -) or give a file name"
+            )
 
 
 def render_many(
@@ -125,6 +147,7 @@ def render_many(
         refuse_routine_flags(cue_scripts, flags)  # they would do nothing at all
     for name in cue_scripts:
         echo(f"matcue: warning: {routine_flags_warning(name, flags)}")
+    _check_streams(names, output, timeline_path)
     plan_outputs(names, output, overrides.get("format"))
     if len(names) == 1:
         audio_format(output, overrides.get("format"))  # before any work

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import struct
 import tempfile
 import threading
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from matcue.limits import MAX_CACHE_ENTRY_BYTES
 from matcue.speech.base import SpeechSettings
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,19 @@ def decode_entry(blob: bytes) -> tuple[np.ndarray, int]:
     return np.frombuffer(data, dtype="<f4").astype(np.float32), int(rate)
 
 
+def _read_entry(path: Path) -> bytes:
+    """An entry's bytes, at most one past :data:`~matcue.limits.MAX_CACHE_ENTRY_BYTES`
+    (decoding then finds it damaged); anything but a regular file reads as empty."""
+    with open(path, "rb", opener=_open_no_block) as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return b""
+        return fh.read(MAX_CACHE_ENTRY_BYTES + 1)
+
+
+def _open_no_block(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def write_entry(path: Path, blob: bytes) -> bool:
     """Write a cache entry atomically (a temporary file in its folder, renamed into
     place): readers see a whole entry or none. False if it could not be written.
@@ -202,7 +217,7 @@ class ClipCache:
         """The cached samples for ``key``, or None on a miss or a bad entry."""
         path = self.path_for(key)
         try:
-            blob = path.read_bytes()
+            blob = _read_entry(path)
         except (FileNotFoundError, NotADirectoryError):
             return None  # a miss (a cache folder under a file is reported on writing)
         except OSError as exc:
@@ -299,6 +314,10 @@ __all__ = [
 ]
 
 
+JSON_ENTRY_BYTES = 1024 * 1024
+"""A JSON entry (a gain, a fit) is a few hundred bytes; a larger one is damaged."""
+
+
 class JsonEntries:
     """Small JSON entries beside the clips, ``ROOT/FOLDER/KEY.json``: the session
     gains (``gains/``) and the ``--minutes`` fits (``fits/``). Written with
@@ -315,7 +334,10 @@ class JsonEntries:
     def read(self, key: str) -> Any:
         """The entry's JSON value, or None."""
         try:
-            return json.loads(self.path_for(key).read_text(encoding="utf-8"))
+            blob = _read_entry(self.path_for(key))
+            if len(blob) > JSON_ENTRY_BYTES:
+                return None
+            return json.loads(blob.decode("utf-8"))
         except (OSError, ValueError):
             return None
 

@@ -13,6 +13,7 @@ from typing import BinaryIO
 import lameenc
 import numpy as np
 
+from matcue.atomic import open_binary
 from matcue.errors import RenderError
 from matcue.export import Tags, destination, id3_tag_bytes, int16_blocks
 from matcue.mp3 import LAME_OUTPUT_SCALE, MP3_TRUE_PEAK_MARGIN_DB, Mp3FrameSink, check_settings
@@ -157,7 +158,7 @@ def write_mp3(
     # LAME's decoded output is LAME_OUTPUT_SCALE times its input: send it the
     # samples divided by that, so the file plays at the level the mix was made for.
     lame_in = 1.0 / LAME_OUTPUT_SCALE
-    with destination(path, atomic) as tmp, open(tmp, "wb") as f:
+    with destination(path, atomic) as tmp, open_binary(tmp) as f:
         f.write(head)
         encoder = Mp3Encoder(
             f, sample_rate=sample_rate, channels=channels, bitrate=bitrate, quality=quality
