@@ -18,6 +18,7 @@ from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
 from .fit import FitCache, fit_routine
 from .limits import MAX_SESSION_SECONDS
 from .routine import Routine, builtin_names, load_builtin, load_routine
+from .routine.progression import routine_at_week
 from .routine.text import hours
 from .settings import Settings, merge
 from .speech import get_engine, match_voice
@@ -59,7 +60,7 @@ def _starts_like_cue_script(path: Path) -> bool:
         return False
 
 
-ROUTINE_SETTINGS = ("pace", "breath", "count", "minutes", "verbosity", "templates")
+ROUTINE_SETTINGS = ("pace", "breath", "count", "minutes", "verbosity", "templates", "week")
 """Settings that shape the cue script a routine's templates write. A cue script is
 rendered as it stands, so none of them can apply to it (the CLI says so, by flag)."""
 
@@ -120,8 +121,11 @@ def _build_script(
     routine = source.routine
     assert routine is not None
     changes: list[str] = []
+    if settings.week is not None:
+        routine, changes = routine_at_week(routine, settings.week)
     if settings.minutes is not None:
-        routine, changes = fit_routine(routine, settings, cache=FitCache())
+        routine, fitted = fit_routine(routine, settings, cache=FitCache())
+        changes += fitted
     text = render_script_text(routine, settings)
     try:
         script = cuescript.parse_script(
