@@ -4,11 +4,12 @@ rendered as a series with a podcast feed and a playlist."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .app import handle_errors, main
+from .app import _overrides, _quiet, handle_errors, main, quiet_option, voice_options
 
 
 @main.group()
@@ -94,3 +95,73 @@ def show(plan: str) -> None:
                 f"    {s.stem:<24} {_minutes(lengths[s.input_hash]):>6}  "
                 f"{s.title} ({s.routine.name}{week_note})"
             )
+
+
+@programme.command("render")
+@click.argument("plan")
+@click.option(
+    "-o",
+    "--output",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the sessions, feed.xml and playlist.m3u8 (made when its parent exists).",
+)
+@click.option(
+    "--base-url",
+    help="Address the folder will be served at (https://example.org/back/), for the feed's "
+    "links; default: links relative to the feed.",
+)
+@voice_options
+@quiet_option
+@click.pass_context
+@handle_errors
+def render(
+    ctx: click.Context,
+    plan: str,
+    folder: Path,
+    base_url: str | None,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """Render every session of PLAN into a folder, with a podcast feed and a playlist.
+    Sessions already rendered from the same inputs are kept."""
+    from ..programme import load_programme
+    from ..programme.feed import check_base_url
+    from ..programme.render import render_programme
+    from .rendering import report_failure
+
+    quiet = _quiet(ctx, quiet)
+    if base_url:
+        check_base_url(base_url)  # before any work
+    loaded = load_programme(plan)
+
+    def echo(text: str) -> None:
+        click.echo(text, err=True)
+
+    def on_session(session: Any, what: str, result: Any) -> None:
+        if quiet or what == "kept":
+            return
+        if what == "rendered":
+            extra = f" ({_minutes(result.duration)})" if result is not None else ""
+            echo(f"rendered {session.stem}.mp3{extra}")
+        else:
+            echo(f"linked {session.stem}.mp3 (same as an earlier session)")
+
+    done = render_programme(
+        loaded,
+        folder,
+        extra=_overrides(**options),
+        base_url=base_url,
+        on_session=on_session,
+        on_failure=lambda session, error: report_failure(session.stem, error, echo),
+    )
+    if not quiet:
+        echo(
+            f"{len(done.rendered)} rendered, {len(done.linked)} linked, {len(done.kept)} "
+            f"already there; wrote {done.feed} and {done.playlist}"
+        )
+    if done.failures:
+        from ..batch import BatchError
+
+        raise BatchError(len(done.rendered) + len(done.failures), done.failures)
