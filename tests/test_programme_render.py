@@ -209,3 +209,48 @@ def test_a_folder_with_other_files_is_refused_and_kept(tmp_path):
     )
     assert r.exit_code == 2
     assert "--base-url ftp:x: expected an http:// or https:// address" in r.output
+
+
+def test_studio_lan_serves_the_feed_to_a_phone_with_its_token(rendered, tmp_path):
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from matcue.studio import create_app
+    from matcue.studio.feedfiles import FeedFolder
+
+    _plan, out, _ = rendered
+    # Rendered without --base-url: the studio makes the feed's addresses absolute.
+    local = tmp_path / "local"
+    shutil.copytree(out, local)
+    r = CliRunner().invoke(main, ["programme", "render", str(_plan), "-o", str(local)])
+    assert r.exit_code == 0, r.output
+    token = "s3cret-token"
+    app = create_app(
+        tmp_path / "ws",
+        lan_token=token,
+        lan_hosts={"192.168.1.10"},
+        lan_url=f"http://192.168.1.10:8765/?token={token}",
+        feed=FeedFolder(local, token),
+    )
+    try:
+        lan_base = "http://192.168.1.10:8765"
+        phone = TestClient(app, base_url=lan_base, client=("192.168.1.20", 50000))
+        r = phone.get(f"/feed/{token}/feed.xml")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/rss")
+        feed = feedparser.parse(r.text)
+        assert not feed.bozo and len(feed.entries) == len(STEMS)
+        first = feed.entries[0]
+        assert first.enclosures[0].href == f"{lan_base}/feed/{token}/{STEMS[0]}.mp3"
+        assert first.podcast_transcript["url"] == f"{lan_base}/feed/{token}/{STEMS[0]}.vtt"
+        audio = phone.get(first.enclosures[0].href)
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+        assert len(audio.content) == int(first.enclosures[0].length)
+        assert phone.get(first.podcast_chapters["url"]).json()["version"] == "1.2.0"
+        # Without the token, or for files a render does not write: nothing.
+        assert phone.get(f"/feed/wrong/{STEMS[0]}.mp3").status_code == 403
+        assert phone.get(f"/feed/{token}/programme.json").status_code == 404
+        assert phone.get(f"/feed/{token}/..%2Fplan%2Fplan.yaml").status_code == 404
+        # The token in a feed's path opens nothing else.
+        assert phone.get(f"/?x=/feed/{token}/").status_code == 403
+    finally:
+        app.runner.stop()

@@ -159,3 +159,26 @@ def playlist_m3u8(title: str, episodes: list[Episode]) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+MAX_FEED_BYTES = 16 * 1024 * 1024
+"""The largest feed file :func:`rebased_feed` reads (a 52-week plan's is far smaller)."""
+
+
+def rebased_feed(text: str, base_url: str) -> str:
+    """A feed written with relative addresses (no ``--base-url``), with every
+    address made absolute under ``base_url`` (how ``matcue studio --feed`` serves it:
+    podcast apps need full addresses). Absolute addresses are left as they are."""
+    if len(text) > MAX_FEED_BYTES:
+        raise InputError("the feed is too large to serve")
+    root = ET.fromstring(text)
+    channel = root.find("channel")
+    if channel is not None:
+        link = channel.find("link")
+        if link is not None and not urlsplit(link.text or "").scheme:
+            link.text = base_url
+    for el in root.iter():
+        address = el.get("url")
+        if address is not None and not urlsplit(address).scheme:
+            el.set("url", base_url + address.lstrip("./"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
