@@ -140,13 +140,10 @@ def render(
         click.echo(text, err=True)
 
     def on_session(session: Any, what: str, result: Any) -> None:
-        if quiet or what == "kept":
-            return
-        if what == "rendered":
+        # Kept and linked sessions are only counted: a plan repeats most of them.
+        if not quiet and what == "rendered":
             extra = f" ({_minutes(result.duration)})" if result is not None else ""
             echo(f"rendered {session.stem}.mp3{extra}")
-        else:
-            echo(f"linked {session.stem}.mp3 (same as an earlier session)")
 
     done = render_programme(
         loaded,

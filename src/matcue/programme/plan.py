@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from matcue import __version__
 from matcue.routine import Routine
 from matcue.routine.progression import has_progression
+from matcue.speech.registry import ENGINE_ENV
 
 from .loader import LoadedProgramme
 from .model import session_slot
@@ -57,6 +59,8 @@ def _input_hash(routine_text: str, overrides: dict[str, Any], extra: dict[str, A
             "routine": routine_text,
             "settings": overrides,
             "render": extra,
+            # What engine 'auto' stands for on this machine changes every voice.
+            "engine_env": os.environ.get(ENGINE_ENV),
             "matcue": __version__,
         },
         sort_keys=True,
