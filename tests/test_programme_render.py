@@ -209,6 +209,23 @@ def test_a_folder_with_other_files_is_refused_and_kept(tmp_path):
     )
     assert r.exit_code == 2
     assert "--base-url ftp:x: expected an http:// or https:// address" in r.output
+    # A folder of another programme is left alone too.
+    (out / "notes.txt").unlink()
+    (out / "programme.json").write_text(
+        '{"version": 1, "programme": "other", "published": "2026-01-01T00:00:00+00:00", '
+        '"sessions": {}}',
+        encoding="utf-8",
+    )
+    r = _render(plan, out)
+    assert r.exit_code == 2
+    assert r.output == (
+        f"matcue: {out}: holds the programme 'other', not 'plan'; render each programme "
+        "into its own folder\n"
+    )
+    (out / "programme.json").write_text('{"version": 1}', encoding="utf-8")
+    r = _render(plan, out)
+    assert r.exit_code == 2
+    assert "programme.json: not a manifest this matcue wrote; remove it" in r.output
 
 
 def test_studio_lan_serves_the_feed_to_a_phone_with_its_token(rendered, tmp_path):

@@ -75,9 +75,23 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read the manifest ({exc}); remove it") from None
-    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != MANIFEST_VERSION
+        or not isinstance(data.get("sessions"), dict)
+        or not all(isinstance(v, dict) for v in data["sessions"].values())
+        or not _is_date(data.get("published"))
+    ):
         raise InputError(f"{path}: not a manifest this matcue wrote; remove it")
     return data
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -124,6 +138,12 @@ def render_programme(
     sessions = expand(loaded, extra)
     folder = Path(folder)
     manifest = _read_manifest(folder)
+    name = loaded.programme.name
+    if manifest and manifest.get("programme") != name:
+        raise InputError(
+            f"{folder}: holds the programme {manifest.get('programme')!r}, not {name!r}; "
+            "render each programme into its own folder"
+        )
     if not folder.is_dir():
         if folder.exists() or not folder.parent.is_dir():
             raise InputError(f"-o {folder}: not a folder, and its parent folder does not exist")
