@@ -23,7 +23,9 @@ def programme() -> None:
 @click.argument("plans", nargs=-1, required=True)
 @handle_errors
 def check(plans: tuple[str, ...]) -> None:
-    """Validate programme files (and the routines they name) without rendering."""
+    """Validate plans and the routines they name.
+
+    Nothing is rendered; every problem is one FILE:LINE: FIELD: message line."""
     from ..errors import MatcueError, ValidationError
     from ..programme import load_programme
 
@@ -44,7 +46,9 @@ def check(plans: tuple[str, ...]) -> None:
 @programme.command("schema")
 @handle_errors
 def schema() -> None:
-    """Print the JSON Schema of the programme format (for editor completion)."""
+    """Print the programme format's JSON Schema.
+
+    For editor completion and checking of programme files."""
     from ..programme import programme_schema
 
     click.echo(json.dumps(programme_schema(), indent=2))
@@ -64,7 +68,9 @@ def _hours(seconds: float) -> str:
 @click.argument("plan")
 @handle_errors
 def show(plan: str) -> None:
-    """Print the calendar: week by week, each day's sessions and their lengths."""
+    """Print the calendar with session lengths.
+
+    Week by week, each day's sessions, their files and estimated lengths."""
     from ..programme import expand, load_programme
     from ..programme.plan import estimated_seconds
 
@@ -124,8 +130,11 @@ def render(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Render every session of PLAN into a folder, with a podcast feed and a playlist.
-    Sessions already rendered from the same inputs are kept."""
+    """Render every session, a podcast feed and a playlist.
+
+    Every session of PLAN goes into the folder with its transcript and chapters,
+    beside feed.xml and playlist.m3u8. Sessions already rendered from the same
+    inputs are kept."""
     from ..programme import load_programme
     from ..programme.feed import check_base_url
     from ..programme.render import render_programme
