@@ -149,3 +149,23 @@ def test_schema_covers_the_programme_and_the_docs_example_loads(tmp_path):
     )
     loaded = parse_programme(example, filename="plan.yaml", folder=tmp_path)
     assert len(expand(loaded)) == 2 * 3 and data["weeks"] == 2
+
+
+def test_the_wheel_carries_every_package_and_the_builtin_plans():
+    """Regression: pyproject.toml lists its packages by hand, and matcue.writers was
+    missing, so an installed wheel could not render. Every folder of src/matcue with
+    Python files must be listed, and the built-in plans matched by package-data."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    src = ROOT / "src"
+    packages = {
+        ".".join(p.parent.relative_to(src).parts)
+        for p in (src / "matcue").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert sorted(packages - set(config["packages"])) == []
+    plans = [p.name for p in (src / "matcue/programme/plans").iterdir()]
+    patterns = config["package-data"]["matcue.programme"]
+    assert plans and all(any(fnmatch.fnmatch(f"plans/{n}", pat) for pat in patterns) for n in plans)
