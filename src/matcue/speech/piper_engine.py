@@ -183,6 +183,11 @@ def _load(model: str, config: str) -> _Loaded:
         # not depend on how work was split between threads, and both cores work.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        # Without the arena a worker gives back the decoder's buffers after each
+        # phrase: measured with Joe, 186 MB held between phrases instead of 396 MB,
+        # and a peak of 363 MB on a long sentence; the samples are the same and
+        # the speed within noise (an interleaved A/B, 5%).
+        options.enable_cpu_mem_arena = False
         session = onnxruntime.InferenceSession(
             patched_model(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
