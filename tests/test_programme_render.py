@@ -271,3 +271,10 @@ def test_studio_lan_serves_the_feed_to_a_phone_with_its_token(rendered, tmp_path
         assert phone.get(f"/?x=/feed/{token}/").status_code == 403
     finally:
         app.runner.stop()
+
+
+def test_studio_feed_needs_a_rendered_programme_folder(tmp_path):
+    pytest.importorskip("uvicorn")
+    r = CliRunner().invoke(main, ["studio", str(tmp_path / "ws"), "--feed", str(tmp_path)])
+    assert r.exit_code == 2
+    assert r.output == (f"matcue: --feed {tmp_path}: no feed.xml; run 'matcue programme render'\n")
