@@ -4,8 +4,10 @@ JSON against the MP3's ID3 chapters, and a second run that renders nothing."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import shutil
+import time
 from pathlib import Path
 
 import feedparser
@@ -126,6 +128,8 @@ def test_the_feed_parses_with_every_episode_duration_chapters_and_transcript(ren
     assert len({e.id for e in feed.entries}) == len(STEMS)
     dates = [e.published_parsed for e in feed.entries]
     assert dates == sorted(dates) and len(set(dates)) == len(dates)  # programme order
+    assert calendar.timegm(dates[-1]) <= time.time()  # none in the future: apps hide those
+    assert any(link.get("rel") == "self" for link in feed.feed.links)
 
 
 def test_chapters_json_matches_the_id3_chapters(rendered):

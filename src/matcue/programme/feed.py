@@ -20,6 +20,7 @@ from matcue.timeline import Timeline
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 CHAPTERS_VERSION = "1.2.0"
 CHAPTERS_TYPE = "application/json+chapters"
 FEED_NAME = "feed.xml"
@@ -27,6 +28,7 @@ PLAYLIST_NAME = "playlist.m3u8"
 
 ET.register_namespace("itunes", ITUNES_NS)
 ET.register_namespace("podcast", PODCAST_NS)
+ET.register_namespace("atom", ATOM_NS)
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,14 @@ def feed_xml(
         return el
 
     it = f"{{{ITUNES_NS}}}"
+    atom = f"{{{ATOM_NS}}}"
     pc = f"{{{PODCAST_NS}}}"
     rss = ET.Element("rss", {"version": "2.0"})
     channel = sub(rss, "channel")
     sub(channel, "title", title)
     sub(channel, "link", base_url or "./")
+    if base_url:
+        sub(channel, f"{atom}link", href=url(FEED_NAME), rel="self", type="application/rss+xml")
     sub(channel, "description", summary or title)
     sub(channel, "language", "en")
     sub(channel, "generator", f"matcue {__version__}")

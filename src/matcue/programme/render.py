@@ -18,7 +18,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +149,11 @@ def render_programme(
             raise InputError(f"-o {folder}: not a folder, and its parent folder does not exist")
         folder.mkdir()
     entries: dict[str, dict[str, Any]] = dict(manifest.get("sessions") or {})
-    published = (
-        manifest.get("published") or datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    )
+    # The first episode's date; each next one is a minute later. Set once, on the
+    # first render, far enough back that no episode is dated in the future (some
+    # apps hide those).
+    first = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=len(sessions))
+    published = manifest.get("published") or first.isoformat()
     done = ProgrammeRender()
 
     def save() -> None:
