@@ -53,10 +53,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name: pytest uses "unknown"
         user = "unknown"
-    # pytest's own folder, and onnxruntime's ".ses": from 1.32 on Linux, importing
-    # onnxruntime writes its telemetry session file (launch time and an id) to
-    # TMPDIR; not ours to remove, and removed here with the run's folder.
-    ours = {f"pytest-of-{user}", "pytest-of-unknown", ".ses"}
+    # pytest's own folder. (onnxruntime's telemetry file ".ses" is not allowed:
+    # matcue turns that telemetry off before importing it.)
+    ours = {f"pytest-of-{user}", "pytest-of-unknown"}
     left = sorted(
         p.name + ("/" if p.is_dir() else "") for p in Path(run_tmp).iterdir() if p.name not in ours
     )

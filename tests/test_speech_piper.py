@@ -10,6 +10,7 @@ without downloading any voice.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -19,6 +20,9 @@ import pytest
 from matcue.errors import EngineUnavailable, InputError, SpeechError
 from matcue.speech import SpeechSettings, get_engine
 
+# Importing piper here imports onnxruntime in the test process itself, outside
+# matcue's worker (which turns the telemetry file off before its import).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 piper = pytest.importorskip("piper")
 onnx = pytest.importorskip("onnx")
 

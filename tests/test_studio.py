@@ -193,6 +193,22 @@ def test_audio_is_served_with_range_requests(client, studio):
     assert r.status_code == 206 and r.content == whole[-10:]
 
 
+def test_wav_render_is_a_wav_served_as_audio_wav(client, studio):
+    """The format setting reaches the studio's render: the file, its name and the
+    type it is served with come from the writer of that format."""
+    import io
+
+    import soundfile as sf
+
+    render_id = events(client, _render(client, studio, format="wav"))[-1][1]["render"]
+    page = client.get(f"/renders/{render_id}")
+    assert f'src="/renders/{render_id}/files/desk-break.wav"' in page.text
+    r = client.get(f"/renders/{render_id}/files/desk-break.wav")
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    info = sf.info(io.BytesIO(r.content))
+    assert info.format == "WAV" and info.duration > 60
+
+
 def test_studio_render_is_byte_for_byte_matcue_render(client, studio, tmp_path):
     """The studio is a second face on the library: the same settings give the same
     MP3 as `matcue render`."""

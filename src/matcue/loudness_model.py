@@ -41,6 +41,7 @@ from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, e
 from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
 from matcue.mixer import Mixer
 from matcue.sounds import BED_NAMES, NoiseBed, tone
+from matcue.speech.cache import JsonEntries
 
 log = logging.getLogger(__name__)
 
@@ -348,8 +349,6 @@ class GainCache:
     the very same bytes. Unreadable entries are misses; write failures are ignored."""
 
     def __init__(self, root: Path | None = None) -> None:
-        from matcue.speech.cache import JsonEntries
-
         self.entries = JsonEntries("gains", root)
 
     def path_for(self, key: str) -> Path:

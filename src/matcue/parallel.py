@@ -1,7 +1,8 @@
 """Batch renders: several routines at once, one per core.
 
-Each routine renders in a worker process of its own (the mix and the MP3
-encoder are CPU-bound and hold the GIL, so threads would not use the cores).
+Each routine renders in a worker process of its own: the mix and the loudness
+passes are CPU-bound Python and numpy that hold the GIL, so threads would not use
+the cores (the MP3 encoder releases it, and runs in a thread of each render).
 Results are reported as they finish. Ctrl-C or SIGTERM in the parent stops the
 workers: each one that is mid-render turns the SIGTERM it is sent into a
 KeyboardInterrupt, so its temporary ``.part`` file is removed and any earlier

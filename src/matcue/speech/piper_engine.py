@@ -172,6 +172,10 @@ def _load(model: str, config: str) -> _Loaded:
     loaded = _WORKER.get(model)
     if loaded is not None:
         return loaded
+    # onnxruntime 1.32 on Linux records a telemetry session (first launch time
+    # and an id) in a ".ses" file in the temp folder when imported, unless told
+    # not to. matcue sends and keeps nothing of the kind.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime
     import piper
     from piper.config import PiperConfig

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
+import soxr
 
 from matcue.errors import MatcueError, SpeechError
 from matcue.speech.base import Clip, Engine, SpeechSettings
@@ -36,7 +37,7 @@ from matcue.speech.stretch import trim_silence
 
 logger = logging.getLogger(__name__)
 
-PROCESSING_VERSION = "trim-45/60dB-10ms-fades+dsp.resample_poly+norm-23LUFS/4"
+PROCESSING_VERSION = "trim-45/60dB-10ms-fades+soxr-HQ+norm-23LUFS/5"
 """Part of every cache key: change it whenever ``process_clip`` or the way engines
 are driven changes output. /2: every pyttsx3 phrase is spoken by a pristine
 espeak (entries from the history-dependent /1 synthesizer are never reused).
@@ -94,10 +95,10 @@ def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
     float32 mono in [-1, 1]."""
     samples = trim_silence(np.asarray(clip.samples, dtype=np.float32), clip.sample_rate)
     if clip.sample_rate != sample_rate:
-        from ..dsp import resample_poly  # numpy only: scipy would cost ~70 MB of memory
-
-        g = math.gcd(int(clip.sample_rate), int(sample_rate))
-        samples = resample_poly(samples, sample_rate // g, clip.sample_rate // g)
+        # libsoxr, as for bed files: faster and more accurate than our polyphase
+        # filter (docs/performance.md), and it keeps the clip's length in step
+        # with the rates (round(n * dst / src) samples).
+        samples = soxr.resample(samples, int(clip.sample_rate), int(sample_rate), quality="HQ")
     samples = normalise(np.clip(samples, -1.0, 1.0).astype(np.float32), sample_rate)
     return np.clip(samples, -1.0, 1.0).astype(np.float32)
 

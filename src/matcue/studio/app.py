@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import InputError, MatcueError
+from ..writers import WRITERS
 from . import service
 from .feedfiles import FeedFolder
 from .jobs import FINAL_STATES, Runner
@@ -70,6 +71,7 @@ class Studio:
             lstrip_blocks=True,
         )
         self.env.filters["clock"] = clock
+        self.env.globals["formats"] = tuple(WRITERS)
         routes = [
             Route("/", self.library),
             Route("/new", self.new_routine, methods=["POST"]),
@@ -441,12 +443,8 @@ class Studio:
             )
         except Refused:
             raise HTTPException(404, "no such file") from None
-        types = {
-            ".mp3": "audio/mpeg",
-            ".wav": "audio/wav",
-            ".vtt": "text/vtt",
-            ".json": "application/json",
-        }
+        types = {s: w.media_type for w in WRITERS.values() for s in w.suffixes}
+        types |= {".vtt": "text/vtt", ".json": "application/json"}
         media = types.get(path.suffix.lower(), "application/octet-stream")
         download = request.query_params.get("download") == "1"
         return FileResponse(

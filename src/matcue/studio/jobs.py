@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MatcueError
+from ..writers import DEFAULT_FORMAT, writer_for
 from . import service
 from .workspace import Workspace
 
@@ -142,8 +143,8 @@ class Runner:
             if stage != job.stage or fraction - job.fraction >= 0.01:
                 self._update(job, stage=stage, fraction=fraction)
 
-        fmt = job.overrides.get("format", "mp3")
-        output = folder / f"{job.name}.{fmt}"
+        fmt = job.overrides.get("format") or DEFAULT_FORMAT
+        output = folder / f"{job.name}{writer_for(fmt).suffixes[0]}"
         try:
             result = service.render(
                 job.arg, job.overrides, output, folder / f"{job.name}.json", progress

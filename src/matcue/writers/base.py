@@ -41,6 +41,8 @@ class AudioWriter(ABC):
     the one a default output file gets."""
     label: ClassVar[str]
     """The format in a sentence: "an MP3", "a WAV"."""
+    media_type: ClassVar[str]
+    """The MIME type a web server sends the file with (the studio's player)."""
     headroom_db: ClassVar[float] = 0.0
     """How far below the true-peak ceiling the mix aims, for formats whose coding
     adds overshoots the mixer cannot see (lossy codecs); 0 for PCM."""

@@ -180,6 +180,7 @@ class Mp3Writer(AudioWriter):
     name = "mp3"
     suffixes = (".mp3",)
     label = "an MP3"
+    media_type = "audio/mpeg"
     headroom_db = MP3_TRUE_PEAK_MARGIN_DB
 
     def write(

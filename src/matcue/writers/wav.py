@@ -54,6 +54,7 @@ class WavWriter(AudioWriter):
     name = "wav"
     suffixes = (".wav",)
     label = "a WAV"
+    media_type = "audio/wav"
 
     def write(
         self,
