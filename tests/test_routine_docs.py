@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from matcue import routine as r
 from matcue.routine import parse_routine
+from matcue.routine.progression import Amounts, Progression
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "routine-format.md").read_text(encoding="utf-8")
@@ -24,6 +25,8 @@ MODELS: list[type[BaseModel]] = [
     r.BreathWords,
     r.RepsCues,
     r.RepsWords,
+    Progression,
+    Amounts,
 ]
 ALL_FIELDS = sorted({f for m in MODELS for f in m.model_fields})
 

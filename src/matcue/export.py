@@ -77,6 +77,7 @@ SETTING_KEYS = (
     "bed",
     "bed_volume",
     "minutes",
+    "week",
 )
 """Timeline.meta keys that describe how a session was made, shown first and in this order
 (in the MP3/WAV tags and the transcript alike); any other meta keys follow alphabetically."""

@@ -179,3 +179,16 @@ def span(limits: tuple[float | Fraction, float | Fraction]) -> str:
 def _num(value: float | Fraction) -> str:
     number = float(value)
     return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+# ---------------------------------------------------------------- weeks and programmes
+
+WEEK_RANGE = (1, 52)
+"""``--week``: which week of a routine's ``progression:`` to render (week 1 is the
+routine as written)."""
+MAX_PROGRAMME_WEEKS = WEEK_RANGE[1]
+"""The longest programme, in weeks."""
+MAX_PROGRAMME_DAYS = 7
+"""Days in a programme's weekly pattern."""
+MAX_DAY_SESSIONS = 6
+"""Sessions on one day of a programme."""

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,18 @@ def _describe(exc: BaseException) -> MatcueError:
     return RenderError(f"unexpected {type(exc).__name__}: {exc}")
 
 
+@dataclass(frozen=True)
+class Job:
+    """One render of a batch: what to render, with which settings, to where."""
+
+    name: str
+    """A built-in routine name, a routine file or a cue script."""
+    overrides: dict[str, Any]
+    output: Path | str | None
+    timeline_path: Path | str | None = None
+    transcript: bool = True
+
+
 def render_parallel(
     names: list[str],
     overrides: dict[str, Any],
@@ -129,32 +142,52 @@ def render_parallel(
 ) -> list[tuple[str, MatcueError]]:
     """Render every name; ``on_result`` or ``on_failure`` hears of each one as it
     finishes. Returns the failures as ``(name, error)`` in the order they were given."""
-    failures: dict[str, MatcueError] = {}
+    jobs = [Job(n, overrides, output, timeline_path, transcript) for n in names]
+    failures = render_jobs(
+        jobs,
+        on_result=lambda i, result: on_result(names[i], result),
+        on_failure=lambda i, error: on_failure(names[i], error),
+        workers=workers,
+    )
+    return [(names[i], error) for i, error in failures]
+
+
+def render_jobs(
+    jobs: list[Job],
+    *,
+    on_result: Callable[[int, RenderResult], None],
+    on_failure: Callable[[int, MatcueError], None],
+    workers: int | None = None,
+) -> list[tuple[int, MatcueError]]:
+    """Render every job, one process per core; ``on_result`` or ``on_failure`` hears
+    of each (by its index) as it finishes. Returns the failures as ``(index, error)``
+    in the order the jobs were given."""
+    failures: dict[int, MatcueError] = {}
     if workers is None:
-        workers = max(1, min(len(names), os.cpu_count() or 1, MAX_WORKERS))
-    log.debug("batch of %d routines on %d processes", len(names), workers)
+        workers = max(1, min(len(jobs), os.cpu_count() or 1, MAX_WORKERS))
+    log.debug("batch of %d renders on %d processes", len(jobs), workers)
     pool = ProcessPoolExecutor(
         max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),)
     )
     try:
         futures: dict[Future[RenderResult], int] = {
-            pool.submit(_job, n, overrides, output, timeline_path, transcript): i
-            for i, n in enumerate(names)
+            pool.submit(_job, j.name, j.overrides, j.output, j.timeline_path, j.transcript): i
+            for i, j in enumerate(jobs)
         }
         for future in as_completed(futures):
-            name = names[futures[future]]
+            index = futures[future]
             try:
                 result = future.result()
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # noqa: BLE001 - every failure is reported
                 error = _describe(exc)
-                failures[f"{futures[future]}"] = error
-                on_failure(name, error)
+                failures[index] = error
+                on_failure(index, error)
                 continue
-            on_result(name, result)
+            on_result(index, result)
     except BaseException:
         _stop(pool)
         raise
     pool.shutdown(wait=True)
-    return [(names[int(i)], failures[i]) for i in sorted(failures, key=int)]
+    return [(i, failures[i]) for i in sorted(failures)]

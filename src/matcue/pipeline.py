@@ -329,6 +329,8 @@ def _meta(
         meta["verbosity"] = settings.verbosity
         if settings.minutes:
             meta["minutes"] = f"{settings.minutes:g}"
+        if settings.week:
+            meta["week"] = str(settings.week)
     meta["engine"] = engine.name
     meta.update(engine.describe(speech if speech is not None else speech_settings(settings)))
     meta["rate"] = str(settings.rate) if settings.rate else "default"

@@ -25,6 +25,7 @@ from .limits import (
     RATE_RANGE,
     VERBOSITIES,
     VOLUME_RANGE,
+    WEEK_RANGE,
     span,
 )
 from .mp3 import allowed_bitrates
@@ -46,6 +47,8 @@ class Settings:
     """Seconds per breath cycle for breath-paced steps without their own cycle."""
     minutes: float | None = None
     """Fit the session to about this many minutes."""
+    week: int | None = None
+    """Which week of the routine's progression to render (1..52); None = week 1."""
     verbosity: str = "full"
     engine: str = "auto"
     voice: str | None = None
@@ -111,6 +114,7 @@ LIMITS: dict[str, Limit] = {
     "breath": Limit("--breath", float(BREATH_RANGE[0]), float(BREATH_RANGE[1]), "seconds"),
     "minutes": Limit("--minutes", *MINUTES_RANGE, "minutes"),
     "count": Limit("--count", float(COUNT_RANGE[0]), float(COUNT_RANGE[1]), "seconds"),
+    "week": Limit("--week", *WEEK_RANGE, integer=True),
     "rate": Limit("--rate", *RATE_RANGE, "words per minute", integer=True),
     "volume": Limit("--volume", *VOLUME_RANGE, low_open=True),
     "bed_volume": Limit("--bed-volume", *BED_VOLUME_RANGE, "dB"),

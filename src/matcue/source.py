@@ -26,6 +26,7 @@ from .limits import (
 )
 from .reading import STDIN, display_name, is_stream, read_input
 from .routine import Routine, builtin_names, load_builtin, parse_routine
+from .routine.progression import routine_at_week
 from .routine.text import hours
 from .settings import Settings, merge
 from .speech import get_engine, match_voice
@@ -76,7 +77,7 @@ def _starts_like_cue_script(arg: str) -> bool:
         return False
 
 
-ROUTINE_SETTINGS = ("pace", "breath", "count", "minutes", "verbosity", "templates")
+ROUTINE_SETTINGS = ("pace", "breath", "count", "minutes", "verbosity", "templates", "week")
 """Settings that shape the cue script a routine's templates write. A cue script is
 rendered as it stands, so none of them can apply to it (the CLI says so, by flag)."""
 
@@ -144,8 +145,11 @@ def _build_script(
     routine = source.routine
     assert routine is not None
     changes: list[str] = []
+    if settings.week is not None:
+        routine, changes = routine_at_week(routine, settings.week)
     if settings.minutes is not None:
-        routine, changes = fit_routine(routine, settings, cache=FitCache())
+        routine, fitted = fit_routine(routine, settings, cache=FitCache())
+        changes += fitted
     text = render_script_text(routine, settings)
     try:
         script = cuescript.parse_script(

@@ -28,6 +28,7 @@ from ..limits import (
     RATE_RANGE,
     VERBOSITIES,
     VOLUME_RANGE,
+    WEEK_RANGE,
     span,
 )
 
@@ -86,6 +87,16 @@ def _expected(key: str, value: str) -> str:
     return f"--{key}: expected one of {rates} (kbit/s), got {value}"
 
 
+week_option = click.option(
+    "--week",
+    type=Number("week", integer=True),
+    help=(
+        f"Week of the routine's progression ({span(WEEK_RANGE)}; week 1 is the routine "
+        "as written). A routine without progression is the same every week."
+    ),
+)
+
+
 def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by commands that build a session (``render``, ``script``)."""
     options = [
@@ -109,6 +120,7 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=Number("minutes"),
             help=f"Fit the session to about this many minutes ({span(MINUTES_RANGE)}).",
         ),
+        week_option,
         click.option("--verbosity", type=click.Choice(list(VERBOSITIES)), help="How much is said."),
         click.option(
             "--templates",

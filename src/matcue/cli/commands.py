@@ -19,6 +19,7 @@ from .app import (
     quiet_option,
     session_options,
     voice_options,
+    week_option,
 )
 
 
@@ -156,9 +157,11 @@ def routines() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True)
+@week_option
 @handle_errors
-def check(files: tuple[str, ...]) -> None:
-    """Validate routine files (or cue scripts) without rendering."""
+def check(files: tuple[str, ...], week: int | None) -> None:
+    """Validate routine files (or cue scripts) without rendering (at --week N: the
+    routine as it is that week)."""
     from ..source import build_script, check_voice, load_source, resolve_settings
 
     problems: list[str] = []
@@ -166,7 +169,7 @@ def check(files: tuple[str, ...]) -> None:
         try:
             source = load_source(name)
             if source.routine is not None:
-                settings = resolve_settings(source, {})
+                settings = resolve_settings(source, _overrides(week=week))
                 build_script(source, settings)
                 check_voice(source, settings, engine_required=False)
         except ValidationError as exc:

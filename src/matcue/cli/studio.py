@@ -37,8 +37,17 @@ def _lan_address() -> str:
     is_flag=True,
     help="Also listen on the local network (for a phone); prints an address with a token.",
 )
+@click.option(
+    "--feed",
+    "feed_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Also serve a folder written by 'matcue programme render' as a podcast feed "
+    "(with --lan: for a phone's podcast app).",
+)
 @handle_errors
-def studio(folder: Path | None, port: int, no_browser: bool, lan: bool) -> None:
+def studio(
+    folder: Path | None, port: int, no_browser: bool, lan: bool, feed_dir: Path | None
+) -> None:
     """Write, hear and render routines in a browser, with FOLDER as the workspace
     (default: ~/matcue). Listens on 127.0.0.1 only, unless --lan."""
     try:
@@ -55,17 +64,32 @@ def studio(folder: Path | None, port: int, no_browser: bool, lan: bool) -> None:
     local_url = f"http://127.0.0.1:{port}/"
     lan_url = None
     kwargs: dict[str, object] = {}
+    token = secrets.token_urlsafe(16)
+    host = f"127.0.0.1:{port}"
     if lan:
         address = _lan_address()
-        token = secrets.token_urlsafe(16)
-        lan_url = f"http://{address}:{port}/?token={token}"
+        host = f"{address}:{port}"
+        lan_url = f"http://{host}/?token={token}"
         kwargs = {"lan_token": token, "lan_hosts": {address}, "lan_url": lan_url}
+    feed_url = None
+    if feed_dir is not None:
+        from ..programme.feed import FEED_NAME
+        from ..studio.feedfiles import FeedFolder
+
+        if not (feed_dir / FEED_NAME).is_file():
+            raise InputError(f"--feed {feed_dir}: no {FEED_NAME}; run 'matcue programme render'")
+        feed = FeedFolder(feed_dir, token)
+        kwargs["feed"] = feed
+        feed_url = f"http://{host}{feed.url_path()}"
     app = create_app(workspace, **kwargs)
     click.echo(f"matcue studio: workspace {app.workspace.root}")
     click.echo(f"matcue studio: serving on {local_url} (this computer only)")
     if lan_url:
         click.echo(f"matcue studio: on your phone (same network), open {lan_url}")
         click.echo(qr_text(lan_url), nl=False)
+    if feed_url:
+        where = "add it in your phone's podcast app" if lan else "this computer only"
+        click.echo(f"matcue studio: podcast feed at {feed_url} ({where})")
     click.echo("matcue studio: press Ctrl-C to stop")
     if not no_browser:
         import threading

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -28,8 +28,34 @@ from .text import (
 from .values import BreathCues, BreathWords, Defaults, RepsCues, RepsWords
 
 
-def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
+def _sub_model(annotation: Any) -> type[BaseModel] | None:
+    """The model inside a field's annotation (``X``, ``X | None``, ``list[X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _sub_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _generic_model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
+    """:func:`_model_at` for another file format (a programme): follows the field
+    annotations, skipping list indexes."""
+    model: type[BaseModel] | None = root
+    for seg in path:
+        if isinstance(seg, int):
+            continue
+        if model is None or seg not in model.model_fields:
+            return None
+        model = _sub_model(model.model_fields[seg].annotation)
+    return model
+
+
+def _model_at(path: Path_, data: Any, root: type[BaseModel] = Routine) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``path`` in ``data``."""
+    if root is not Routine:
+        return _generic_model_at(root, path)
     model: type[BaseModel] | None = Routine
     node = data
     i = 0
@@ -51,7 +77,10 @@ def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
             (RepsStep, "cues"): RepsCues,
             (RepsStep, "words"): RepsWords,
         }
-        model = subs.get((model, seg))
+        fields = model.model_fields
+        model = subs.get((model, seg)) or (
+            _sub_model(fields[seg].annotation) if seg in fields else None
+        )
         node = node.get(seg) if isinstance(node, dict) else None
         i += 1
     return model
@@ -81,7 +110,9 @@ def _other_kinds_with(field_name: str, kind: Any) -> list[str]:
     return [k for k, cls in STEP_CLASSES.items() if k != kind and field_name in cls.model_fields]
 
 
-def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
+def _message(
+    err: Any, path: Path_, data: Any, root: type[BaseModel] = Routine
+) -> tuple[Path_, str]:
     """Plain-English message for one pydantic error (and maybe a refined path)."""
     typ = err["type"]
     ctx = err.get("ctx") or {}
@@ -92,7 +123,7 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
         return ((*path, sub) if sub else path), err["msg"]
     if typ == "extra_forbidden":
         key = str(path[-1])
-        model = _model_at(path[:-1], data)
+        model = _model_at(path[:-1], data, root)
         allowed = list(model.model_fields) if model else []
         msg = f"unknown field '{key}'"
         hint = did_you_mean(key, allowed)
@@ -179,8 +210,15 @@ def _message(err: Any, path: Path_, data: Any) -> tuple[Path_, str]:
 
 
 def problems_of(
-    exc: PydanticValidationError, loaded: LoadedYaml, data: Any, filename: str
+    exc: PydanticValidationError,
+    loaded: LoadedYaml,
+    data: Any,
+    filename: str,
+    root: type[BaseModel] = Routine,
 ) -> list[str]:
+    """Every problem of ``exc`` as ``FILE:LINE: FIELD: message``, in line order.
+    ``root`` is the model of the whole file (a routine unless another format, such
+    as a programme, reuses this)."""
     located: list[tuple[int, int, str]] = []
     for order, err in enumerate(exc.errors()):
         base = _data_path(tuple(err["loc"]), data)
@@ -189,12 +227,14 @@ def problems_of(
         if err["type"] == "matcue" and ctx.get("problems"):
             pairs = [((*base, *sub), msg) for sub, msg in ctx["problems"]]
         else:
-            pairs = [_message(err, base, data)]
+            pairs = [_message(err, base, data, root)]
         for path, msg in pairs:
             line = loaded.line_of(path)
             located.append((line, order, problem(filename, line, path, msg)))
-    if isinstance(data, dict) and not any(
-        e["type"] == "matcue" and e["loc"] == () for e in exc.errors()
+    if (
+        root is Routine
+        and isinstance(data, dict)
+        and not any(e["type"] == "matcue" and e["loc"] == () for e in exc.errors())
     ):
         for path, msg in partial_cross_checks(data):
             line = loaded.line_of(path)

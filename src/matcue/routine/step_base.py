@@ -9,12 +9,22 @@ import math
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    model_validator,
+)
 
 from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
 from matcue.timing import Seconds, Timing
 from matcue.yamlsafe import Path_
 
+from .progression import Progression
+from .progression import problems as progression_problems
 from .schema import REPS_RANGE_SCHEMA
 from .text import fail, show
 from .values import Duration, Line, Lines, Sides
@@ -71,6 +81,14 @@ class StepBase(BaseModel):
     per side."""
     switch: Line | None = None
     """Cue spoken when switching sides; null = the template's default."""
+    progression: Progression | None = None
+    """Week-to-week progression, chosen with --week N: per_week amounts (reps, sets,
+    hold) added every 'every' weeks after week 1, up to 'max'."""
+
+    @model_validator(mode="after")
+    def _progression_fits(self) -> Self:
+        raise_all(progression_problems(self))
+        return self
 
     @property
     def display_name(self) -> str:

@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 from ..errors import InputError, MatcueError
 from ..writers import WRITERS
 from . import service
+from .feedfiles import FeedFolder
 from .jobs import FINAL_STATES, Runner
 from .security import Guard
 from .workspace import Refused, Workspace, read_meta
@@ -56,6 +57,7 @@ class Studio:
         lan_token: str | None = None,
         lan_hosts: set[str] | None = None,
         lan_url: str | None = None,
+        feed: FeedFolder | None = None,
     ) -> None:
         self.workspace = Workspace(workspace)
         self.runner = Runner(self.workspace)
@@ -89,6 +91,8 @@ class Studio:
             Route("/renders/{render}/files/{filename}", self.render_file),
             Mount("/static", StaticFiles(directory=str(folder / "static")), name="static"),
         ]
+        if feed is not None:  # a rendered programme, for a podcast app (--feed)
+            routes.append(Route("/feed/{token}/{filename}", feed.serve, methods=["GET", "HEAD"]))
         app = Starlette(
             routes=routes,
             exception_handlers={HTTPException: self.http_error, Refused: self.refused},

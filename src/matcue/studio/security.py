@@ -4,7 +4,8 @@
   address given with ``--lan``): a page on evil.example whose name resolves to
   127.0.0.1 (DNS rebinding) is refused.
 - A client on another machine needs the ``--lan`` token, from the address the
-  terminal printed (``?token=...``) or the cookie that address set.
+  terminal printed (``?token=...``) or the cookie that address set; a podcast
+  app reads a programme feed at ``/feed/TOKEN/...`` (``--feed``).
 - A request that changes something (any method but GET/HEAD) needs an Origin
   (or Referer) of this same server, and the page's CSRF token.
 - A browser's cross-site request for anything but a page (an <audio> or
@@ -114,6 +115,9 @@ class Guard:
     def _has_lan_token(self, request: Request) -> bool:
         assert self.lan_token is not None
         given = request.cookies.get(TOKEN_COOKIE) or request.query_params.get("token") or ""
+        if not given and request.url.path.startswith("/feed/"):
+            # A podcast app keeps no cookie: a programme feed carries the token in its path.
+            given = request.url.path.split("/")[2]
         return hmac.compare_digest(given, self.lan_token)
 
     def _same_origin(self, request: Request) -> bool:
