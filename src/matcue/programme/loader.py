@@ -9,19 +9,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError as PydanticValidationError
-
 from matcue.errors import InputError, MatcueError, ValidationError
-from matcue.limits import MAX_NAME
 from matcue.routine import Routine, builtin_names, load_builtin, parse_routine
-from matcue.routine.messages import problems_of
+from matcue.routine.loader import validate_document
 from matcue.routine.text import did_you_mean, show
 from matcue.settings import merge
 from matcue.yamlsafe import (
     MAX_BYTES,
     LoadedYaml,
     decode_bytes,
-    load_yaml_text,
     problem,
     read_text_file,
 )
@@ -54,10 +50,6 @@ class LoadedProgramme:
     """By the ``routine:`` value as written."""
 
 
-def _slug(stem: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:MAX_NAME] or "programme"
-
-
 def load_programme(path: Path | str) -> LoadedProgramme:
     """Read, validate and resolve a programme file (or a built-in programme by name).
 
@@ -80,26 +72,13 @@ def load_programme(path: Path | str) -> LoadedProgramme:
 
 def parse_programme(text: str, *, filename: str, folder: Path | None) -> LoadedProgramme:
     """Validate programme YAML ``text``; routine paths are relative to ``folder``."""
-    loaded = load_yaml_text(text, filename=filename)
-    data = loaded.data
-    if not isinstance(data, dict):
-        raise ValidationError(
-            [
-                problem(
-                    filename,
-                    loaded.lines.get((), 1),
-                    "-",
-                    "expected a mapping of fields (title:, weeks:, days:, ...) at the top "
-                    f"level, got {show(data)}",
-                )
-            ]
-        )
-    if "name" not in data:
-        data = {**data, "name": _slug(Path(filename).stem)}
-    try:
-        programme = Programme.model_validate(data)
-    except PydanticValidationError as exc:
-        raise ValidationError(problems_of(exc, loaded, data, filename, Programme)) from None
+    programme, loaded = validate_document(
+        text,
+        filename=filename,
+        model=Programme,
+        fields="title:, weeks:, days:, ...",
+        default="programme",
+    )
     result = LoadedProgramme(programme, filename, folder)
     _resolve(result, loaded)
     return result

@@ -7,13 +7,21 @@ import logging
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from matcue.errors import InputError, ValidationError
 from matcue.limits import MAX_NAME
-from matcue.yamlsafe import MAX_BYTES, decode_bytes, load_yaml_text, problem, read_text_file
+from matcue.yamlsafe import (
+    MAX_BYTES,
+    LoadedYaml,
+    decode_bytes,
+    load_yaml_text,
+    problem,
+    read_text_file,
+)
 
 from .messages import problems_of
 from .model import Routine
@@ -23,6 +31,8 @@ if TYPE_CHECKING:  # importlib.resources.abc is 3.11+, importlib.abc's copy is d
     from importlib.resources.abc import Traversable
 
 logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def load_routine(path: Path | str) -> Routine:
@@ -40,6 +50,23 @@ def load_routine(path: Path | str) -> Routine:
 def parse_routine(text: str, *, filename: str) -> Routine:
     """Validate routine YAML ``text``; ``filename`` is used in messages and for the
     default ``name``. Raises :class:`ValidationError` (only) on bad input."""
+    routine, loaded = validate_document(
+        text, filename=filename, model=Routine, fields="title:, steps:, ...", default="routine"
+    )
+    routine._filename = filename
+    routine._loaded = loaded
+    logger.debug("routine %s: %d steps", routine.name, len(routine.steps))
+    return routine
+
+
+def validate_document(
+    text: str, *, filename: str, model: type[M], fields: str, default: str
+) -> tuple[M, LoadedYaml]:
+    """Validate the YAML ``text`` of a file whose whole is a ``model`` (a routine, a
+    programme): every problem as ``FILE:LINE: FIELD: message`` in one
+    :class:`ValidationError`. ``name`` defaults to the file name made into an id
+    (``default`` when nothing of it is left); ``fields`` is named when the top level
+    is not a mapping."""
     loaded = load_yaml_text(text, filename=filename)
     data = loaded.data
     if not isinstance(data, dict):
@@ -49,26 +76,17 @@ def parse_routine(text: str, *, filename: str) -> Routine:
                     filename,
                     loaded.lines.get((), 1),
                     "-",
-                    "expected a mapping of fields (title:, steps:, ...) at the top level, "
-                    f"got {show(data)}",
+                    f"expected a mapping of fields ({fields}) at the top level, got {show(data)}",
                 )
             ]
         )
     if "name" not in data:
-        data = {**data, "name": _slug(Path(filename).stem)}
+        stem = Path(filename).stem.lower()
+        data = {**data, "name": re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:MAX_NAME] or default}
     try:
-        routine = Routine.model_validate(data)
+        return model.model_validate(data), loaded
     except PydanticValidationError as exc:
-        raise ValidationError(problems_of(exc, loaded, data, filename)) from None
-    routine._filename = filename
-    routine._loaded = loaded
-    logger.debug("routine %s: %d steps", routine.name, len(routine.steps))
-    return routine
-
-
-def _slug(stem: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:MAX_NAME]
-    return slug or "routine"
+        raise ValidationError(problems_of(exc, loaded, data, filename, model)) from None
 
 
 def _library(library: Traversable | None) -> Traversable:
