@@ -219,6 +219,24 @@ def bounded(lines: list[str], what: str = "problems") -> list[str]:
     return [*shown, f"matcue: ... and {rest} more {what} (the first ones come first to fix)"]
 
 
+def check_each(names: tuple[str, ...], check_one: Callable[[str], object]) -> None:
+    """``matcue check`` and ``matcue programme check``: check every file, say
+    "NAME: ok" for each that passes, and raise one :class:`ValidationError` with
+    every problem of the others."""
+    problems: list[str] = []
+    for name in names:
+        try:
+            check_one(name)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        except MatcueError as exc:
+            problems.append(str(exc))
+        else:
+            click.echo(f"{name}: ok")
+    if problems:
+        raise ValidationError(problems)
+
+
 def _fail(exc: MatcueError) -> None:
     for line in error_lines(exc):
         click.echo(line, err=True)

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from ..errors import MatcueError, ValidationError
 from ..writers import default_suffix, formats, suffix_list
 from .app import (
     Number,
     _overrides,
     _quiet,
+    check_each,
     handle_errors,
     main,
     quiet_option,
@@ -164,22 +164,14 @@ def check(files: tuple[str, ...], week: int | None) -> None:
     routine as it is that week)."""
     from ..source import build_script, check_voice, load_source, resolve_settings
 
-    problems: list[str] = []
-    for name in files:
-        try:
-            source = load_source(name)
-            if source.routine is not None:
-                settings = resolve_settings(source, _overrides(week=week))
-                build_script(source, settings)
-                check_voice(source, settings, engine_required=False)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        except MatcueError as exc:
-            problems.append(str(exc))
-        else:
-            click.echo(f"{name}: ok")
-    if problems:
-        raise ValidationError(problems)
+    def check_one(name: str) -> None:
+        source = load_source(name)
+        if source.routine is not None:
+            settings = resolve_settings(source, _overrides(week=week))
+            build_script(source, settings)
+            check_voice(source, settings, engine_required=False)
+
+    check_each(files, check_one)
 
 
 @main.command()

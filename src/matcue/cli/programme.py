@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .app import _overrides, _quiet, handle_errors, main, quiet_option, voice_options
+from .app import _overrides, _quiet, check_each, handle_errors, main, quiet_option, voice_options
 
 
 @main.group()
@@ -26,21 +26,9 @@ def check(plans: tuple[str, ...]) -> None:
     """Validate plans and the routines they name.
 
     Nothing is rendered; every problem is one FILE:LINE: FIELD: message line."""
-    from ..errors import MatcueError, ValidationError
     from ..programme import load_programme
 
-    problems: list[str] = []
-    for plan in plans:
-        try:
-            load_programme(plan)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        except MatcueError as exc:
-            problems.append(str(exc))
-        else:
-            click.echo(f"{plan}: ok")
-    if problems:
-        raise ValidationError(problems)
+    check_each(plans, load_programme)
 
 
 @programme.command("schema")
