@@ -289,15 +289,21 @@ def _stop_and_check(proc: subprocess.Popen[str], send, folder: Path, target: Pat
     assert target.read_bytes() == EARLIER
     assert sorted(p.name for p in folder.iterdir()) == ["session.mp3"]
     # No process of the render's group outlives it (speech helpers, pool workers).
-    deadline = time.monotonic() + 10
+    _group_ends(proc.pid, 10, "a child process of the interrupted render was left running")
+
+
+def _group_ends(pgid: int, seconds: float, failure: str) -> None:
+    """Wait until no process of group ``pgid`` is left; after ``seconds``, kill
+    what is left and fail with ``failure``."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            os.killpg(proc.pid, 0)
+            os.killpg(pgid, 0)
         except ProcessLookupError:
-            break
+            return
         if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("a child process of the interrupted render was left running")
+            os.killpg(pgid, signal.SIGKILL)
+            pytest.fail(failure)
         time.sleep(0.05)
 
 
@@ -380,15 +386,7 @@ def test_a_batch_whose_parent_is_killed_leaves_no_worker(long_render) -> None:
         _wait_for(lambda: _writing(folder), proc)
         proc.kill()  # the parent only; its workers are in the same group
         proc.communicate(timeout=30)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail("a worker outlived its killed parent")
-            time.sleep(0.05)
+        _group_ends(proc.pid, 30, "a worker outlived its killed parent")
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
