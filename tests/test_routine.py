@@ -82,7 +82,7 @@ def test_full_routine_defaults_and_normalisation() -> None:
     assert isinstance(trans, TransitionStep) and trans.duration is None
     assert isinstance(breath, BreathStep)
     assert breath.reps_range == (4, 10) and breath.split == 0.5
-    assert breath.words.inhale == "Breathe in" and breath.words.hold_in == "Hold"
+    assert breath.words.inhale is None and breath.words.hold_in is None  # the catalogue's words
     assert isinstance(hold, HoldStep)
     assert hold.sides == [Side.left, Side.right] and hold.side_count == 2
     assert hold.effective_guide is Guide.breaths

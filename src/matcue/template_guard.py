@@ -17,6 +17,7 @@ import ctypes
 import math
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,9 @@ from . import limits
 
 class TemplateLimit(jinja2.exceptions.SecurityError):
     """A template passed one of matcue's limits."""
+
+    where: tuple[str, int] | None = None
+    """Template file and line that was running when the time ran out, when known."""
 
 
 class _Budget:
@@ -213,6 +217,7 @@ class _Watchdog:
         self._thread = threading.get_ident()
         self._timer = threading.Timer(limits.TEMPLATE_SECONDS, self._fire)
         self._timer.daemon = True
+        self.where: tuple[str, int] | None = None
 
     def __enter__(self) -> _Watchdog:
         self._timer.start()
@@ -221,6 +226,7 @@ class _Watchdog:
     def _fire(self) -> None:
         with self._lock:
             if not self._done:
+                self.where = _running_template_line(sys._current_frames().get(self._thread))
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(self._thread), ctypes.py_object(_Overtime)
                 )
@@ -231,20 +237,38 @@ class _Watchdog:
         self._timer.cancel()
 
 
+def _running_template_line(frame: Any) -> tuple[str, int] | None:
+    """The template file and line the innermost template frame of ``frame``'s stack is
+    on. An exception raised by the watchdog lands wherever the thread happens to be
+    (possibly outside any template frame), so the place is read when it fires."""
+    while frame is not None:
+        template = frame.f_globals.get("__jinja_template__")
+        if isinstance(template, jinja2.Template):
+            name = template.filename or template.name or "<template>"
+            return name, template.get_corresponding_lineno(frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
 def render_guarded(template: jinja2.Template, context: dict[str, Any]) -> str:
     """Render ``template`` within the limits: time, output size, depth, includes."""
     token = _budget.set(_Budget())
+    data = _ticking(context)  # before the clock starts: preparing data is not the template's time
+    watchdog = _Watchdog()
     try:
-        with _Watchdog():
-            return _render(template, context)
+        with watchdog:
+            return _render(template, data)
+    except _Overtime as exc:
+        exc.where = watchdog.where
+        raise
     finally:
         _budget.reset(token)
 
 
-def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+def _render(template: jinja2.Template, data: dict[str, Any]) -> str:
     out: list[str] = []
     size = 0
-    for chunk in template.generate(_ticking(context)):
+    for chunk in template.generate(data):
         _tick()
         size += len(chunk)
         if size > limits.TEMPLATE_OUTPUT_BYTES:

@@ -29,20 +29,17 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import phrases
 from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError
 from .routine import Routine
 from .settings import Settings
-from .template_guard import ConfinedLoader, GuardedSandbox, render_guarded
+from .template_guard import ConfinedLoader, GuardedSandbox, TemplateLimit, render_guarded
 from .timing import Seconds, Timing
 
 log = logging.getLogger(__name__)
 
 SESSION_TEMPLATE = "session.cue.j2"
-NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
 
 
 class TemplateOutput(str):
@@ -87,8 +84,23 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?…:" else text + "."
 
 
-def _number_word(n: int) -> str:
-    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
+def _catalogue(context: Any) -> phrases.Catalogue:
+    return phrases.catalogue(str(context.get("language", phrases.REFERENCE)))
+
+
+@jinja2.pass_context
+def _number_word(context: Any, n: int) -> str:
+    """``n`` as a word in the routine's language."""
+    return _catalogue(context).word(n)
+
+
+@jinja2.pass_context
+def _say(context: Any, key: str, turn: int = 0, **params: Any) -> str:
+    """A phrase of the routine's language (:meth:`matcue.phrases.Catalogue.say`)."""
+    try:
+        return _catalogue(context).say(key, turn, **params)
+    except KeyError as exc:
+        raise LookupError(exc.args[0]) from None
 
 
 def _attrs(mapping: Mapping[str, Any]) -> str:
@@ -135,6 +147,7 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
     env.filters["sentence"] = _sentence
     env.filters["word"] = _number_word
     env.filters["attrs"] = _attrs
+    env.globals["say"] = _say
     return env
 
 
@@ -157,11 +170,22 @@ def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
     return ", ".join(format_seconds(c) for c in cycles) or None
 
 
+def _own_words(plan: dict[str, Any], catalogue: phrases.Catalogue) -> dict[str, Any]:
+    """Short words a step left out (null) filled in from the language's catalogue."""
+    words = plan.get("words")
+    if isinstance(words, dict):
+        plan["words"] = {k: v or catalogue.say(f"word.{k}") for k, v in words.items()}
+    for ph in plan.get("phases", ()):
+        ph["word"] = ph["word"] or catalogue.say(f"word.{ph['phase']}")
+    return plan
+
+
 def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
     """The template context: routine facts, settings, and one plan per step (each
     step kind makes its own: :meth:`matcue.routine.step_base.StepBase.plan`)."""
     timing = Timing.of(settings, routine.defaults)
-    steps = [step.plan(i, timing) for i, step in enumerate(routine.steps)]
+    catalogue = phrases.catalogue(routine.language)
+    steps = [_own_words(step.plan(i, timing), catalogue) for i, step in enumerate(routine.steps)]
     meta = {
         "routine": routine.name or "routine",
         "pace": format_seconds(settings.pace_factor),
@@ -178,6 +202,7 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
             "outro": _lines(routine.outro),
         },
         "steps": steps,
+        "language": routine.language,
         "meta": meta,
         "verbosity": settings.verbosity,
         "full": settings.verbosity == "full",
@@ -215,6 +240,8 @@ def render_script_text(routine: Routine, settings: Settings) -> str:
         RecursionError,
     ) as exc:
         filename, lineno = _template_location(exc)
+        if lineno == "?" and isinstance(exc, TemplateLimit) and exc.where is not None:
+            filename, lineno = exc.where  # the time limit struck outside a template frame
         if filename == "<template>" and template is not None and template.filename:
             filename = template.filename  # a limit passed between the template's lines
         if isinstance(exc, RecursionError):

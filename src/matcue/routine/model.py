@@ -26,12 +26,13 @@ from matcue.limits import (
     MAX_SUMMARY,
     MAX_TITLE,
 )
+from matcue import phrases
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
 from .step_base import raise_all
 from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show
-from .values import Defaults, Int, Line, Lines, Name
+from .values import Defaults, Int, Language, Line, Lines, Name
 
 _STEP_ADAPTER: TypeAdapter[AnyStep] = TypeAdapter(Step)
 
@@ -124,6 +125,9 @@ class Routine(BaseModel):
     """One-line description (shown by `matcue routines`), at most 200 characters."""
     source: Annotated[str, StringConstraints(max_length=MAX_SOURCE)] = ""
     """Attribution of the source material, at most 300 characters."""
+    language: Language = phrases.REFERENCE
+    """Language of the routine: the phrase catalogue its built-in phrases come from
+    ('en', 'es', 'de', 'fr'), the language numbers are spoken in, and the default voice."""
     safety: Line | None = None
     """Safety line, spoken first at every verbosity."""
     intro: Lines = []

@@ -38,6 +38,8 @@ from matcue.limits import (
     span,
 )
 
+from matcue import phrases
+
 from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
 from .text import did_you_mean, fail, num, show
 
@@ -308,6 +310,24 @@ def _check_sides(value: Any) -> Any:
 
 
 Sides = Annotated[list[Side] | None, BeforeValidator(_check_sides), WithJsonSchema(SIDES_SCHEMA)]
+
+
+def _check_language(value: Any) -> Any:
+    codes = phrases.available()
+    if not isinstance(value, str) or value not in codes:
+        raise fail(
+            f"expected one of {', '.join(codes)} (a language with a phrase catalogue), "
+            f"got {show(value)}" + did_you_mean(str(value), codes)
+        )
+    return value
+
+
+Language = Annotated[
+    str,
+    BeforeValidator(_check_language),
+    WithJsonSchema({"type": "string", "enum": list(phrases.available())}),
+]
+"""A language code with a phrase catalogue (:mod:`matcue.phrases`)."""
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 
 
@@ -329,14 +349,14 @@ class BreathWords(BaseModel):
     """Short phase words for brief and minimal verbosity."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-    inhale: Line = "Breathe in"
-    """Word for the in-breath."""
-    exhale: Line = "Breathe out"
-    """Word for the out-breath."""
-    hold_in: Line = "Hold"
-    """Word for the hold at the top."""
-    hold_out: Line = "Hold"
-    """Word for the hold at the bottom."""
+    inhale: Line | None = None
+    """Word for the in-breath; null = the language's own (English: 'Breathe in')."""
+    exhale: Line | None = None
+    """Word for the out-breath; null = the language's own (English: 'Breathe out')."""
+    hold_in: Line | None = None
+    """Word for the hold at the top; null = the language's own (English: 'Hold')."""
+    hold_out: Line | None = None
+    """Word for the hold at the bottom; null = the language's own (English: 'Hold')."""
 
 
 class RepsCues(BaseModel):
@@ -357,11 +377,11 @@ class RepsWords(BaseModel):
     """Short words for brief and minimal verbosity."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-    move: Line = "Now"
-    """Word to move."""
-    hold: Line = "Hold"
-    """Word to hold."""
-    release: Line = "Release"
-    """Word to come back."""
-    rest: Line = "Rest"
-    """Word to rest."""
+    move: Line | None = None
+    """Word to move; null = the language's own (English: 'Now')."""
+    hold: Line | None = None
+    """Word to hold; null = the language's own (English: 'Hold')."""
+    release: Line | None = None
+    """Word to come back; null = the language's own (English: 'Release')."""
+    rest: Line | None = None
+    """Word to rest; null = the language's own (English: 'Rest')."""
