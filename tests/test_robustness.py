@@ -212,7 +212,7 @@ def long_render(tmp_path: Path) -> Iterator[tuple[Path, Path, dict[str, str]]]:
     yield folder, target, env_with_cache(tmp_path / "cache")
 
 
-def _start(target: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+def _start(target: Path, env: dict[str, str], preexec=None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -231,7 +231,7 @@ def _start(target: Path, env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, like a job in a terminal
-        preexec_fn=_terminal_job_signals,
+        preexec_fn=preexec or _terminal_job_signals,
     )
 
 
@@ -323,6 +323,34 @@ def test_interrupt_while_writing_keeps_earlier_file(long_render, sig: int) -> No
     proc = _start(target, env)
     _wait_for(lambda: _writing(folder), proc)
     _interrupt_and_check(proc, sig, folder, target)
+
+
+def _under_nohup() -> None:
+    """Signals as ``nohup matcue render ...`` starts it: HUP ignored, the rest default."""
+    _terminal_job_signals()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_a_render_under_nohup_survives_the_terminal_closing(long_render) -> None:
+    """Issue 14: ``nohup matcue render`` must outlive its terminal. The terminal
+    closing sends HUP to the whole job (the render, its pool workers and speech
+    helpers); matcue keeps the inherited ignore, so the render completes and
+    replaces the earlier file with a whole MP3."""
+    folder, target, env = long_render
+    proc = _start(target, env, preexec=_under_nohup)
+    _wait_for(lambda: _writing(folder), proc)
+    os.killpg(proc.pid, signal.SIGHUP)
+    try:
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert err.splitlines()[-1].startswith(f"wrote {target}"), err
+    data = target.read_bytes()
+    assert data != EARLIER and data[:3] == b"ID3"
+    assert sorted(p.name for p in folder.iterdir()) == ["session.mp3"]
 
 
 def test_ctrl_c_pressed_again_and_again(long_render) -> None:
