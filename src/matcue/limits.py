@@ -57,6 +57,10 @@ FORMAT_VERSION = 1
 MAX_STEPS = 200
 MAX_REPS = 1000
 MAX_SETS = 50
+MAX_ROUNDS = 100
+"""Rounds of a flow or of a rounds group."""
+MAX_MOVEMENTS = 50
+"""Movements in one round of a flow."""
 MAX_LINE = 500
 MAX_TITLE = 120
 MAX_SUMMARY = 200

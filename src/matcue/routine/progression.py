@@ -5,7 +5,8 @@ Week 1 is the routine as written. Every ``every`` weeks after it, each step with
 a progression gains its ``per_week`` amounts (reps, sets, hold), never past its
 ``max`` caps nor matcue's limits. Which kinds take which amount:
 
-- ``reps``: breath and reps steps;
+- ``reps``: breath and reps steps (a reps step with a rep count per set adds it to
+  every set);
 - ``sets``: reps steps;
 - ``hold``: reps steps (their ``hold``) and hold steps (their ``duration``), in the
   unit the hold is written in (seconds, breaths or counts).
@@ -127,13 +128,25 @@ def problems(step: StepBase) -> list[tuple[Path_, str]]:
             )
     for key in ("reps", "sets"):
         cap = getattr(prog.max, key)
-        if cap is not None and key in takes and cap < getattr(step, key):
+        value = getattr(step, key, None)
+        top = max(value) if isinstance(value, list) else value
+        if cap is not None and key in takes and top is not None and cap < top:
             out.append(
                 (
                     ("progression", "max", key),
-                    f"{cap} is below the step's week-1 {key} ({getattr(step, key)})",
+                    f"{cap} is below the step's week-1 {key} ({top})",
                 )
             )
+    if isinstance(getattr(step, "reps", None), list):
+        for part in ("per_week", "max"):
+            if getattr(prog, part).sets is not None:
+                out.append(
+                    (
+                        ("progression", part, "sets"),
+                        "this step gives each set its own reps (a list), so it cannot gain "
+                        "sets; progress by reps (added to every set) instead",
+                    )
+                )
     return out
 
 
@@ -142,6 +155,14 @@ def _grown(value: float, added: float, cap: float | None, limit: float) -> float
     if cap is not None:
         grown = min(grown, max(cap, value))
     return min(grown, limit)
+
+
+def _top(reps: int | list[int]) -> int:
+    return max(reps) if isinstance(reps, list) else reps
+
+
+def _low(reps: int | list[int]) -> int:
+    return min(reps) if isinstance(reps, list) else reps
 
 
 def step_at_week(step: StepBase, week: int) -> StepBase:
@@ -156,15 +177,19 @@ def step_at_week(step: StepBase, week: int) -> StepBase:
         inc = getattr(add, key)
         if inc is not None:
             old = getattr(step, key)
-            update[key] = int(_grown(old, inc * n, getattr(cap, key), limit))
+            if isinstance(old, list):  # reps per set: every set gains
+                update[key] = [int(_grown(o, inc * n, getattr(cap, key), limit)) for o in old]
+            else:
+                update[key] = int(_grown(old, inc * n, getattr(cap, key), limit))
     if "reps" in update and getattr(step, "reps_range", None) is not None:
         # The range --minutes may choose from moves along with the reps.
         lo, hi = step.reps_range  # type: ignore[attr-defined]
-        gained = update["reps"] - step.reps  # type: ignore[attr-defined]
+        new_top, old_top = _top(update["reps"]), _top(step.reps)  # type: ignore[attr-defined]
+        gained = new_top - old_top
         top = cap.reps if cap.reps is not None else MAX_REPS
         update["reps_range"] = (
-            min(lo + gained, update["reps"]),
-            max(min(hi + gained, top, MAX_REPS), update["reps"]),
+            min(lo + gained, _low(update["reps"])),
+            max(min(hi + gained, top, MAX_REPS), new_top),
         )
     hold_field = HOLD_FIELD.get(step.kind)
     if add.hold is not None and hold_field is not None:

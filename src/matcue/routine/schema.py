@@ -12,6 +12,7 @@ from matcue.limits import (
     DURATION_LIMITS,
     MAX_LINE,
     MAX_REPS,
+    MAX_SETS,
     PACE_FACTORS,
     PACE_RANGE,
 )
@@ -81,5 +82,12 @@ REPS_RANGE_SCHEMA: dict[str, Any] = {
             "minItems": 2,
             "maxItems": 2,
         },
+    ]
+}
+_REPS_ITEM: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_REPS}
+SET_REPS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        _REPS_ITEM,
+        {"type": "array", "items": _REPS_ITEM, "minItems": 1, "maxItems": MAX_SETS},
     ]
 }

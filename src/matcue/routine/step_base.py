@@ -36,14 +36,16 @@ if TYPE_CHECKING:  # typing.Self is 3.11+
 class Counted(Protocol):
     """A step with a rep count that --minutes may change within ``reps_range``."""
 
-    reps: int
-    reps_range: tuple[int, int] | None
+    @property
+    def reps(self) -> int | list[int]: ...
+    @property
+    def reps_range(self) -> tuple[int, int] | None: ...
 
 
 Plan = dict[str, Any]
 """What a template receives for one step (see docs/templates.md)."""
 
-_ROUND_SUFFIX = re.compile(r" \(round \d+\)$")
+_ROUND_SUFFIX = re.compile(r"( \(round \d+\))+$")
 """What --minutes adds to the chapter title of a step repeated in an extra round;
 the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
 
@@ -150,7 +152,8 @@ class StepBase(BaseModel):
 
     def durations(self) -> dict[str, Duration]:
         """The step's durations, by field (checked against the 1-hour limit at the
-        routine's breath and count)."""
+        routine's breath and count); a field inside a list is written with dots
+        (``movements.2.duration``)."""
         return {}
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
@@ -159,32 +162,52 @@ class StepBase(BaseModel):
         return 0.0
 
 
-def check_range(step: Counted) -> list[tuple[Path_, str]]:
+def rep_counts(reps: int | list[int]) -> list[int]:
+    """``reps`` as a list (one count, or one per set)."""
+    return list(reps) if isinstance(reps, list) else [reps]
+
+
+def check_range(step: object, field: str = "reps") -> list[tuple[Path_, str]]:
+    """``field`` (a count, or a count per set) against the step's ``<field>_range``."""
     out: list[tuple[Path_, str]] = []
-    if step.reps_range is not None:
-        lo, hi = step.reps_range
+    rng = getattr(step, f"{field}_range")
+    if rng is not None:
+        lo, hi = rng
         if lo > hi:
-            out.append((("reps_range",), f"the minimum {lo} is larger than the maximum {hi}"))
-        elif not lo <= step.reps <= hi:
-            out.append(
-                (("reps",), f"{step.reps} is outside reps_range [{lo}, {hi}]; reps must lie in it")
-            )
+            out.append(((f"{field}_range",), f"the minimum {lo} is larger than the maximum {hi}"))
+            return out
+        value = getattr(step, field)
+        for i, n in enumerate(rep_counts(value)):
+            if not lo <= n <= hi:
+                where: Path_ = (field, i) if isinstance(value, list) else (field,)
+                out.append(
+                    (where, f"{n} is outside {field}_range [{lo}, {hi}]; {field} must lie in it")
+                )
     return out
 
 
-def scaled_reps(step: Counted, factor: float, relaxed: bool) -> int:
-    """``step.reps`` times ``factor``, within its ``reps_range`` (or sensible bounds)."""
-    rng = step.reps_range
+def scaled_count(
+    value: int, rng: tuple[int, int] | None, factor: float, relaxed: bool
+) -> int:
+    """``value`` times ``factor``, within ``rng`` (or sensible bounds)."""
     if relaxed:
-        lo, hi = 1, max(1, int(step.reps * FIT_REP_BOUNDS[1]))
+        lo, hi = 1, max(1, int(value * FIT_REP_BOUNDS[1]))
     elif rng:
         lo, hi = rng[0], rng[1]
     else:
         lo, hi = (
-            max(1, math.ceil(step.reps * FIT_REP_BOUNDS[0])),
-            max(1, int(step.reps * FIT_REP_BOUNDS[1])),
+            max(1, math.ceil(value * FIT_REP_BOUNDS[0])),
+            max(1, int(value * FIT_REP_BOUNDS[1])),
         )
-    return int(min(max(round(step.reps * factor), lo), hi, MAX_REPS))
+    return int(min(max(round(value * factor), lo), hi, MAX_REPS))
+
+
+def scaled_reps(step: Counted, factor: float, relaxed: bool) -> int | list[int]:
+    """``step.reps`` times ``factor``, within its ``reps_range`` (or sensible bounds);
+    per-set reps (a list) are each scaled so."""
+    if isinstance(step.reps, list):
+        return [scaled_count(n, step.reps_range, factor, relaxed) for n in step.reps]
+    return scaled_count(step.reps, step.reps_range, factor, relaxed)
 
 
 def _check_pair(value: Any) -> Any:

@@ -17,7 +17,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     WithJsonSchema,
     field_validator,
@@ -32,7 +34,9 @@ from matcue.limits import (
     FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
+    MAX_MOVEMENTS,
     MAX_REPS,
+    MAX_ROUNDS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
@@ -58,6 +62,8 @@ from .step_base import (
     StepBase,
     check_range,
     raise_all,
+    rep_counts,
+    scaled_count,
     scaled_duration,
     scaled_reps,
 )
@@ -76,6 +82,7 @@ from .values import (
     Num,
     RepsCues,
     RepsWords,
+    SetReps,
     StartPhase,
     _duration,
     _exact_mul,
@@ -352,12 +359,14 @@ class RepsStep(StepBase):
     """Step kind: 'reps'."""
     name: Name
     """Chapter title; required."""
-    reps: Int = Field(ge=1, le=MAX_REPS)
-    """Repetitions per set, 1..1000; required."""
+    reps: SetReps
+    """Repetitions per set, 1..1000; required. A list gives each set its own count
+    ([6, 4, 2]: three sets of 6, 4 and 2); 'sets' is then its length."""
     reps_range: RepsRange = None
-    """[min, max] reps allowed when fitting a session length (--minutes); must contain reps."""
+    """[min, max] reps allowed when fitting a session length (--minutes); must contain reps
+    (every set's, for a list)."""
     sets: Int = Field(default=1, ge=1, le=MAX_SETS)
-    """Number of sets, 1..50."""
+    """Number of sets, 1..50; with a list of reps, leave it out or give the list's length."""
     move: DurationField = _duration(REPS_MOVE_DEFAULT)
     """Time to move into the position (default 2 s)."""
     hold: DurationField = _duration(REPS_HOLD_DEFAULT)
@@ -381,6 +390,17 @@ class RepsStep(StepBase):
     @model_validator(mode="after")
     def _consistent(self) -> RepsStep:
         problems = check_range(self)
+        if isinstance(self.reps, list):
+            if "sets" not in self.model_fields_set:
+                self.sets = len(self.reps)
+            elif self.sets != len(self.reps):
+                problems.append(
+                    (
+                        ("sets",),
+                        f"reps lists {len(self.reps)} sets ({', '.join(map(str, self.reps))}) "
+                        f"but sets is {self.sets}; leave sets out or make it {len(self.reps)}",
+                    )
+                )
         if self.alternate and self.side_count != 2:
             problems.append((("alternate",), "taking turns needs two sides; add 'sides: both'"))
         raise_all(problems)
@@ -389,6 +409,11 @@ class RepsStep(StepBase):
     @property
     def takes_turns(self) -> bool:
         return self.alternate and self.side_count == 2
+
+    @property
+    def set_reps(self) -> list[int]:
+        """The reps of each set, in order."""
+        return rep_counts(self.reps) if isinstance(self.reps, list) else [self.reps] * self.sets
 
     @property
     def count_aloud(self) -> bool:
@@ -409,6 +434,7 @@ class RepsStep(StepBase):
         return {
             "reps": self.reps,
             "sets": self.sets,
+            "set_reps": self.set_reps,
             "move": move,
             "hold": hold,
             "release_time": release,
@@ -447,7 +473,7 @@ class RepsStep(StepBase):
             return d.to_seconds(breath, count)
 
         one = s(self.move) + s(self.hold) + s(self.release) + s(self.rest)
-        per_side = self.sets * self.reps * one + (self.sets - 1) * s(self.set_rest)
+        per_side = sum(self.set_reps) * one + (self.sets - 1) * s(self.set_rest)
         return per_side * self.side_count
 
 
@@ -502,7 +528,119 @@ class RestStep(StepBase):
         return self.duration.to_seconds(breath, count) * self.side_count
 
 
-AnyStep = Union[SayStep, TransitionStep, BreathStep, HoldStep, RepsStep, RestStep]  # noqa: UP007
+class FlowMovement(BaseModel):
+    """One movement of a flow: done on one breath phase, with its own cue."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    breath: StartPhase
+    """The breath this movement is done on: 'inhale' or 'exhale'; required."""
+    cue: Line
+    """What is said as the movement starts ("Reach your arms up."); required."""
+    word: Line | None = None
+    """A shorter cue for brief verbosity (after the first round) and minimal
+    verbosity; null = the cue."""
+    duration: DurationField | None = None
+    """How long the movement takes (more than 0); null = half the flow's breath cycle
+    (one inhale or one exhale). {breaths: N} counts the flow's own cycle."""
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: Duration | None) -> Duration | None:
+        if value is not None and value.value <= 0:
+            raise fail("a movement must last more than 0")
+        return value
+
+
+class FlowStep(StepBase):
+    """A sequence of movements, one per breath phase, repeated for rounds with
+    nothing in between: the breath rhythm is never broken."""
+
+    timed: ClassVar[bool] = True
+    kind: Literal["flow"]
+    """Step kind: 'flow'."""
+    name: Name
+    """Chapter title; required."""
+    rounds: Int = Field(ge=1, le=MAX_ROUNDS)
+    """How many times the whole sequence is done, 1..100; required."""
+    rounds_range: RepsRange = None
+    """[min, max] rounds allowed when fitting a session length (--minutes); must contain
+    rounds."""
+    cycle: Num | None = Field(default=None, ge=CYCLE_RANGE[0], le=CYCLE_RANGE[1])
+    """Seconds per full breath (inhale + exhale) in this flow, 2..120; null =
+    defaults.breath (or --breath). --pace still scales it."""
+    count_rounds: Flag = True
+    """Say the round ("Round two.") at the start of every round after the first,
+    with the first movement's cue."""
+    movements: list[FlowMovement] = Field(min_length=1, max_length=MAX_MOVEMENTS)
+    """The movements of one round, in order, 1..50; required."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FlowStep:
+        raise_all(check_range(self, "rounds"))
+        return self
+
+    def movement_lengths(self, cycle: Fraction, timing: Timing) -> list[Fraction]:
+        """Each movement's exact length with a paced breath cycle of ``cycle``."""
+        out = []
+        for m in self.movements:
+            d = m.duration
+            if d is None:
+                out.append(cycle / 2)
+            elif d.unit == "breaths":
+                out.append(to_fraction(d.value) * cycle)
+            else:
+                out.append(Fraction(timing.duration(d)))
+        return out
+
+    def _plan(self, timing: Timing) -> Plan:
+        c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
+        movements, t = [], Fraction(0)
+        for m, length in zip(self.movements, self.movement_lengths(c, timing), strict=True):
+            movements.append(
+                {
+                    "offset": Seconds(t),
+                    "length": Seconds(length),
+                    "breath": str(m.breath),
+                    "cue": m.cue,
+                    "word": m.word or m.cue,
+                }
+            )
+            t += length
+        return {
+            "rounds": self.rounds,
+            "count_rounds": self.count_rounds,
+            "cycle": Seconds(c),
+            "round_length": Seconds(t),
+            "movements": movements,
+        }
+
+    def scaled(self, factor: float, relaxed: bool = False) -> Self:
+        rounds = scaled_count(self.rounds, self.rounds_range, factor, relaxed)
+        return self.model_copy(update={"rounds": min(rounds, MAX_ROUNDS)})
+
+    def fit_values(self) -> dict[str, Any]:
+        return {"rounds": self.rounds}
+
+    def durations(self) -> dict[str, Duration]:
+        return {
+            f"movements.{i}.duration": m.duration
+            for i, m in enumerate(self.movements)
+            if m.duration is not None
+        }
+
+    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
+        cycle = self.cycle or breath
+        one = 0.0
+        for m in self.movements:
+            d = m.duration
+            one += cycle / 2 if d is None else d.to_seconds(cycle, count)
+        return _exact_mul(self.rounds, one) * self.side_count
+
+
+AnyStep = Union[  # noqa: UP007
+    SayStep, TransitionStep, BreathStep, HoldStep, RepsStep, RestStep, FlowStep
+]
 """Every step kind: adding a kind is its class above and its name here."""
 Step = Annotated[AnyStep, Field(discriminator="kind")]
 """One step of a routine; ``kind`` selects the model."""

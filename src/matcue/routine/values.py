@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -27,6 +28,8 @@ from matcue.limits import (
     DURATION_LIMITS,
     MAX_LINE,
     MAX_NAME,
+    MAX_REPS,
+    MAX_SETS,
     PACE_FACTORS,
     PACE_RANGE,
     PAUSE_DEFAULT,
@@ -40,8 +43,15 @@ from matcue.limits import (
 
 from matcue import phrases
 
-from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
-from .text import did_you_mean, fail, num, show
+from .schema import (
+    DURATION_SCHEMA,
+    LINES_SCHEMA,
+    PACE_SCHEMA,
+    SET_REPS_SCHEMA,
+    SIDES_SCHEMA,
+    number,
+)
+from .text import did_you_mean, fail, num, quote_hint, show
 
 
 class _Choice(str, Enum):
@@ -385,3 +395,38 @@ class RepsWords(BaseModel):
     """Word to come back; null = the language's own (English: 'Release')."""
     rest: Line | None = None
     """Word to rest; null = the language's own (English: 'Rest')."""
+
+
+def _set_reps(value: Any) -> int | list[int]:
+    """A rep count (1..1000), or a list of them, one per set (1..50 sets); every
+    problem located at the count it concerns."""
+    problems: list[tuple[tuple[int, ...], str]] = []
+
+    def check(v: Any, where: tuple[int, ...], what: str) -> None:
+        if isinstance(v, bool) or not isinstance(v, int):
+            problems.append((where, f"expected {what}, got {show(v)}" + quote_hint(v, False)))
+        elif v < 1:
+            problems.append((where, f"must be at least 1, got {show(v)}"))
+        elif v > MAX_REPS:
+            problems.append(
+                (where, f"must be at most {MAX_REPS} (the limit for reps), got {show(v)}")
+            )
+
+    if isinstance(value, list):
+        if not value:
+            problems.append(((), "must not be empty: one whole number per set"))
+        elif len(value) > MAX_SETS:
+            problems.append(
+                ((), f"has {len(value)} sets; the limit for sets is {MAX_SETS}")
+            )
+        for i, v in enumerate(value):
+            check(v, (i,), "a whole number")
+    else:
+        check(value, (), "a whole number, or a list of them (one per set)")
+    if problems:
+        raise fail(problems[0][1], problems=problems)
+    return list(value) if isinstance(value, list) else int(value)
+
+
+SetReps = Annotated[int | list[int], PlainValidator(_set_reps), WithJsonSchema(SET_REPS_SCHEMA)]
+"""Repetitions per set: one count for every set, or a list with each set's own."""
