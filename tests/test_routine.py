@@ -9,6 +9,7 @@ import pytest
 
 from matcue.errors import InputError, ValidationError
 from matcue.routine import (
+    ROUTINE_KINDS,
     STEP_KINDS,
     BreathStep,
     Duration,
@@ -153,7 +154,8 @@ def test_braces_in_bad_values_are_shown_as_written() -> None:
 def test_unknown_kind_lists_the_kinds_without_union_noise() -> None:
     out = problems_of("title: t\nsteps:\n  - kind: yoga\n    name: x\n")
     assert out == [
-        "r.yaml:3: steps[0].kind: unknown step kind 'yoga'; the kinds are " + ", ".join(STEP_KINDS)
+        "r.yaml:3: steps[0].kind: unknown step kind 'yoga'; the kinds are "
+        + ", ".join(ROUTINE_KINDS)
     ]
 
 
@@ -280,7 +282,7 @@ def test_schema_has_descriptions_and_kinds() -> None:
     assert schema["required"] == ["title", "steps"]
     assert schema["additionalProperties"] is False
     kinds = schema["properties"]["steps"]["items"]["discriminator"]["mapping"]
-    assert sorted(kinds) == sorted(STEP_KINDS)
+    assert sorted(kinds) == sorted(ROUTINE_KINDS)
     breath = schema["$defs"]["BreathStep"]["properties"]
     assert breath["reps"]["maximum"] == 1000
     assert "breath cycles" in breath["reps"]["description"]

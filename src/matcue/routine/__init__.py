@@ -35,11 +35,14 @@ from matcue.yamlsafe import format_path
 
 from .loader import builtin_names, load_builtin, load_routine, parse_routine
 from .model import Routine, routine_schema
+from .rounds import GROUP_KIND, ROUTINE_KINDS, RoundsGroup
 from .steps import (
     STEP_CLASSES,
     STEP_KINDS,
     AnyStep,
     BreathStep,
+    FlowMovement,
+    FlowStep,
     HoldStep,
     Plan,
     RepsStep,
@@ -73,7 +76,9 @@ __all__ = [
     "MAX_SESSION_SECONDS",
     "MAX_SETS",
     "MAX_STEPS",
+    "GROUP_KIND",
     "MIN_MOVING_SECONDS",
+    "ROUTINE_KINDS",
     "STEP_CLASSES",
     "STEP_KINDS",
     "AnyStep",
@@ -82,6 +87,8 @@ __all__ = [
     "BreathWords",
     "Defaults",
     "Duration",
+    "FlowMovement",
+    "FlowStep",
     "Guide",
     "HoldStep",
     "Pace",
@@ -90,6 +97,7 @@ __all__ = [
     "RepsStep",
     "RepsWords",
     "RestStep",
+    "RoundsGroup",
     "Routine",
     "SayStep",
     "Side",

@@ -11,6 +11,8 @@ from matcue.limits import FORMAT_VERSION
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
 from .model import Routine, partial_cross_checks
+from .rounds import GROUP_KIND, ROUTINE_KINDS, RoundsGroup
+from .step_base import StepBase
 from .steps import STEP_CLASSES, STEP_KINDS, BreathStep, RepsStep
 from .text import (
     MISSING_KIND_MESSAGE,
@@ -61,12 +63,17 @@ def _model_at(path: Path_, data: Any, root: type[BaseModel] = Routine) -> type[B
     i = 0
     while i < len(path):
         seg = path[i]
-        if model is Routine and seg == "steps" and i + 1 < len(path):
+        if model in (Routine, RoundsGroup) and seg == "steps" and i + 1 < len(path):
             item = get_path(node, ("steps", path[i + 1]))
             kind = item.get("kind") if isinstance(item, dict) else None
-            model = STEP_CLASSES.get(kind) if isinstance(kind, str) else None
+            top = model is Routine and kind == GROUP_KIND
+            model = RoundsGroup if top else STEP_CLASSES.get(kind) if isinstance(kind, str) else None
             node = item
             i += 2
+            continue
+        if model is not None and isinstance(seg, int):  # an item of a list of mappings
+            node = node[seg] if isinstance(node, list) and 0 <= seg < len(node) else None
+            i += 1
             continue
         if model is None or not isinstance(seg, str):
             return None
@@ -90,20 +97,26 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
     """A pydantic ``loc`` as a path into the user's data: the discriminator tag
     pydantic inserts after a step index (``steps, 2, 'breath', ...``) is dropped."""
     out: list[str | int] = []
-    dropped = False
-    for seg in loc:
+    for k, seg in enumerate(loc):
         if (
-            not dropped
-            and len(out) == 2
-            and out[0] == "steps"
-            and seg in STEP_CLASSES
+            k >= 2
+            and loc[k - 2] == "steps"
+            and isinstance(loc[k - 1], int)
+            and len(out) >= 2
+            and out[-2] == "steps"
+            and isinstance(out[-1], int)
+            and (seg in STEP_CLASSES or seg == GROUP_KIND)
             and isinstance(get_path(data, tuple(out)), dict)
             and seg == get_path(data, (*out, "kind"))
         ):
-            dropped = True
             continue
         out.append(seg)
     return tuple(out)
+
+
+def _in_group(path: Path_) -> bool:
+    """True for the path of a step inside a rounds group (``steps.2.steps.0``)."""
+    return len(path) == 4 and path[0] == "steps" and path[2] == "steps"
 
 
 def _other_kinds_with(field_name: str, kind: Any) -> list[str]:
@@ -126,11 +139,16 @@ def _message(
         model = _model_at(path[:-1], data, root)
         allowed = list(model.model_fields) if model else []
         msg = f"unknown field '{key}'"
+        if model is RoundsGroup and key in StepBase.model_fields:
+            return path, (
+                f"{msg} for a rounds group (its fields are: {', '.join(allowed)}); give "
+                f"'{key}' to a step inside it"
+            )
         hint = did_you_mean(key, allowed)
         parent = get_path(data, path[:-1])
         kind = (
             parent.get("kind")
-            if isinstance(parent, dict) and model in STEP_CLASSES.values()
+            if isinstance(parent, dict) and model in (*STEP_CLASSES.values(), RoundsGroup)
             else None
         )
         others = _other_kinds_with(key, kind) if kind else []
@@ -144,15 +162,24 @@ def _message(
     if typ == "missing":
         return path, "required field is missing"
     if typ in ("union_tag_invalid", "union_tag_not_found"):
-        kinds = ", ".join(STEP_KINDS)
+        allowed = STEP_KINDS if _in_group(path) else ROUTINE_KINDS
+        kinds = ", ".join(allowed)
         if typ == "union_tag_not_found":
             return (*path, "kind"), MISSING_KIND_MESSAGE.format(kinds=kinds)
         kind = ctx.get("tag")
+        if _in_group(path) and kind == GROUP_KIND:
+            return (*path, "kind"), (
+                "a rounds group cannot hold another rounds group (groups nest one level "
+                "deep); write these steps into the outer group, or make them a group of "
+                "their own after it"
+            )
         shown = show(get_path(data, (*path, "kind")))
         return (*path, "kind"), UNKNOWN_KIND_MESSAGE.format(
-            kind=shown, kinds=kinds, hint=did_you_mean(str(kind), STEP_KINDS)
+            kind=shown, kinds=kinds, hint=did_you_mean(str(kind), allowed)
         )
-    if typ == "model_attributes_type" and len(path) == 2 and path[0] == "steps":
+    if typ == "model_attributes_type" and (
+        (len(path) == 2 and path[0] == "steps") or _in_group(path)
+    ):
         return path, NOT_STEP_MESSAGE + f", got {show(value)}"
     if typ in ("model_type", "model_attributes_type", "dict_type"):
         return path, f"expected a mapping of fields, got {show(value)}"

@@ -3,7 +3,7 @@ estimate of its timed length, and its JSON Schema."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -29,17 +29,39 @@ from matcue.limits import (
 from matcue import phrases
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
+from .rounds import GROUP_KIND, RoundsGroup, RoutineItem, written_out
 from .step_base import raise_all
 from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show
 from .values import Defaults, Int, Language, Line, Lines, Name
 
 _STEP_ADAPTER: TypeAdapter[AnyStep] = TypeAdapter(Step)
+_STEPS_DESCRIPTION = (
+    "The session, 1..200 steps; a 'rounds' group stands for its steps, round after round "
+    "(at most 200 steps in all once written out)."
+)
+
+
+def _located(items: list[AnyStep | RoundsGroup]) -> list[tuple[Path_, AnyStep]]:
+    """Every step with its path in the file, the steps inside rounds groups included
+    (once: as written, before the rounds are written out)."""
+    out: list[tuple[Path_, AnyStep]] = []
+    for i, item in enumerate(items):
+        if isinstance(item, RoundsGroup):
+            out.extend((("steps", i, "steps", j), s) for j, s in enumerate(item.steps))
+        else:
+            out.append((("steps", i), item))
+    return out
+
+
+def _field_path(key: str) -> Path_:
+    """A :meth:`durations` key as a path (``movements.2.duration``)."""
+    return tuple(int(k) if k.isdigit() else k for k in key.split("."))
 
 
 def _cross_checks(
     d: Defaults | None,
-    steps: list[tuple[int, AnyStep]],
+    steps: list[tuple[Path_, AnyStep]],
     main: list[str] | None,
     names: list[str],
 ) -> list[tuple[Path_, str]]:
@@ -55,7 +77,7 @@ def _cross_checks(
             )
     if d is None:
         return problems
-    for i, step in steps:
+    for at, step in steps:
         for field_name, dur in step.durations().items():
             if dur.unit == "seconds":
                 continue
@@ -68,7 +90,7 @@ def _cross_checks(
                 )
                 problems.append(
                     (
-                        ("steps", i, field_name),
+                        (*at, *_field_path(field_name)),
                         f"{dur} at {per} is {num(secs)} s; the limit for a duration is "
                         f"{num(MAX_DURATION_SECONDS)} s (1 hour)",
                     )
@@ -76,7 +98,7 @@ def _cross_checks(
         if isinstance(step, BreathStep) and step.cycle is None:
             msg = step.moving_problem(d.breath)
             if msg:
-                problems.append((("steps", i, "hold_in"), msg + " (defaults.breath)"))
+                problems.append(((*at, "hold_in"), msg + " (defaults.breath)"))
     return problems
 
 
@@ -90,15 +112,26 @@ def partial_cross_checks(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list):
         return []
-    good: list[tuple[int, AnyStep]] = []
+    raw: list[tuple[Path_, Any]] = []
+    names: list[str] = []
     for i, item in enumerate(raw_steps):
+        if isinstance(item, dict) and item.get("kind") == GROUP_KIND:
+            if isinstance(item.get("name", "Rounds"), str):
+                names.append(item.get("name", "Rounds"))
+            inner = item.get("steps")
+            if isinstance(inner, list):
+                raw.extend((("steps", i, "steps", j), s) for j, s in enumerate(inner))
+        else:
+            raw.append((("steps", i), item))
+    good: list[tuple[Path_, AnyStep]] = []
+    for at, item in raw:
         try:
-            good.append((i, _STEP_ADAPTER.validate_python(item)))
+            good.append((at, _STEP_ADAPTER.validate_python(item)))
         except PydanticValidationError:
             pass
-    names = [
+    names += [
         item.get("name") or (STEP_CLASSES[item["kind"]].default_name or "")
-        for item in raw_steps
+        for _, item in raw
         if isinstance(item, dict)
         and isinstance(item.get("kind"), str)
         and item["kind"] in STEP_CLASSES
@@ -138,9 +171,16 @@ class Routine(BaseModel):
     """Session defaults; command-line flags override them."""
     main: list[Name] | None = None
     """Names of the steps that form the main part (what --minutes repeats or fits);
-    null = every breath, hold and reps step."""
-    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
-    """The session, 1..200 steps."""
+    null = every breath, hold, reps and flow step. Naming a rounds group means all its
+    steps in every round; naming a step inside one means it in every round."""
+    if TYPE_CHECKING:
+        # A loaded routine's rounds groups are written out (see _whole): its steps
+        # are plain steps, whatever the file had.
+        steps: list[AnyStep]
+    else:
+        steps: list[RoutineItem] = Field(
+            min_length=1, max_length=MAX_STEPS, description=_STEPS_DESCRIPTION
+        )
 
     _filename: str = PrivateAttr(default="<routine>")
     _loaded: LoadedYaml | None = PrivateAttr(default=None)
@@ -153,8 +193,21 @@ class Routine(BaseModel):
 
     @model_validator(mode="after")
     def _whole(self) -> Routine:
-        names = [s.display_name for s in self.steps]
-        problems = _cross_checks(self.defaults, list(enumerate(self.steps)), self.main, names)
+        items: list[AnyStep | RoundsGroup] = list(self.steps)
+        located = _located(items)
+        names = [s.display_name for s in items] + [
+            s.display_name for at, s in located if len(at) > 2
+        ]
+        problems = _cross_checks(self.defaults, located, self.main, names)
+        self.steps = written_out(items)
+        if len(self.steps) > MAX_STEPS:
+            problems.append(
+                (
+                    ("steps",),
+                    f"written out, the rounds make {len(self.steps)} steps; the limit for a "
+                    f"routine is {MAX_STEPS} (fewer rounds, or fewer steps in each)",
+                )
+            )
         total = self.anchored_seconds()
         if total > MAX_SESSION_SECONDS:
             problems.append(
@@ -183,7 +236,11 @@ class Routine(BaseModel):
         if self.main is None:
             return [i for i, s in enumerate(self.steps) if s.timed]
         wanted = set(self.main)
-        return [i for i, s in enumerate(self.steps) if s.display_name in wanted]
+        return [
+            i
+            for i, s in enumerate(self.steps)
+            if s.display_name in wanted or wanted & s._main_names
+        ]
 
 
 def routine_schema() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     Strict,
     WithJsonSchema,
     model_validator,
@@ -87,6 +88,24 @@ class StepBase(BaseModel):
     """Week-to-week progression, chosen with --week N: per_week amounts (reps, sets,
     hold) added every 'every' weeks after week 1, up to 'max'."""
 
+    _round: tuple[int, int] | None = PrivateAttr(default=None)
+    """(round, of rounds) when this step opens a round of a rounds group (after the
+    first) that says its rounds."""
+    _main_names: frozenset[str] = PrivateAttr(default=frozenset())
+    """Names ``main`` may select this step by besides its chapter title: for a step
+    written out from a rounds group, the group's name and the step's own name."""
+
+    def in_round(self, name: str, n: int, of: int, announce: bool, group: str) -> Self:
+        """A copy of this step for round ``n`` of ``of`` of the rounds group ``group``:
+        its chapter title says the round after the first (a step the routine left
+        unnamed stays unnamed); ``announce`` marks it as opening a round."""
+        named = "name" in self.model_fields_set
+        update = {"name": f"{name} (round {n})"} if named and n > 1 else {}
+        copy = self.model_copy(update=update)
+        copy._round = (n, of) if announce and n > 1 else None
+        copy._main_names = frozenset({group, name})
+        return copy
+
     @model_validator(mode="after")
     def _progression_fits(self) -> Self:
         raise_all(progression_problems(self))
@@ -128,6 +147,7 @@ class StepBase(BaseModel):
             "pause": timing.pause,
             "transition": Seconds(timing.transition),
             "count": Seconds(timing.count),
+            "round": {"n": self._round[0], "of": self._round[1]} if self._round else None,
         }
         plan.update(self._plan(timing))
         return plan
