@@ -88,7 +88,7 @@ steps:
   # reps: move, hold, release and rest, repeated, in sets.
   - kind: reps
     name: Bridge
-    reps: 5
+    reps: 5                # or one count per set: [6, 4, 2] (then leave out sets)
     sets: 1
     move: 2                # seconds to lift
     hold: {{counts: 3}}      # counted aloud because it is in counts
@@ -100,6 +100,26 @@ steps:
       hold: Hold it here.
       release: Roll down slowly.
       rest: Rest.
+
+  # flow: movements on the breath, one per in- or out-breath, repeated in rounds
+  # with nothing in between ("Round two." is said with the first cue).
+  - kind: flow
+    name: Cat and cow flow
+    rounds: 3
+    movements:
+      - {{breath: inhale, cue: Look forward and let the belly drop.}}
+      - {{breath: exhale, cue: Round the back and tuck the chin.}}
+      - {{breath: inhale, cue: Sit back toward your heels.}}
+      - {{breath: exhale, cue: Come forward onto your hands and knees.}}
+
+  # rounds: a group of steps done for several rounds ("Round two." opens each
+  # round after the first). Its steps are written as above, for example:
+  # - kind: rounds
+  #   rounds: 2
+  #   steps:
+  #     - kind: hold
+  #       name: Child's pose
+  #       duration: {{breaths: 3}}
 
   # rest: quiet time with an occasional reminder.
   - kind: rest
