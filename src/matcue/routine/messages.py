@@ -67,7 +67,9 @@ def _model_at(path: Path_, data: Any, root: type[BaseModel] = Routine) -> type[B
             item = get_path(node, ("steps", path[i + 1]))
             kind = item.get("kind") if isinstance(item, dict) else None
             top = model is Routine and kind == GROUP_KIND
-            model = RoundsGroup if top else STEP_CLASSES.get(kind) if isinstance(kind, str) else None
+            model = (
+                RoundsGroup if top else STEP_CLASSES.get(kind) if isinstance(kind, str) else None
+            )
             node = item
             i += 2
             continue
@@ -162,8 +164,8 @@ def _message(
     if typ == "missing":
         return path, "required field is missing"
     if typ in ("union_tag_invalid", "union_tag_not_found"):
-        allowed = STEP_KINDS if _in_group(path) else ROUTINE_KINDS
-        kinds = ", ".join(allowed)
+        known = STEP_KINDS if _in_group(path) else ROUTINE_KINDS
+        kinds = ", ".join(known)
         if typ == "union_tag_not_found":
             return (*path, "kind"), MISSING_KIND_MESSAGE.format(kinds=kinds)
         kind = ctx.get("tag")
@@ -175,7 +177,7 @@ def _message(
             )
         shown = show(get_path(data, (*path, "kind")))
         return (*path, "kind"), UNKNOWN_KIND_MESSAGE.format(
-            kind=shown, kinds=kinds, hint=did_you_mean(str(kind), allowed)
+            kind=shown, kinds=kinds, hint=did_you_mean(str(kind), known)
         )
     if typ == "model_attributes_type" and (
         (len(path) == 2 and path[0] == "steps") or _in_group(path)

@@ -206,9 +206,7 @@ def check_range(step: object, field: str = "reps") -> list[tuple[Path_, str]]:
     return out
 
 
-def scaled_count(
-    value: int, rng: tuple[int, int] | None, factor: float, relaxed: bool
-) -> int:
+def scaled_count(value: int, rng: tuple[int, int] | None, factor: float, relaxed: bool) -> int:
     """``value`` times ``factor``, within ``rng`` (or sensible bounds)."""
     if relaxed:
         lo, hi = 1, max(1, int(value * FIT_REP_BOUNDS[1]))

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcue import phrases
 from matcue.limits import (
     BREATH_DEFAULT,
     BREATH_RANGE,
@@ -40,8 +41,6 @@ from matcue.limits import (
     VOLUME_RANGE,
     span,
 )
-
-from matcue import phrases
 
 from .schema import (
     DURATION_SCHEMA,
@@ -416,9 +415,7 @@ def _set_reps(value: Any) -> int | list[int]:
         if not value:
             problems.append(((), "must not be empty: one whole number per set"))
         elif len(value) > MAX_SETS:
-            problems.append(
-                ((), f"has {len(value)} sets; the limit for sets is {MAX_SETS}")
-            )
+            problems.append(((), f"has {len(value)} sets; the limit for sets is {MAX_SETS}"))
         for i, v in enumerate(value):
             check(v, (i,), "a whole number")
     else:
