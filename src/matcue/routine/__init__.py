@@ -10,7 +10,8 @@ Routine text is data: nothing here evaluates it (``{{ x }}`` is just text).
 
 The modules, by job: :mod:`.values` (choices, lines, durations, defaults),
 :mod:`.steps` (the step kinds and their behaviour; :mod:`.step_base` what
-every kind provides), :mod:`.model` (the
+every kind provides; :mod:`.flow` the flow kind; :mod:`.rounds` rounds groups,
+written out at load time), :mod:`.model` (the
 routine), :mod:`.loader` (files and built-ins), :mod:`.messages` (pydantic
 errors in English), :mod:`.schema` (JSON-Schema pieces), :mod:`.text`
 (message words). Limits live in :mod:`matcue.limits`.
@@ -33,6 +34,7 @@ from matcue.limits import (
 )
 from matcue.yamlsafe import format_path
 
+from .flow import FlowMovement, FlowStep
 from .loader import builtin_names, load_builtin, load_routine, parse_routine
 from .model import Routine, routine_schema
 from .rounds import GROUP_KIND, ROUTINE_KINDS, RoundsGroup
@@ -41,8 +43,6 @@ from .steps import (
     STEP_KINDS,
     AnyStep,
     BreathStep,
-    FlowMovement,
-    FlowStep,
     HoldStep,
     Plan,
     RepsStep,

@@ -1,4 +1,5 @@
-"""The step kinds. Each kind owns its behaviour here, in one class:
+"""The step kinds (the flow kind is :mod:`matcue.routine.flow`). Each kind owns
+its behaviour in one class:
 
 - its fields, their defaults and their checks (the routine file's format);
 - :meth:`~matcue.routine.step_base.StepBase.plan`: what the session template receives for it (exact
@@ -17,9 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     WithJsonSchema,
     field_validator,
@@ -34,9 +33,7 @@ from matcue.limits import (
     FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
-    MAX_MOVEMENTS,
     MAX_REPS,
-    MAX_ROUNDS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
@@ -55,6 +52,7 @@ from matcue.limits import COUNTDOWN_COUNTS as COUNTDOWN_COUNTS
 from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
 
+from .flow import FlowStep
 from .schema import LINES_SCHEMA
 from .step_base import (
     Plan,
@@ -63,7 +61,6 @@ from .step_base import (
     check_range,
     raise_all,
     rep_counts,
-    scaled_count,
     scaled_duration,
     scaled_reps,
 )
@@ -526,116 +523,6 @@ class RestStep(StepBase):
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         return self.duration.to_seconds(breath, count) * self.side_count
-
-
-class FlowMovement(BaseModel):
-    """One movement of a flow: done on one breath phase, with its own cue."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-    breath: StartPhase
-    """The breath this movement is done on: 'inhale' or 'exhale'; required."""
-    cue: Line
-    """What is said as the movement starts ("Reach your arms up."); required."""
-    word: Line | None = None
-    """A shorter cue for brief verbosity (after the first round) and minimal
-    verbosity; null = the cue."""
-    duration: DurationField | None = None
-    """How long the movement takes (more than 0); null = half the flow's breath cycle
-    (one inhale or one exhale). {breaths: N} counts the flow's own cycle."""
-
-    @field_validator("duration")
-    @classmethod
-    def _positive(cls, value: Duration | None) -> Duration | None:
-        if value is not None and value.value <= 0:
-            raise fail("a movement must last more than 0")
-        return value
-
-
-class FlowStep(StepBase):
-    """A sequence of movements, one per breath phase, repeated for rounds with
-    nothing in between: the breath rhythm is never broken."""
-
-    timed: ClassVar[bool] = True
-    kind: Literal["flow"]
-    """Step kind: 'flow'."""
-    name: Name
-    """Chapter title; required."""
-    rounds: Int = Field(ge=1, le=MAX_ROUNDS)
-    """How many times the whole sequence is done, 1..100; required."""
-    rounds_range: RepsRange = None
-    """[min, max] rounds allowed when fitting a session length (--minutes); must contain
-    rounds."""
-    cycle: Num | None = Field(default=None, ge=CYCLE_RANGE[0], le=CYCLE_RANGE[1])
-    """Seconds per full breath (inhale + exhale) in this flow, 2..120; null =
-    defaults.breath (or --breath). --pace still scales it."""
-    count_rounds: Flag = True
-    """Say the round ("Round two.") at the start of every round after the first,
-    with the first movement's cue."""
-    movements: list[FlowMovement] = Field(min_length=1, max_length=MAX_MOVEMENTS)
-    """The movements of one round, in order, 1..50; required."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FlowStep:
-        raise_all(check_range(self, "rounds"))
-        return self
-
-    def movement_lengths(self, cycle: Fraction, timing: Timing) -> list[Fraction]:
-        """Each movement's exact length with a paced breath cycle of ``cycle``."""
-        out = []
-        for m in self.movements:
-            d = m.duration
-            if d is None:
-                out.append(cycle / 2)
-            elif d.unit == "breaths":
-                out.append(to_fraction(d.value) * cycle)
-            else:
-                out.append(Fraction(timing.duration(d)))
-        return out
-
-    def _plan(self, timing: Timing) -> Plan:
-        c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
-        movements, t = [], Fraction(0)
-        for m, length in zip(self.movements, self.movement_lengths(c, timing), strict=True):
-            movements.append(
-                {
-                    "offset": Seconds(t),
-                    "length": Seconds(length),
-                    "breath": str(m.breath),
-                    "cue": m.cue,
-                    "word": m.word or m.cue,
-                }
-            )
-            t += length
-        return {
-            "rounds": self.rounds,
-            "count_rounds": self.count_rounds,
-            "cycle": Seconds(c),
-            "round_length": Seconds(t),
-            "movements": movements,
-        }
-
-    def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        rounds = scaled_count(self.rounds, self.rounds_range, factor, relaxed)
-        return self.model_copy(update={"rounds": min(rounds, MAX_ROUNDS)})
-
-    def fit_values(self) -> dict[str, Any]:
-        return {"rounds": self.rounds}
-
-    def durations(self) -> dict[str, Duration]:
-        return {
-            f"movements.{i}.duration": m.duration
-            for i, m in enumerate(self.movements)
-            if m.duration is not None
-        }
-
-    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        cycle = self.cycle or breath
-        one = 0.0
-        for m in self.movements:
-            d = m.duration
-            one += cycle / 2 if d is None else d.to_seconds(cycle, count)
-        return _exact_mul(self.rounds, one) * self.side_count
 
 
 AnyStep = Union[  # noqa: UP007
