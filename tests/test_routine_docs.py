@@ -25,6 +25,8 @@ MODELS: list[type[BaseModel]] = [
     r.BreathWords,
     r.RepsCues,
     r.RepsWords,
+    r.FlowMovement,
+    r.RoundsGroup,
     Progression,
     Amounts,
 ]
