@@ -221,6 +221,8 @@ def fit_key(routine: Routine, settings: Settings) -> str:
     templates that render it (built-in and the user's) and the code that searches."""
     h = hashlib.sha256(f"matcue {__version__} fit {FIT_CACHE_VERSION}\n".encode())
     h.update(routine.model_dump_json().encode())
+    # Which steps open a round of a rounds group ("Round two.") is not in the dump.
+    h.update(repr([s._round for s in routine.steps]).encode())
     h.update(repr(sorted(vars(settings).items())).encode())
     here = Path(__file__).parent
     for pattern in _CODE:
