@@ -51,11 +51,8 @@ class RoundsGroup(BaseModel):
         out: list[AnyStep] = []
         for n in range(1, self.rounds + 1):
             for j, step in enumerate(self.steps):
-                out.append(
-                    step.in_round(
-                        step.name, n, self.rounds, self.count_rounds and j == 0, self.name
-                    )
-                )
+                announce = self.count_rounds and j == 0
+                out.append(step.in_round(n, self.rounds, announce, self.name))
         return out
 
 
