@@ -290,7 +290,8 @@ class HoldStep(StepBase):
     """Cue spoken at the end of the hold."""
     progress: ProgressField = True
     """Marks of progress: true (all), false (none) or {halfway: ...}: 'Halfway.' in the
-    middle of a hold of 20 s or more (not with guide 'count' or 'countdown' in breaths)."""
+    middle of a hold of 20 s or more (guide 'breaths' or 'none'; a count or a countdown is
+    its own mark)."""
 
     @field_validator("duration")
     @classmethod
@@ -348,13 +349,15 @@ class HoldStep(StepBase):
         reminders = []
         halfway: dict[str, Any] | None = None
         long_hold = progress_marks(self.progress)["halfway"] and total >= HALFWAY_HOLD_SECONDS
+        if guide == "countdown":
+            long_hold = False  # counted down: the countdown is its progress mark
         if guide in ("none", "countdown") and "breaths" not in plan:
             # Calm cues share out the time before any countdown; a halfway mark splits
             # that time in two, each half sharing out its own cues.
             span = countdown[0]["offset"] if countdown else total
             cues = plan["cues"]
             mid = total / 2
-            if long_hold and span > mid:
+            if long_hold:
                 halfway = {"offset": Seconds(mid)}
                 first, second = cues[: (len(cues) + 1) // 2], cues[(len(cues) + 1) // 2 :]
                 for k, cue in enumerate(first, start=1):
