@@ -232,8 +232,12 @@ def test_brief_names_the_side_in_a_sentence(tmp_path: Path) -> None:
         assert moves[0] == "Left side. Draw the knee in gently."
         assert moves[1] == "Right side. Draw the knee in gently."
     moves = [_said(b, "move") for b in _blocks(_write(tmp_path, steps), verbosity="brief")]
-    assert moves[2:] == ["Left side now.", "Right side now.", "Last one. Left side now.",
-                         "Right side now."]
+    assert moves[2:] == [
+        "Left side now.",
+        "Right side now.",
+        "Last one. Left side now.",
+        "Right side now.",
+    ]
 
 
 def test_halfway_in_a_long_hold(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from matcue import phrases
 from matcue.limits import (
     FORMAT_VERSION,
     MAX_DURATION_SECONDS,
@@ -26,7 +27,6 @@ from matcue.limits import (
     MAX_SUMMARY,
     MAX_TITLE,
 )
-from matcue import phrases
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
 from .step_base import raise_all

@@ -28,11 +28,11 @@ from matcue.cuescript import format_seconds, to_fraction
 from matcue.errors import InputError
 from matcue.limits import (
     BREATH_HOLD_RANGE,
-    HALFWAY_HOLD_SECONDS,
     CYCLE_RANGE,
     FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
+    HALFWAY_HOLD_SECONDS,
     MAX_REPS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
@@ -64,8 +64,6 @@ from .step_base import (
 )
 from .text import fail, num
 from .values import (
-    ProgressField,
-    progress_marks,
     BreathCues,
     BreathWords,
     Duration,
@@ -77,12 +75,14 @@ from .values import (
     Lines,
     Name,
     Num,
+    ProgressField,
     RepsCues,
     RepsWords,
     StartPhase,
     _duration,
     _exact_mul,
     _to_lines,
+    progress_marks,
 )
 from .variety import roomiest, turns
 

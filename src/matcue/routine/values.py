@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcue import phrases
 from matcue.limits import (
     BREATH_DEFAULT,
     BREATH_RANGE,
@@ -37,8 +38,6 @@ from matcue.limits import (
     VOLUME_RANGE,
     span,
 )
-
-from matcue import phrases
 
 from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
 from .text import did_you_mean, fail, num, show
@@ -127,9 +126,7 @@ Phrasings = Annotated[
 """A cue: one line, or a list of alternative phrasings used in turn (rep 1 the first,
 rep 2 the second, ...); normalised to a list of at least one line."""
 
-OptionalPhrasings = Annotated[
-    list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)
-]
+OptionalPhrasings = Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)]
 """An optional cue: like :data:`Phrasings`, and null or an empty list for none."""
 
 
