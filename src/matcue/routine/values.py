@@ -39,7 +39,14 @@ from matcue.limits import (
     span,
 )
 
-from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
+from .schema import (
+    DURATION_SCHEMA,
+    LINES_SCHEMA,
+    PACE_SCHEMA,
+    PHRASINGS_SCHEMA,
+    SIDES_SCHEMA,
+    number,
+)
 from .text import did_you_mean, fail, num, show
 
 
@@ -121,7 +128,7 @@ Lines = Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_S
 """Text that may be one line or a list of lines; normalised to a list."""
 
 Phrasings = Annotated[
-    list[Line], BeforeValidator(_to_lines), Field(min_length=1), WithJsonSchema(LINES_SCHEMA)
+    list[Line], BeforeValidator(_to_lines), Field(min_length=1), WithJsonSchema(PHRASINGS_SCHEMA)
 ]
 """A cue: one line, or a list of alternative phrasings used in turn (rep 1 the first,
 rep 2 the second, ...); normalised to a list of at least one line."""
