@@ -75,6 +75,7 @@ from .values import (
     Lines,
     Name,
     Num,
+    Progress,
     ProgressField,
     RepsCues,
     RepsWords,
@@ -181,7 +182,7 @@ class BreathStep(StepBase):
     refine: Lines = []
     """Refinement cues, used in turn: at full verbosity one replaces the short word of the
     longest phase (3 s or more) every third cycle after the first few."""
-    progress: ProgressField = True
+    progress: ProgressField = Progress()
     """Marks of progress: true (all), false (none) or {countdown, halfway} switches:
     'Three to go.' and 'Last one.', 'Halfway.' in runs of 10 cycles or more."""
 
@@ -288,7 +289,7 @@ class HoldStep(StepBase):
     """Calm form cues spoken during the hold (full verbosity)."""
     release: Line | None = None
     """Cue spoken at the end of the hold."""
-    progress: ProgressField = True
+    progress: ProgressField = Progress()
     """Marks of progress: true (all), false (none) or {halfway: ...}: 'Halfway.' in the
     middle of a hold of 20 s or more (guide 'breaths' or 'none'; a count or a countdown is
     its own mark)."""
@@ -424,7 +425,7 @@ class RepsStep(StepBase):
     refine: Lines = []
     """Refinement cues, used in turn: at full verbosity one takes the hold or the rest
     (whichever is longer, 3 s or more) every third rep after the first few."""
-    progress: ProgressField = True
+    progress: ProgressField = Progress()
     """Marks of progress: true (all), false (none) or {countdown, sets, halfway} switches:
     'Three to go.' and 'Last one.', 'Set one of three.' at each set, 'Halfway.' in sets of
     10 reps or more and in holds of 20 s or more."""

@@ -404,14 +404,27 @@ class Progress(BaseModel):
     more per set)."""
 
 
-ProgressField = Flag | Progress
+def _check_progress(value: Any) -> Any:
+    if isinstance(value, bool):
+        return dict.fromkeys(Progress.model_fields, value)
+    if isinstance(value, (dict, Progress)):
+        return value
+    raise fail(
+        "expected true, false or a mapping of countdown, sets and halfway (each true or "
+        f"false), got {show(value)}"
+    )
+
+
+ProgressField = Annotated[
+    Progress,
+    BeforeValidator(_check_progress),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, Progress.model_json_schema()]}),
+]
 """``true`` (every mark), ``false`` (none) or a :class:`Progress` mapping."""
 
 
-def progress_marks(value: bool | Progress) -> dict[str, bool]:
-    """The marks a ``progress`` value switches on, by name."""
-    if isinstance(value, bool):
-        return dict.fromkeys(Progress.model_fields, value)
+def progress_marks(value: Progress) -> dict[str, bool]:
+    """The marks ``value`` switches on, by name."""
     return value.model_dump()
 
 
