@@ -185,6 +185,22 @@ def test_bad_progress_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_routine(_write(tmp_path, REPS + "    progress: {countdwn: true}\n"))
     assert "steps[0].progress" in str(exc.value) and "countdwn" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        load_routine(_write(tmp_path, REPS + "    progress: maybe\n"))
+    assert str(exc.value).count("steps[0].progress") == 1
+    assert "expected true, false or a mapping of countdown, sets and halfway" in str(exc.value)
+
+
+def test_halfway_in_a_long_hold_of_a_rep(tmp_path: Path) -> None:
+    steps = REPS.replace("hold: 3\n", "hold: 20\n")
+    assert steps != REPS
+    (block, *_) = _blocks(_write(tmp_path, steps))
+    lines = [(float(line.offset), line.text) for line in block.lines]
+    assert lines[:3] == [
+        (0.0, "Breathe out and tilt the pelvis."),
+        (3.0, "Hold."),
+        (13.0, "Halfway."),
+    ]
 
 
 def test_an_empty_cue_list_is_a_clear_error(tmp_path: Path) -> None:
