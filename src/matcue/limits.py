@@ -146,6 +146,19 @@ REST_QUIET_END_SECONDS = 8
 (paced)."""
 COUNTDOWN_COUNTS = 5
 """How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
+TAPER_FULL_FIRST = 2
+"""At full verbosity the first this many reps of a set get the full cues; after them
+every third rep does, the others the short forms (see :mod:`matcue.routine.variety`)."""
+SHORT_CUE_WORDS = 2
+"""A cue of at most this many words is already short: tapering keeps it."""
+REFINE_MIN_SECONDS = 3
+"""A refinement cue needs a window (hold, rest or breath phase) at least this long."""
+COUNTDOWN_FROM = 6
+"""'Three to go.' is said in sets of at least this many reps ('Last one.' in sets of 3+)."""
+HALFWAY_REPS = 10
+"""'Halfway.' is said in sets of at least this many reps."""
+HALFWAY_HOLD_SECONDS = 20
+"""'Halfway.' is said in holds at least this long (seconds, paced)."""
 
 # ---------------------------------------------------------------- estimates
 

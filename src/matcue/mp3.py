@@ -432,7 +432,9 @@ at every rate and bitrate; ffmpeg's own libmp3lame does the same). Measured with
 ffmpeg's and dr_mp3's decoders in tests/test_mp3.py; :func:`matcue.writers.mp3.write_mp3`
 divides by it, so loudness and peaks are those of the mix."""
 
-MP3_TRUE_PEAK_MARGIN_DB = 1.0
+MP3_TRUE_PEAK_MARGIN_DB = 1.5
 """How much lower than the file's true-peak ceiling the mix of an MP3 aims. Coding
 at low bitrates adds overshoots the mix cannot see: up to 0.9 dB measured at 32
-and 64 kbit/s with a loud noise bed (ffmpeg's ebur128 on the decoded file)."""
+and 64 kbit/s with a loud noise bed (ffmpeg's ebur128 on the decoded file), and
+1.25 dB at 32 kbit/s on desk-break once its cues taper (fewer words, more bed
+between them; tests/test_sound_e2e.py). 1.5 dB leaves room for both."""

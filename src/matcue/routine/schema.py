@@ -30,6 +30,17 @@ LINES_SCHEMA: dict[str, Any] = {
         {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": MAX_LINE}},
     ]
 }
+PHRASINGS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_LINE},
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_LINE},
+        },
+    ]
+}
+"""A required cue: one line or a non-empty list of phrasings."""
 
 
 def _unit_schema(unit: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from matcue.limits import (
     FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
+    HALFWAY_HOLD_SECONDS,
     MAX_REPS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
@@ -77,6 +78,8 @@ from .values import (
     Lines,
     Name,
     Num,
+    Progress,
+    ProgressField,
     RepsCues,
     RepsWords,
     SetReps,
@@ -84,7 +87,9 @@ from .values import (
     _duration,
     _exact_mul,
     _to_lines,
+    progress_marks,
 )
+from .variety import roomiest, turns
 
 if TYPE_CHECKING:  # typing.Self is 3.11+
     from typing_extensions import Self
@@ -178,6 +183,12 @@ class BreathStep(StepBase):
     """Full cue per phase: inhale and exhale required, hold_in and hold_out optional."""
     words: BreathWords = BreathWords()
     """Short phase words used at brief and minimal verbosity."""
+    refine: Lines = []
+    """Refinement cues, used in turn: at full verbosity one replaces the short word of the
+    longest phase (3 s or more) every third cycle after the first few."""
+    progress: ProgressField = Progress()
+    """Marks of progress: true (all), false (none) or {countdown, halfway} switches:
+    'Three to go.' and 'Last one.', 'Halfway.' in runs of 10 cycles or more."""
 
     @model_validator(mode="after")
     def _consistent(self) -> BreathStep:
@@ -236,12 +247,24 @@ class BreathStep(StepBase):
                     "offset": Seconds(t),
                     "length": Seconds(length),
                     "phase": phase,
-                    "cue": cues[phase],
+                    "cue": cues[phase][0] if cues[phase] else None,
+                    "cues": list(cues[phase]),
                     "word": words[phase],
                 }
             )
             t += length
-        return {"reps": self.reps, "cycle": Seconds(c), "phases": phases}
+        # A tie goes to the later phase: the out-breath has room to listen.
+        at = roomiest({p["phase"]: p["length"] for p in reversed(phases)})
+        marks = progress_marks(self.progress)
+        said = {p["phase"]: p["cues"] for p in phases}
+        return {
+            "reps": self.reps,
+            "cycle": Seconds(c),
+            "phases": phases,
+            "refine": list(self.refine),
+            "progress": marks,
+            "turns": turns([self.reps], said, list(self.refine), at, marks)[0],
+        }
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
@@ -270,6 +293,10 @@ class HoldStep(StepBase):
     """Calm form cues spoken during the hold (full verbosity)."""
     release: Line | None = None
     """Cue spoken at the end of the hold."""
+    progress: ProgressField = Progress()
+    """Marks of progress: true (all), false (none) or {halfway: ...}: 'Halfway.' in the
+    middle of a hold of 20 s or more (guide 'breaths' or 'none'; a count or a countdown is
+    its own mark)."""
 
     @field_validator("duration")
     @classmethod
@@ -325,13 +352,31 @@ class HoldStep(StepBase):
             countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
         plan["countdown"] = countdown
         reminders = []
+        halfway: dict[str, Any] | None = None
+        long_hold = progress_marks(self.progress)["halfway"] and total >= HALFWAY_HOLD_SECONDS
+        if guide == "countdown":
+            long_hold = False  # counted down: the countdown is its progress mark
         if guide in ("none", "countdown") and "breaths" not in plan:
-            # Calm cues share out the time before any countdown.
+            # Calm cues share out the time before any countdown; a halfway mark splits
+            # that time in two, each half sharing out its own cues.
             span = countdown[0]["offset"] if countdown else total
             cues = plan["cues"]
-            for k, cue in enumerate(cues, start=1):
-                reminders.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
+            mid = total / 2
+            if long_hold:
+                halfway = {"offset": Seconds(mid)}
+                first, second = cues[: (len(cues) + 1) // 2], cues[(len(cues) + 1) // 2 :]
+                for k, cue in enumerate(first, start=1):
+                    reminders.append({"offset": Seconds(mid * k / (len(first) + 1)), "text": cue})
+                for k, cue in enumerate(second, start=1):
+                    at = mid + (span - mid) * k / (len(second) + 1)
+                    reminders.append({"offset": Seconds(at), "text": cue})
+            else:
+                for k, cue in enumerate(cues, start=1):
+                    reminders.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
+        elif guide == "breaths" and long_hold and len(plan["breaths"]) >= 3:
+            halfway = {"breath": len(plan["breaths"]) // 2 + 1}
         plan["spread"] = reminders
+        plan["halfway"] = halfway
         return plan
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
@@ -383,6 +428,13 @@ class RepsStep(StepBase):
     """Full cues: move and release required, hold and rest optional."""
     words: RepsWords = RepsWords()
     """Short words used at brief and minimal verbosity."""
+    refine: Lines = []
+    """Refinement cues, used in turn: at full verbosity one takes the hold or the rest
+    (whichever is longer, 3 s or more) every third rep after the first few."""
+    progress: ProgressField = Progress()
+    """Marks of progress: true (all), false (none) or {countdown, sets, halfway} switches:
+    'Three to go.' and 'Last one.', 'Set one of three.' at each set, 'Halfway.' in sets of
+    10 reps or more and in holds of 20 s or more."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RepsStep:
@@ -428,6 +480,10 @@ class RepsStep(StepBase):
             if (self.count_aloud and hold > 0)
             else []
         )
+        phrasings: dict[str, list[str]] = {k: list(v) for k, v in self.cues.model_dump().items()}
+        marks = progress_marks(self.progress)
+        # A refinement takes the hold (unless it is counted) or the rest, whichever is longer.
+        at = roomiest({"hold": hold if not counts else 0, "rest": rest})
         return {
             "reps": self.reps,
             "sets": self.sets,
@@ -439,8 +495,18 @@ class RepsStep(StepBase):
             "set_rest": timing.duration(self.set_rest),
             "rep_length": Seconds(move + hold + release + rest),
             "counts": counts,
-            "cues": self.cues.model_dump(),
+            "cues": {k: v[0] if v else None for k, v in phrasings.items()},
+            "phrasings": phrasings,
             "words": self.words.model_dump(),
+            "refine": list(self.refine),
+            "progress": marks,
+            "turns": turns(self.set_reps, phrasings, list(self.refine), at, marks),
+            # 'Halfway.' in a long uncounted hold, at its middle (offset in the rep).
+            "halfway": (
+                Seconds(move + hold / 2)
+                if marks["halfway"] and not counts and hold >= HALFWAY_HOLD_SECONDS
+                else None
+            ),
         }
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:

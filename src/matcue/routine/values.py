@@ -46,6 +46,7 @@ from .schema import (
     DURATION_SCHEMA,
     LINES_SCHEMA,
     PACE_SCHEMA,
+    PHRASINGS_SCHEMA,
     SET_REPS_SCHEMA,
     SIDES_SCHEMA,
     number,
@@ -129,6 +130,15 @@ def _to_lines(value: Any) -> Any:
 
 Lines = Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)]
 """Text that may be one line or a list of lines; normalised to a list."""
+
+Phrasings = Annotated[
+    list[Line], BeforeValidator(_to_lines), Field(min_length=1), WithJsonSchema(PHRASINGS_SCHEMA)
+]
+"""A cue: one line, or a list of alternative phrasings used in turn (rep 1 the first,
+rep 2 the second, ...); normalised to a list of at least one line."""
+
+OptionalPhrasings = Annotated[list[Line], BeforeValidator(_to_lines), WithJsonSchema(LINES_SCHEMA)]
+"""An optional cue: like :data:`Phrasings`, and null or an empty list for none."""
 
 
 # ---------------------------------------------------------------------------
@@ -341,17 +351,18 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
 
 
 class BreathCues(BaseModel):
-    """Full cue per breath phase (full verbosity)."""
+    """Full cue per breath phase (full verbosity). Each is one line or a list of
+    alternative phrasings, used in turn."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-    inhale: Line
-    """Cue for the in-breath; required."""
-    exhale: Line
-    """Cue for the out-breath; required."""
-    hold_in: Line | None = None
-    """Cue for the hold at the top (after the inhale)."""
-    hold_out: Line | None = None
-    """Cue for the hold at the bottom (after the exhale)."""
+    inhale: Phrasings
+    """Cue for the in-breath (a line or a list of phrasings used in turn); required."""
+    exhale: Phrasings
+    """Cue for the out-breath (a line or a list of phrasings used in turn); required."""
+    hold_in: OptionalPhrasings = []
+    """Cue for the hold at the top (after the inhale); a line or a list of phrasings."""
+    hold_out: OptionalPhrasings = []
+    """Cue for the hold at the bottom (after the exhale); a line or a list of phrasings."""
 
 
 class BreathWords(BaseModel):
@@ -369,17 +380,56 @@ class BreathWords(BaseModel):
 
 
 class RepsCues(BaseModel):
-    """Full cues for a repetition (full verbosity)."""
+    """Full cues for a repetition (full verbosity). Each is one line or a list of
+    alternative phrasings, used in turn."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-    move: Line
-    """Cue to move into the position; required."""
-    hold: Line | None = None
-    """Cue at the start of the hold."""
-    release: Line
-    """Cue to come back; required."""
-    rest: Line | None = None
-    """Cue at the start of the rest."""
+    move: Phrasings
+    """Cue to move into the position (a line or a list of phrasings used in turn); required."""
+    hold: OptionalPhrasings = []
+    """Cue at the start of the hold; a line or a list of phrasings."""
+    release: Phrasings
+    """Cue to come back (a line or a list of phrasings used in turn); required."""
+    rest: OptionalPhrasings = []
+    """Cue at the start of the rest; a line or a list of phrasings."""
+
+
+class Progress(BaseModel):
+    """Which marks of progress a step speaks. In YAML ``true`` (all, the default),
+    ``false`` (none) or a mapping of the marks to switch."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    countdown: Flag = True
+    """The last reps counted down: 'Three to go.' and 'Last one.' (reps and breath steps)."""
+    sets: Flag = True
+    """Each set announced, the first included: 'Set one of three.' (reps steps with sets)."""
+    halfway: Flag = True
+    """'Halfway.' in the middle of a long hold (20 s or more) and of a long run of reps (10 or
+    more per set)."""
+
+
+def _check_progress(value: Any) -> Any:
+    if isinstance(value, bool):
+        return dict.fromkeys(Progress.model_fields, value)
+    if isinstance(value, (dict, Progress)):
+        return value
+    raise fail(
+        "expected true, false or a mapping of countdown, sets and halfway (each true or "
+        f"false), got {show(value)}"
+    )
+
+
+ProgressField = Annotated[
+    Progress,
+    BeforeValidator(_check_progress),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, Progress.model_json_schema()]}),
+]
+"""``true`` (every mark), ``false`` (none) or a :class:`Progress` mapping."""
+
+
+def progress_marks(value: Progress) -> dict[str, bool]:
+    """The marks ``value`` switches on, by name."""
+    return value.model_dump()
 
 
 class RepsWords(BaseModel):
