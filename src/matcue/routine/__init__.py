@@ -50,6 +50,7 @@ from .steps import (
 )
 from .values import (
     BreathCues,
+    BreathPattern,
     BreathWords,
     Defaults,
     Duration,
@@ -79,6 +80,7 @@ __all__ = [
     "AnyStep",
     "BreathCues",
     "BreathStep",
+    "BreathPattern",
     "BreathWords",
     "Defaults",
     "Duration",

@@ -73,7 +73,7 @@ def _cross_checks(
                         f"{num(MAX_DURATION_SECONDS)} s (1 hour)",
                     )
                 )
-        if isinstance(step, BreathStep) and step.cycle is None:
+        if isinstance(step, BreathStep) and step.cycle is None and step.pattern is None:
             msg = step.moving_problem(d.breath)
             if msg:
                 problems.append((("steps", i, "hold_in"), msg + " (defaults.breath)"))

@@ -27,6 +27,7 @@ from pydantic import (
 from matcue.cuescript import format_seconds, to_fraction
 from matcue.errors import InputError
 from matcue.limits import (
+    BREATH_COUNT_MIN_SECONDS,
     BREATH_HOLD_RANGE,
     CYCLE_RANGE,
     FIT_HOLD_BOUNDS,
@@ -64,6 +65,7 @@ from .step_base import (
 from .text import fail, num
 from .values import (
     BreathCues,
+    BreathPattern,
     BreathWords,
     Duration,
     DurationField,
@@ -165,9 +167,18 @@ class BreathStep(StepBase):
     split: Num = Field(default=SPLIT_DEFAULT, ge=SPLIT_RANGE[0], le=SPLIT_RANGE[1])
     """Share of the moving time (cycle minus holds) that is inhale, 0.2..0.8."""
     hold_in: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
-    """Seconds held at the top after the inhale, 0..60 (part of the cycle)."""
+    """Seconds held at the top after the inhale, 0..60 (part of the cycle). Without a
+    cycle of the step's own, written for defaults.breath: --breath scales it in
+    proportion."""
     hold_out: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
-    """Seconds held at the bottom after the exhale, 0..60 (part of the cycle)."""
+    """Seconds held at the bottom after the exhale, 0..60 (part of the cycle); scaled by
+    --breath as hold_in is."""
+    pattern: BreathPattern | None = None
+    """The cycle as seconds per phase, e.g. {inhale: 4, hold_in: 7, exhale: 8}, instead
+    of cycle, split, hold_in and hold_out; the cycle is the sum (2..120 s). --breath X
+    scales every phase so the cycle is X; --pace scales them all."""
+    count: Flag = False
+    """Count each phase's seconds aloud after its word: 'Breathe in, two, three, four'."""
     start: StartPhase = StartPhase.inhale
     """Which phase opens each cycle: 'inhale' or 'exhale'."""
     cues: BreathCues
@@ -178,7 +189,26 @@ class BreathStep(StepBase):
     @model_validator(mode="after")
     def _consistent(self) -> BreathStep:
         problems = check_range(self)
-        if self.cycle is not None:
+        if self.pattern is not None:
+            for other in ("cycle", "split", "hold_in", "hold_out"):
+                if other in self.model_fields_set:
+                    problems.append(
+                        (
+                            (other,),
+                            f"'pattern' gives every phase in seconds; leave out '{other}' "
+                            "(or write the step without 'pattern')",
+                        )
+                    )
+            total = self.pattern.total
+            if not CYCLE_RANGE[0] <= total <= CYCLE_RANGE[1]:
+                problems.append(
+                    (
+                        ("pattern",),
+                        f"the phases add up to a {format_seconds(total)} s cycle; a breath "
+                        f"cycle is {num(CYCLE_RANGE[0])} to {num(CYCLE_RANGE[1])} s",
+                    )
+                )
+        elif self.cycle is not None:
             msg = self.moving_problem(self.cycle)
             if msg:
                 problems.append((("hold_in",), msg))
@@ -197,26 +227,48 @@ class BreathStep(StepBase):
     def phases(
         self, cycle: Fraction | int, pace: Fraction = Fraction(1)
     ) -> list[tuple[str, Fraction]]:
-        """The phases of one cycle of ``cycle`` seconds (paced) with the holds paced by
-        ``pace``, in spoken order, with their exact lengths (zero-length holds left
-        out). Lengths add up to ``cycle``."""
-        hold_in = to_fraction(self.hold_in) * pace
-        hold_out = to_fraction(self.hold_out) * pace
-        moving = Fraction(cycle) - hold_in - hold_out
-        inhale = moving * to_fraction(self.split)
-        order = [
-            ("inhale", inhale),
-            ("hold_in", hold_in),
-            ("exhale", moving - inhale),
-            ("hold_out", hold_out),
-        ]
+        """The phases of one cycle of ``cycle`` seconds (paced), in spoken order, with
+        their exact lengths (zero-length holds left out). Seconds the routine wrote
+        (the holds, or every phase of a ``pattern``) are scaled by ``pace``. Lengths
+        add up to ``cycle``."""
+        if self.pattern is not None:
+            written = self.pattern.seconds()
+            lengths = {p: written[p] * pace for p in written}
+            lengths["exhale"] = Fraction(cycle) - lengths["inhale"] - lengths["hold_in"]
+            lengths["exhale"] -= lengths["hold_out"]
+        else:
+            hold_in = to_fraction(self.hold_in) * pace
+            hold_out = to_fraction(self.hold_out) * pace
+            moving = Fraction(cycle) - hold_in - hold_out
+            inhale = moving * to_fraction(self.split)
+            lengths = {
+                "inhale": inhale,
+                "hold_in": hold_in,
+                "exhale": moving - inhale,
+                "hold_out": hold_out,
+            }
+        order = ["inhale", "hold_in", "exhale", "hold_out"]
         if self.start == StartPhase.exhale:
             order = order[2:] + order[:2]
-        return [(p, s) for p, s in order if s > 0]
+        return [(p, lengths[p]) for p in order if lengths[p] > 0]
+
+    def paced_cycle(self, timing: Timing) -> tuple[Fraction, Fraction]:
+        """One cycle as heard, and what the seconds the routine wrote for it (holds,
+        a pattern's phases) are scaled by. A pattern is its own cycle unless --breath
+        is given (then every phase keeps its share of it); a step's own ``cycle`` is
+        kept; otherwise the cycle is the session's and holds keep their share of it."""
+        if self.pattern is not None:
+            written = self.pattern.total
+            c = (timing.breath if timing.breath_given else written) * timing.pace
+            return c, c / written
+        if self.cycle is not None:
+            return to_fraction(self.cycle) * timing.pace, timing.pace
+        return timing.cycle, timing.pace * timing.breath_scale
 
     def _plan(self, timing: Timing) -> Plan:
-        c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
-        holds = (to_fraction(self.hold_in) + to_fraction(self.hold_out)) * timing.pace
+        c, scale = self.paced_cycle(timing)
+        lengths = self.phases(c, scale)
+        holds = sum((n for p, n in lengths if p.startswith("hold")), Fraction(0))
         if c - holds < MIN_MOVING_SECONDS:
             raise InputError(
                 f"step '{self.name}': with a {format_seconds(c)} s breath cycle its holds "
@@ -226,7 +278,7 @@ class BreathStep(StepBase):
         cues = self.cues.model_dump()
         words = self.words.model_dump()
         phases, t = [], Fraction(0)
-        for phase, length in self.phases(c, timing.pace):
+        for phase, length in lengths:
             phases.append(
                 {
                     "offset": Seconds(t),
@@ -234,10 +286,16 @@ class BreathStep(StepBase):
                     "phase": phase,
                     "cue": cues[phase],
                     "word": words[phase],
+                    "counts": _phase_counts(t, length, scale) if self.count else [],
                 }
             )
             t += length
-        return {"reps": self.reps, "cycle": Seconds(c), "phases": phases}
+        return {
+            "reps": self.reps,
+            "cycle": Seconds(c),
+            "phases": phases,
+            "count_aloud": self.count,
+        }
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
@@ -246,7 +304,20 @@ class BreathStep(StepBase):
         return {"reps": self.reps}
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        return _exact_mul(self.reps, self.cycle or breath) * self.side_count
+        own = float(self.pattern.total) if self.pattern is not None else self.cycle
+        return _exact_mul(self.reps, own or breath) * self.side_count
+
+
+def _phase_counts(offset: Fraction, length: Fraction, scale: Fraction) -> list[dict[str, Any]]:
+    """The counts of one breath phase said aloud: its seconds as written (rounded to
+    whole seconds, so a 4 s inhale counts to four at any --breath and --pace), evenly
+    through the phase as heard; the phase's word stands for "one". None when a count
+    would be shorter than :data:`BREATH_COUNT_MIN_SECONDS` (too quick to say a number)."""
+    n = int(length / scale + Fraction(1, 2))
+    if n < 2 or length / n < BREATH_COUNT_MIN_SECONDS:
+        return []
+    tick = length / n
+    return [{"offset": Seconds(offset + tick * k), "n": k + 1} for k in range(1, n)]
 
 
 class HoldStep(StepBase):

@@ -21,6 +21,7 @@ from pydantic import (
 
 from matcue.limits import (
     BREATH_DEFAULT,
+    BREATH_HOLD_RANGE,
     BREATH_RANGE,
     COUNT_DEFAULT,
     COUNT_RANGE,
@@ -30,6 +31,7 @@ from matcue.limits import (
     PACE_FACTORS,
     PACE_RANGE,
     PAUSE_DEFAULT,
+    PATTERN_MOVE_RANGE,
     PAUSE_RANGE,
     RATE_RANGE,
     TRANSITION_DEFAULT,
@@ -343,6 +345,32 @@ class BreathCues(BaseModel):
     """Cue for the hold at the top (after the inhale)."""
     hold_out: Line | None = None
     """Cue for the hold at the bottom (after the exhale)."""
+
+
+class BreathPattern(BaseModel):
+    """A breath cycle written as seconds per phase (4-7-8: inhale 4, hold_in 7,
+    exhale 8); the cycle is their sum."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    inhale: Num = Field(ge=PATTERN_MOVE_RANGE[0], le=PATTERN_MOVE_RANGE[1])
+    """Seconds breathing in, 0.5..60; required."""
+    hold_in: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held after the in-breath, 0..60."""
+    exhale: Num = Field(ge=PATTERN_MOVE_RANGE[0], le=PATTERN_MOVE_RANGE[1])
+    """Seconds breathing out, 0.5..60; required."""
+    hold_out: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held after the out-breath, 0..60."""
+
+    def seconds(self) -> dict[str, Fraction]:
+        """Each phase's seconds as written, exactly (0.1 is a tenth)."""
+        return {
+            k: Fraction(repr(float(v))) for k, v in self.model_dump().items()
+        }
+
+    @property
+    def total(self) -> Fraction:
+        """The cycle: the phases' sum."""
+        return sum(self.seconds().values(), Fraction(0))
 
 
 class BreathWords(BaseModel):
