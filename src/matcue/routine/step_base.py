@@ -27,7 +27,7 @@ from .progression import Progression
 from .progression import problems as progression_problems
 from .schema import REPS_RANGE_SCHEMA
 from .text import fail, show
-from .values import Duration, Line, Lines, Sides
+from .values import Duration, Flag, Line, Lines, Sides
 
 if TYPE_CHECKING:  # typing.Self is 3.11+
     from typing_extensions import Self
@@ -72,6 +72,12 @@ class StepBase(BaseModel):
         kind: str
         name: str
 
+    spoken: Line | None = None
+    """What is said at the step's start instead of its name; the name stays the chapter
+    title (and what 'main' refers to)."""
+    announce: Flag = True
+    """Say the step's name (or 'spoken') at its start; false = the name is only the
+    chapter title (a yoga nidra does not announce 'Deep rest.')."""
     setup: Lines = []
     """Spoken before the timed part (flowing), at full and brief verbosity."""
     brief: Line | None = None
@@ -114,10 +120,15 @@ class StepBase(BaseModel):
             "index": index,
             "kind": self.kind,
             "name": name,
-            "spoken_name": _ROUND_SUFFIX.sub("", name),
+            "spoken_name": self.spoken or _ROUND_SUFFIX.sub("", name),
             # A say or transition step the routine left unnamed gets a default name for
             # its chapter, but an invented title is not worth saying aloud.
-            "named": self.default_name is None or "name" in self.model_fields_set,
+            "named": self.announce
+            and (
+                self.default_name is None
+                or "name" in self.model_fields_set
+                or self.spoken is not None
+            ),
             "setup": list(self.setup),
             "brief": self.brief,
             "sides": [str(s) for s in self.sides] if self.sides else [None],

@@ -13,6 +13,7 @@ block for it in the session template. See docs/architecture.md.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
@@ -33,10 +34,12 @@ from matcue.limits import (
     FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
+    HOLD_EVERY_RANGE,
     MAX_REPS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
+    QUIET_LIMIT_SECONDS,
     REPS_HOLD_DEFAULT,
     REPS_MOVE_DEFAULT,
     REPS_RELEASE_DEFAULT,
@@ -337,6 +340,16 @@ class HoldStep(StepBase):
     """Calm form cues spoken during the hold (full verbosity)."""
     release: Line | None = None
     """Cue spoken at the end of the hold."""
+    hold_here: Flag = True
+    """Say 'Hold here.' ('Hold.' at minimal verbosity) at the start of a hold guided by
+    'none' or a countdown in seconds; false = start in silence."""
+    every: Num | None = Field(default=None, ge=HOLD_EVERY_RANGE[0], le=HOLD_EVERY_RANGE[1])
+    """In a hold guided by 'none' or a 'countdown' in seconds: the longest silence,
+    in seconds (paced), 10..600, before a calm reminder; null = 20 s (not paced).
+    Reminders are spread evenly through each longer silent stretch."""
+    reminders: Lines = []
+    """Calm reminders for the silent stretches of the hold, used in turn; empty = the
+    language's own ('Keep breathing easily.', ...)."""
 
     @field_validator("duration")
     @classmethod
@@ -391,14 +404,40 @@ class HoldStep(StepBase):
             m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
             countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
         plan["countdown"] = countdown
-        reminders = []
+        spread: list[dict[str, Any]] = []
+        calm: list[dict[str, Any]] = []
+        calm_brief: list[dict[str, Any]] = []
         if guide in ("none", "countdown") and "breaths" not in plan:
             # Calm cues share out the time before any countdown.
             span = countdown[0]["offset"] if countdown else total
             cues = plan["cues"]
             for k, cue in enumerate(cues, start=1):
-                reminders.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
-        plan["spread"] = reminders
+                spread.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
+            # Reminders fill every silent stretch longer than the limit: at full
+            # verbosity between the cues, at brief and minimal (no cues) the whole span.
+            limit = (
+                to_fraction(self.every) * timing.pace
+                if self.every is not None
+                else Fraction(QUIET_LIMIT_SECONDS)
+            )
+            fill = _quiet_fill([Fraction(0)] + [c["offset"] for c in spread], span, limit)
+            calm = sorted(
+                spread + [{"offset": at, "text": None} for at in fill],
+                key=lambda r: Fraction(r["offset"]),
+            )
+            calm_brief = [
+                {"offset": at, "text": None} for at in _quiet_fill([Fraction(0)], span, limit)
+            ]
+            for said in (calm, calm_brief):
+                turn = 0
+                for r in said:
+                    r["turn"] = turn
+                    turn += r["text"] is None
+        plan["spread"] = spread
+        plan["calm"] = calm
+        plan["calm_brief"] = calm_brief
+        plan["hold_here"] = self.hold_here
+        plan["reminders"] = list(self.reminders)
         return plan
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
@@ -413,6 +452,20 @@ class HoldStep(StepBase):
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         return self.duration.to_seconds(breath, count) * self.side_count
+
+
+def _quiet_fill(points: list[Fraction], end: Fraction, limit: Fraction) -> list[Seconds]:
+    """Times for calm reminders so that no silence between the spoken ``points``
+    (sorted, the first at 0) and ``end`` is longer than ``limit``: each longer
+    stretch gets the fewest reminders that do it, spread evenly through it."""
+    out: list[Seconds] = []
+    bounds = [*points, end]
+    for a, b in zip(bounds, bounds[1:]):
+        gap = Fraction(b) - Fraction(a)
+        if gap > limit:
+            k = math.ceil(gap / limit) - 1
+            out.extend(Seconds(a + gap * j / (k + 1)) for j in range(1, k + 1))
+    return out
 
 
 class RepsStep(StepBase):

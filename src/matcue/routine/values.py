@@ -363,9 +363,7 @@ class BreathPattern(BaseModel):
 
     def seconds(self) -> dict[str, Fraction]:
         """Each phase's seconds as written, exactly (0.1 is a tenth)."""
-        return {
-            k: Fraction(repr(float(v))) for k, v in self.model_dump().items()
-        }
+        return {k: Fraction(repr(float(v))) for k, v in self.model_dump().items()}
 
     @property
     def total(self) -> Fraction:
