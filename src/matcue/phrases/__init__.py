@@ -76,7 +76,7 @@ def placeholders(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalogue(language: str = REFERENCE) -> Catalogue:
     """The catalogue for ``language`` (a code from :func:`available`)."""
     if language not in available():

@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from matcue import phrases
 from matcue.limits import (
     FORMAT_VERSION,
     MAX_DURATION_SECONDS,
@@ -26,9 +27,9 @@ from matcue.limits import (
     MAX_SUMMARY,
     MAX_TITLE,
 )
-from matcue import phrases
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
+from .placeholders import problems as placeholder_problems
 from .step_base import raise_all
 from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show
@@ -155,6 +156,8 @@ class Routine(BaseModel):
     def _whole(self) -> Routine:
         names = [s.display_name for s in self.steps]
         problems = _cross_checks(self.defaults, list(enumerate(self.steps)), self.main, names)
+        framing = {"safety": self.safety, "intro": self.intro, "outro": self.outro}
+        problems += placeholder_problems(framing, ("cycle",), frozenset())
         total = self.anchored_seconds()
         if total > MAX_SESSION_SECONDS:
             problems.append(

@@ -13,6 +13,7 @@ block for it in the session template. See docs/architecture.md.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
@@ -127,6 +128,13 @@ class TransitionStep(StepBase):
     """Spoken at the start of the transition."""
     duration: DurationField | None = None
     """Time to move; null = defaults.transition seconds."""
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        own = self.duration
+        length = timing.duration(own) if own is not None else timing.transition
+        return {"cycle": timing.cycle, "seconds": length}
 
     def _plan(self, timing: Timing) -> Plan:
         own = self.duration
@@ -268,6 +276,22 @@ class BreathStep(StepBase):
             return to_fraction(self.cycle) * timing.pace, timing.pace
         return timing.cycle, timing.pace * timing.breath_scale
 
+    placeholders: ClassVar[tuple[str, ...]] = (
+        "cycle",
+        "reps",
+        "inhale",
+        "hold_in",
+        "exhale",
+        "hold_out",
+    )
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        c, scale = self.paced_cycle(timing)
+        values: dict[str, Fraction | int] = {p: Fraction(0) for p in self.placeholders}
+        values.update(self.phases(c, scale))
+        values.update({"cycle": c, "reps": self.reps})
+        return values
+
     def _plan(self, timing: Timing) -> Plan:
         c, scale = self.paced_cycle(timing)
         lengths = self.phases(c, scale)
@@ -365,6 +389,11 @@ class HoldStep(StepBase):
             return self.guide
         return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
 
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
+
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)
         unit = self.duration.unit
@@ -460,7 +489,7 @@ def _quiet_fill(points: list[Fraction], end: Fraction, limit: Fraction) -> list[
     stretch gets the fewest reminders that do it, spread evenly through it."""
     out: list[Seconds] = []
     bounds = [*points, end]
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         gap = Fraction(b) - Fraction(a)
         if gap > limit:
             k = math.ceil(gap / limit) - 1
@@ -518,6 +547,11 @@ class RepsStep(StepBase):
     def count_aloud(self) -> bool:
         """``count``, or true when the hold is given in counts."""
         return self.count if self.count is not None else self.hold.unit == "counts"
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "reps", "sets")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "reps": self.reps, "sets": self.sets}
 
     def _plan(self, timing: Timing) -> Plan:
         move = timing.duration(self.move)
@@ -596,6 +630,11 @@ class RestStep(StepBase):
         if value.value <= 0:
             raise fail("a rest must last more than 0")
         return value
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)

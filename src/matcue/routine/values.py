@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcue import phrases
 from matcue.limits import (
     BREATH_DEFAULT,
     BREATH_HOLD_RANGE,
@@ -30,8 +31,8 @@ from matcue.limits import (
     MAX_NAME,
     PACE_FACTORS,
     PACE_RANGE,
-    PAUSE_DEFAULT,
     PATTERN_MOVE_RANGE,
+    PAUSE_DEFAULT,
     PAUSE_RANGE,
     RATE_RANGE,
     TRANSITION_DEFAULT,
@@ -39,8 +40,6 @@ from matcue.limits import (
     VOLUME_RANGE,
     span,
 )
-
-from matcue import phrases
 
 from .schema import DURATION_SCHEMA, LINES_SCHEMA, PACE_SCHEMA, SIDES_SCHEMA, number
 from .text import did_you_mean, fail, num, show
