@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction as F
+from itertools import pairwise
 
 import pytest
 from click.testing import CliRunner
@@ -198,6 +199,6 @@ def test_four_seven_eight_and_box_render(tmp_path):
             starts.setdefault(e["step"], []).append((e["phase"], e["start"]))
     four = starts["Four seven eight"]
     assert [p for p, _ in four] == ["inhale", "hold_in", "exhale"] * 2
-    assert [round(b[1] - a[1], 3) for a, b in zip(four, four[1:])] == [4, 7, 8, 4, 7]
+    assert [round(b[1] - a[1], 3) for a, b in pairwise(four)] == [4, 7, 8, 4, 7]
     box = starts["Box"]
-    assert [round(b[1] - a[1], 3) for a, b in zip(box, box[1:])] == [4] * 7
+    assert [round(b[1] - a[1], 3) for a, b in pairwise(box)] == [4] * 7
