@@ -163,8 +163,13 @@ class StepBase(BaseModel):
 
     def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
         """The value of each of the kind's :attr:`placeholders` under ``timing``
-        (seconds as heard; spoken rounded to whole numbers)."""
-        return {"cycle": timing.cycle}
+        (seconds as heard; spoken rounded to whole numbers): the breath cycle, and
+        the ``duration`` of a kind that has one as ``seconds``."""
+        values: dict[str, Fraction | int] = {"cycle": timing.cycle}
+        duration = getattr(self, "duration", None)
+        if isinstance(duration, Duration):
+            values["seconds"] = timing.duration(duration)
+        return values
 
     def with_values(self, timing: Timing, word: Callable[[int], str]) -> Self:
         """This step with every placeholder in its text replaced by its value as a

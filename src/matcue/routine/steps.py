@@ -13,8 +13,6 @@ block for it in the session template. See docs/architecture.md.
 
 from __future__ import annotations
 
-import itertools
-import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
@@ -29,7 +27,6 @@ from pydantic import (
 from matcue.cuescript import format_seconds, to_fraction
 from matcue.errors import InputError
 from matcue.limits import (
-    BREATH_COUNT_MIN_SECONDS,
     BREATH_HOLD_RANGE,
     CYCLE_RANGE,
     FIT_HOLD_BOUNDS,
@@ -57,6 +54,7 @@ from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
 
 from .schema import LINES_SCHEMA
+from .spacing import calm_lines, phase_counts
 from .step_base import (
     Plan,
     RepsRange,
@@ -132,9 +130,7 @@ class TransitionStep(StepBase):
     placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
 
     def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
-        own = self.duration
-        length = timing.duration(own) if own is not None else timing.transition
-        return {"cycle": timing.cycle, "seconds": length}
+        return {"cycle": timing.cycle, "seconds": self._plan(timing)["duration"]}
 
     def _plan(self, timing: Timing) -> Plan:
         own = self.duration
@@ -185,9 +181,8 @@ class BreathStep(StepBase):
     """Seconds held at the bottom after the exhale, 0..60 (part of the cycle); scaled by
     --breath as hold_in is."""
     pattern: BreathPattern | None = None
-    """The cycle as seconds per phase, e.g. {inhale: 4, hold_in: 7, exhale: 8}, instead
-    of cycle, split, hold_in and hold_out; the cycle is the sum (2..120 s). --breath X
-    scales every phase so the cycle is X; --pace scales them all."""
+    """The cycle as seconds per phase, e.g. {inhale: 4, hold_in: 7, exhale: 8}, instead of
+    cycle, split and holds; a --breath other than the routine's scales it to that cycle."""
     count: Flag = False
     """Count each phase's seconds aloud after its word: 'Breathe in, two, three, four'."""
     start: StartPhase = StartPhase.inhale
@@ -201,24 +196,7 @@ class BreathStep(StepBase):
     def _consistent(self) -> BreathStep:
         problems = check_range(self)
         if self.pattern is not None:
-            for other in ("cycle", "split", "hold_in", "hold_out"):
-                if other in self.model_fields_set:
-                    problems.append(
-                        (
-                            (other,),
-                            f"'pattern' gives every phase in seconds; leave out '{other}' "
-                            "(or write the step without 'pattern')",
-                        )
-                    )
-            total = self.pattern.total
-            if not CYCLE_RANGE[0] <= total <= CYCLE_RANGE[1]:
-                problems.append(
-                    (
-                        ("pattern",),
-                        f"the phases add up to a {format_seconds(total)} s cycle; a breath "
-                        f"cycle is {num(CYCLE_RANGE[0])} to {num(CYCLE_RANGE[1])} s",
-                    )
-                )
+            problems += self.pattern.problems(self.model_fields_set)
         elif self.cycle is not None:
             msg = self.moving_problem(self.cycle)
             if msg:
@@ -240,13 +218,11 @@ class BreathStep(StepBase):
     ) -> list[tuple[str, Fraction]]:
         """The phases of one cycle of ``cycle`` seconds (paced), in spoken order, with
         their exact lengths (zero-length holds left out). Seconds the routine wrote
-        (the holds, or every phase of a ``pattern``) are scaled by ``pace``. Lengths
-        add up to ``cycle``."""
+        (the holds, or every phase of a ``pattern``) are scaled by ``pace``; with the
+        scale :meth:`paced_cycle` gives, the lengths add up to ``cycle``."""
         if self.pattern is not None:
             written = self.pattern.seconds()
             lengths = {p: written[p] * pace for p in written}
-            lengths["exhale"] = Fraction(cycle) - lengths["inhale"] - lengths["hold_in"]
-            lengths["exhale"] -= lengths["hold_out"]
         else:
             hold_in = to_fraction(self.hold_in) * pace
             hold_out = to_fraction(self.hold_out) * pace
@@ -264,10 +240,8 @@ class BreathStep(StepBase):
         return [(p, lengths[p]) for p in order if lengths[p] > 0]
 
     def paced_cycle(self, timing: Timing) -> tuple[Fraction, Fraction]:
-        """One cycle as heard, and what the seconds the routine wrote for it (holds,
-        a pattern's phases) are scaled by. A pattern is its own cycle unless --breath
-        is given (then every phase keeps its share of it); a step's own ``cycle`` is
-        kept; otherwise the cycle is the session's and holds keep their share of it."""
+        """One cycle as heard, and the scale of the seconds the routine wrote in it
+        (holds, a pattern's phases): see docs/routine-format.md, breath patterns."""
         if self.pattern is not None:
             written = self.pattern.total
             c = (timing.breath if timing.breath_given else written) * timing.pace
@@ -313,7 +287,7 @@ class BreathStep(StepBase):
                     "phase": phase,
                     "cue": cues[phase],
                     "word": words[phase],
-                    "counts": _phase_counts(t, length, scale) if self.count else [],
+                    "counts": phase_counts(t, length, scale) if self.count else [],
                 }
             )
             t += length
@@ -333,18 +307,6 @@ class BreathStep(StepBase):
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         own = float(self.pattern.total) if self.pattern is not None else self.cycle
         return _exact_mul(self.reps, own or breath) * self.side_count
-
-
-def _phase_counts(offset: Fraction, length: Fraction, scale: Fraction) -> list[dict[str, Any]]:
-    """The counts of one breath phase said aloud: its seconds as written (rounded to
-    whole seconds, so a 4 s inhale counts to four at any --breath and --pace), evenly
-    through the phase as heard; the phase's word stands for "one". None when a count
-    would be shorter than :data:`BREATH_COUNT_MIN_SECONDS` (too quick to say a number)."""
-    n = int(length / scale + Fraction(1, 2))
-    if n < 2 or length / n < BREATH_COUNT_MIN_SECONDS:
-        return []
-    tick = length / n
-    return [{"offset": Seconds(offset + tick * k), "n": k + 1} for k in range(1, n)]
 
 
 class HoldStep(StepBase):
@@ -391,9 +353,6 @@ class HoldStep(StepBase):
 
     placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
 
-    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
-        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
-
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)
         unit = self.duration.unit
@@ -434,34 +393,13 @@ class HoldStep(StepBase):
             countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
         plan["countdown"] = countdown
         spread: list[dict[str, Any]] = []
-        calm: list[dict[str, Any]] = []
-        calm_brief: list[dict[str, Any]] = []
+        calm = calm_brief = spread  # none in a hold that speaks throughout
         if guide in ("none", "countdown") and "breaths" not in plan:
-            # Calm cues share out the time before any countdown.
+            # Cues share out the time before any countdown; reminders fill long silences.
             span = countdown[0]["offset"] if countdown else total
-            cues = plan["cues"]
-            for k, cue in enumerate(cues, start=1):
-                spread.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
-            # Reminders fill every silent stretch longer than the limit: at full
-            # verbosity between the cues, at brief and minimal (no cues) the whole span.
-            limit = (
-                to_fraction(self.every) * timing.pace
-                if self.every is not None
-                else Fraction(QUIET_LIMIT_SECONDS)
-            )
-            fill = _quiet_fill([Fraction(0)] + [c["offset"] for c in spread], span, limit)
-            calm = sorted(
-                spread + [{"offset": at, "text": None} for at in fill],
-                key=lambda r: Fraction(r["offset"]),
-            )
-            calm_brief = [
-                {"offset": at, "text": None} for at in _quiet_fill([Fraction(0)], span, limit)
-            ]
-            for said in (calm, calm_brief):
-                turn = 0
-                for r in said:
-                    r["turn"] = turn
-                    turn += r["text"] is None
+            paced = to_fraction(self.every) * timing.pace if self.every is not None else None
+            limit = paced or Fraction(QUIET_LIMIT_SECONDS)
+            spread, calm, calm_brief = calm_lines(plan["cues"], span, limit)
         plan["spread"] = spread
         plan["calm"] = calm
         plan["calm_brief"] = calm_brief
@@ -481,20 +419,6 @@ class HoldStep(StepBase):
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         return self.duration.to_seconds(breath, count) * self.side_count
-
-
-def _quiet_fill(points: list[Fraction], end: Fraction, limit: Fraction) -> list[Seconds]:
-    """Times for calm reminders so that no silence between the spoken ``points``
-    (sorted, the first at 0) and ``end`` is longer than ``limit``: each longer
-    stretch gets the fewest reminders that do it, spread evenly through it."""
-    out: list[Seconds] = []
-    bounds = [*points, end]
-    for a, b in itertools.pairwise(bounds):
-        gap = Fraction(b) - Fraction(a)
-        if gap > limit:
-            k = math.ceil(gap / limit) - 1
-            out.extend(Seconds(a + gap * j / (k + 1)) for j in range(1, k + 1))
-    return out
 
 
 class RepsStep(StepBase):
@@ -632,9 +556,6 @@ class RestStep(StepBase):
         return value
 
     placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
-
-    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
-        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)

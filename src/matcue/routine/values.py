@@ -26,6 +26,7 @@ from matcue.limits import (
     BREATH_RANGE,
     COUNT_DEFAULT,
     COUNT_RANGE,
+    CYCLE_RANGE,
     DURATION_LIMITS,
     MAX_LINE,
     MAX_NAME,
@@ -368,6 +369,28 @@ class BreathPattern(BaseModel):
     def total(self) -> Fraction:
         """The cycle: the phases' sum."""
         return sum(self.seconds().values(), Fraction(0))
+
+    def problems(self, step_fields: set[str]) -> list[tuple[tuple[str, ...], str]]:
+        """The pattern's cycle out of range, and the older fields of its step
+        (``step_fields``: those the routine set) that it replaces."""
+        out: list[tuple[tuple[str, ...], str]] = [
+            (
+                (other,),
+                f"'pattern' gives every phase in seconds; leave out '{other}' "
+                "(or write the step without 'pattern')",
+            )
+            for other in ("cycle", "split", "hold_in", "hold_out")
+            if other in step_fields
+        ]
+        if not CYCLE_RANGE[0] <= self.total <= CYCLE_RANGE[1]:
+            out.append(
+                (
+                    ("pattern",),
+                    f"the phases add up to a {num(float(self.total))} s cycle; a breath cycle "
+                    f"is {num(CYCLE_RANGE[0])} to {num(CYCLE_RANGE[1])} s",
+                )
+            )
+        return out
 
 
 class BreathWords(BaseModel):
