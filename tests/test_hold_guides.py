@@ -106,8 +106,11 @@ def test_countdown_leaves_calm_cues_before_the_countdown(tmp_path):
         (29, "One."),
     ]
     _, blocks = hold_blocks(tmp_path, "30", guide="countdown", extra=extra, verbosity="brief")
-    said = [t for _, t in lines(blocks[0])]
-    assert said == ["Hold here.", "Five.", "Four.", "Three.", "Two.", "One."]  # cues: full only
+    said = lines(blocks[0])
+    # cues: full only; without them the 25 s before the countdown is too long a silence
+    # (more than QUIET_LIMIT_SECONDS), so one calm reminder comes halfway through it
+    assert said[:2] == [(0, "Hold here."), (Fraction(25, 2), "Keep breathing easily.")]
+    assert [t for _, t in said[2:]] == ["Five.", "Four.", "Three.", "Two.", "One."]
 
 
 @pytest.mark.parametrize("duration", ["8", "30", "{counts: 8}", "{breaths: 2}"])

@@ -22,6 +22,7 @@ MODELS: list[type[BaseModel]] = [
     r.Defaults,
     *r.STEP_CLASSES.values(),  # a new step kind's fields are checked without a new line here
     r.BreathCues,
+    r.BreathPattern,
     r.BreathWords,
     r.RepsCues,
     r.RepsWords,

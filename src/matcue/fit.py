@@ -48,7 +48,8 @@ def with_rounds(routine: Routine, rounds: int) -> Routine:
             kind="transition",
             name=f"Round {r}",
             # The name is spoken at the step's start: the text must not say it again.
-            text=f"Come back into position for {span[0].display_name.lower()}.",
+            # Braces of a name (never spoken as such) must not make a placeholder here.
+            text=f"Come back into position for {_plain(span[0].display_name).lower()}.",
         )
         steps.append(back)
         for s in span:
@@ -58,6 +59,11 @@ def with_rounds(routine: Routine, rounds: int) -> Routine:
             steps.append(s.model_copy(update={"name": f"{s.name} (round {r})"}) if named else s)
     steps.extend(routine.steps[last + 1 :])
     return routine.model_copy(update={"steps": steps})
+
+
+def _plain(name: str) -> str:
+    """``name`` with braces made round, so it reads as text, not a placeholder."""
+    return name.replace("{", "(").replace("}", ")")
 
 
 def _scaled(routine: Routine, factor: float, relaxed: bool = False) -> Routine:

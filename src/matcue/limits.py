@@ -131,7 +131,14 @@ SPLIT_DEFAULT = 0.5
 SPLIT_RANGE = (0.2, 0.8)
 """A breath step's share of the moving time that is inhale."""
 BREATH_HOLD_RANGE = (0, 60)
-"""A breath step's ``hold_in`` and ``hold_out``, in seconds."""
+"""A breath step's ``hold_in`` and ``hold_out``, in seconds (and a ``pattern``'s holds)."""
+PATTERN_MOVE_RANGE = (0.5, 60)
+"""A breath ``pattern``'s ``inhale`` and ``exhale``, in seconds; the pattern's phases
+add up to a cycle within :data:`CYCLE_RANGE`."""
+BREATH_COUNT_MIN_SECONDS = Fraction(3, 4)
+"""``count: true`` on a breath step: the shortest paced second a number is said in. A
+phase whose seconds (as heard, after --breath and --pace) are shorter is not counted:
+a calm "seven" takes about half a second to say."""
 REPS_MOVE_DEFAULT = 2.0
 REPS_HOLD_DEFAULT = 0.0
 REPS_RELEASE_DEFAULT = 2.0
@@ -144,6 +151,12 @@ REST_EVERY_RANGE = (10, 600)
 REST_QUIET_END_SECONDS = 8
 """A rest step says no reminder in its last stretch: half an interval, at most this
 (paced)."""
+QUIET_LIMIT_SECONDS = 20
+"""The longest silence in a hold that sets no ``every``: a longer silent stretch
+(between "Hold here.", the form cues and the countdown) gets calm reminders spread
+evenly through it, so a listener never wonders whether the track stopped (paced)."""
+HOLD_EVERY_RANGE = (10, 600)
+"""A hold step's ``every``: the longest silence between its calm reminders, in seconds."""
 COUNTDOWN_COUNTS = 5
 """How many counts ``guide: countdown`` counts down at the end of a hold in seconds."""
 TAPER_FULL_FIRST = 2

@@ -33,6 +33,7 @@ from . import phrases
 from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError
 from .routine import Routine
+from .routine.placeholders import fill
 from .settings import Settings
 from .template_guard import ConfinedLoader, GuardedSandbox, TemplateLimit, render_guarded
 from .timing import Seconds, Timing
@@ -185,7 +186,16 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
     step kind makes its own: :meth:`matcue.routine.step_base.StepBase.plan`)."""
     timing = Timing.of(settings, routine.defaults)
     catalogue = phrases.catalogue(routine.language)
-    steps = [_own_words(step.plan(i, timing), catalogue) for i, step in enumerate(routine.steps)]
+    steps = [
+        _own_words(step.plan(i, timing, catalogue.word), catalogue)
+        for i, step in enumerate(routine.steps)
+    ]
+    # The routine's own lines may say the session's breath cycle too.
+    session = {"cycle": timing.cycle}
+
+    def said(text: str | None) -> str | None:
+        return None if text is None else fill(text, session, catalogue.word)
+
     meta = {
         "routine": routine.name or "routine",
         "pace": format_seconds(settings.pace_factor),
@@ -197,9 +207,9 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
             "name": meta["routine"],
             "title": routine.title,
             "summary": routine.summary or "",
-            "safety": routine.safety,
-            "intro": _lines(routine.intro),
-            "outro": _lines(routine.outro),
+            "safety": said(routine.safety),
+            "intro": [said(x) for x in _lines(routine.intro)],
+            "outro": [said(x) for x in _lines(routine.outro)],
         },
         "steps": steps,
         "language": routine.language,

@@ -50,13 +50,25 @@ class Timing:
 
     ``pace`` scales every anchored interval; ``breath`` is the unpaced breath
     cycle (a breath step's own ``cycle`` replaces it); ``cycle``, ``count`` and
-    ``transition`` are paced; ``pause`` (after flowing lines) is not paced."""
+    ``transition`` are paced; ``pause`` (after flowing lines) is not paced.
+    ``base_breath`` is the routine's own cycle (``defaults.breath``): holds written
+    for it keep their share of the cycle at another ``--breath``; ``breath_given``
+    says a ``--breath`` other than the routine's was given (a breath ``pattern`` then
+    takes its length)."""
 
     pace: Fraction
     breath: Fraction
     count: Fraction
     transition: Fraction
     pause: Seconds
+    base_breath: Fraction | None = None
+    breath_given: bool = False
+
+    @property
+    def breath_scale(self) -> Fraction:
+        """``--breath`` over the routine's breath: what seconds written for the
+        routine's breath cycle are scaled by (before the pace)."""
+        return self.breath / self.base_breath if self.base_breath else Fraction(1)
 
     @property
     def cycle(self) -> Fraction:
@@ -77,6 +89,9 @@ class Timing:
             count=pick(settings.count, defaults.count) * pace,
             transition=pick(settings.transition, defaults.transition) * pace,
             pause=Seconds(pick(settings.pause, defaults.pause)),
+            base_breath=to_fraction(defaults.breath),
+            # Settings carry the routine's breath when no --breath was given.
+            breath_given=settings.breath is not None and settings.breath != defaults.breath,
         )
 
     def duration(self, d: Duration) -> Seconds:

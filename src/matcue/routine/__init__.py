@@ -53,6 +53,7 @@ from .steps import (
 )
 from .values import (
     BreathCues,
+    BreathPattern,
     BreathWords,
     Defaults,
     Duration,
@@ -84,6 +85,7 @@ __all__ = [
     "AnyStep",
     "BreathCues",
     "BreathStep",
+    "BreathPattern",
     "BreathWords",
     "Defaults",
     "Duration",

@@ -30,6 +30,7 @@ from matcue.limits import (
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
 from .rounds import GROUP_KIND, RoundsGroup, RoutineItem, written_out
+from .placeholders import problems as placeholder_problems
 from .step_base import raise_all
 from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show
@@ -95,7 +96,7 @@ def _cross_checks(
                         f"{num(MAX_DURATION_SECONDS)} s (1 hour)",
                     )
                 )
-        if isinstance(step, BreathStep) and step.cycle is None:
+        if isinstance(step, BreathStep) and step.cycle is None and step.pattern is None:
             msg = step.moving_problem(d.breath)
             if msg:
                 problems.append(((*at, "hold_in"), msg + " (defaults.breath)"))
@@ -199,6 +200,8 @@ class Routine(BaseModel):
             s.display_name for at, s in located if len(at) > 2
         ]
         problems = _cross_checks(self.defaults, located, self.main, names)
+        framing = {"safety": self.safety, "intro": self.intro, "outro": self.outro}
+        problems += placeholder_problems(framing, ("cycle",), frozenset())
         self.steps = written_out(items)
         if len(self.steps) > MAX_STEPS:
             problems.append(

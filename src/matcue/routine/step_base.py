@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 from pydantic import (
@@ -24,11 +26,12 @@ from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
 from matcue.timing import Seconds, Timing
 from matcue.yamlsafe import Path_
 
+from . import placeholders as ph
 from .progression import Progression
 from .progression import problems as progression_problems
 from .schema import REPS_RANGE_SCHEMA
 from .text import fail, show
-from .values import Duration, Line, Lines, Sides
+from .values import Duration, Flag, Line, Lines, Sides
 
 if TYPE_CHECKING:  # typing.Self is 3.11+
     from typing_extensions import Self
@@ -70,6 +73,9 @@ class StepBase(BaseModel):
     default_name: ClassVar[str | None] = None
     timed: ClassVar[bool] = False
     """True for breath/hold/reps steps (the default main part)."""
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle",)
+    """The ``{name}`` placeholders the kind's spoken text may use
+    (:meth:`placeholder_values`)."""
 
     if TYPE_CHECKING:  # every kind declares these two, in its own field order
         kind: str
@@ -87,6 +93,12 @@ class StepBase(BaseModel):
     progression: Progression | None = None
     """Week-to-week progression, chosen with --week N: per_week amounts (reps, sets,
     hold) added every 'every' weeks after week 1, up to 'max'."""
+    spoken: Line | None = None
+    """What is said at the step's start instead of its name; the name stays the chapter
+    title (and what 'main' refers to)."""
+    announce: Flag = True
+    """Say the step's name (or 'spoken') at its start; false = the name is only the
+    chapter title (a yoga nidra does not announce 'Deep rest.')."""
 
     _round: tuple[int, int] | None = PrivateAttr(default=None)
     """(round, of rounds) when this step opens a round of a rounds group (after the
@@ -108,7 +120,9 @@ class StepBase(BaseModel):
 
     @model_validator(mode="after")
     def _progression_fits(self) -> Self:
-        raise_all(progression_problems(self))
+        problems = progression_problems(self)
+        problems += ph.problems(self.model_dump(), self.placeholders)
+        raise_all(problems)
         return self
 
     @property
@@ -128,17 +142,28 @@ class StepBase(BaseModel):
 
     # -- what the template receives
 
-    def plan(self, index: int, timing: Timing) -> Plan:
-        """Exact timings for this step, as plain data for the templates."""
+    def plan(self, index: int, timing: Timing, word: Callable[[int], str] | None = None) -> Plan:
+        """Exact timings for this step, as plain data for the templates. With
+        ``word`` (a number as a word in the routine's language), the placeholders
+        in its text are filled in with the session's values first."""
+        if word is not None:
+            filled = self.with_values(timing, word)
+            if filled is not self:
+                return filled.plan(index, timing)
         name = self.display_name
         plan: Plan = {
             "index": index,
             "kind": self.kind,
             "name": name,
-            "spoken_name": _ROUND_SUFFIX.sub("", name),
+            "spoken_name": self.spoken or _ROUND_SUFFIX.sub("", name),
             # A say or transition step the routine left unnamed gets a default name for
             # its chapter, but an invented title is not worth saying aloud.
-            "named": self.default_name is None or "name" in self.model_fields_set,
+            "named": self.announce
+            and (
+                self.default_name is None
+                or "name" in self.model_fields_set
+                or self.spoken is not None
+            ),
             "setup": list(self.setup),
             "brief": self.brief,
             "sides": [str(s) for s in self.sides] if self.sides else [None],
@@ -155,6 +180,33 @@ class StepBase(BaseModel):
     def _plan(self, timing: Timing) -> Plan:
         """The kind's own entries of :meth:`plan`."""
         return {}
+
+    # -- the numbers its text may say
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        """The value of each of the kind's :attr:`placeholders` under ``timing``
+        (seconds as heard; spoken rounded to whole numbers): the breath cycle, and
+        the ``duration`` of a kind that has one as ``seconds``."""
+        values: dict[str, Fraction | int] = {"cycle": timing.cycle}
+        duration = getattr(self, "duration", None)
+        if isinstance(duration, Duration):
+            values["seconds"] = timing.duration(duration)
+        return values
+
+    def with_values(self, timing: Timing, word: Callable[[int], str]) -> Self:
+        """This step with every placeholder in its text replaced by its value as a
+        word (itself when its text has none)."""
+        values = self.placeholder_values(timing)
+        update: dict[str, Any] = {}
+        for field, value in self.model_dump().items():
+            if field in ph.NOT_TEXT or not any(ph.names_in(t) for _, t in ph.texts(value)):
+                continue
+            new = ph.filled(value, values, word)
+            current = getattr(self, field)
+            update[field] = (
+                current.model_copy(update=new) if isinstance(current, BaseModel) else new
+            )
+        return self.model_copy(update=update) if update else self
 
     # -- how --minutes changes it
 

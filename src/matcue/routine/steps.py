@@ -34,10 +34,12 @@ from matcue.limits import (
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
     HALFWAY_HOLD_SECONDS,
+    HOLD_EVERY_RANGE,
     MAX_REPS,
     MAX_SETS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
+    QUIET_LIMIT_SECONDS,
     REPS_HOLD_DEFAULT,
     REPS_MOVE_DEFAULT,
     REPS_RELEASE_DEFAULT,
@@ -55,6 +57,7 @@ from matcue.timing import Seconds, Timing, seconds
 
 from .flow import FlowStep
 from .schema import LINES_SCHEMA
+from .spacing import calm_lines, phase_counts
 from .step_base import (
     Plan,
     RepsRange,
@@ -68,6 +71,7 @@ from .step_base import (
 from .text import fail, num
 from .values import (
     BreathCues,
+    BreathPattern,
     BreathWords,
     Duration,
     DurationField,
@@ -132,6 +136,11 @@ class TransitionStep(StepBase):
     duration: DurationField | None = None
     """Time to move; null = defaults.transition seconds."""
 
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "seconds": self._plan(timing)["duration"]}
+
     def _plan(self, timing: Timing) -> Plan:
         own = self.duration
         return {
@@ -174,9 +183,17 @@ class BreathStep(StepBase):
     split: Num = Field(default=SPLIT_DEFAULT, ge=SPLIT_RANGE[0], le=SPLIT_RANGE[1])
     """Share of the moving time (cycle minus holds) that is inhale, 0.2..0.8."""
     hold_in: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
-    """Seconds held at the top after the inhale, 0..60 (part of the cycle)."""
+    """Seconds held at the top after the inhale, 0..60 (part of the cycle). Without a
+    cycle of the step's own, written for defaults.breath: --breath scales it in
+    proportion."""
     hold_out: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
-    """Seconds held at the bottom after the exhale, 0..60 (part of the cycle)."""
+    """Seconds held at the bottom after the exhale, 0..60 (part of the cycle); scaled by
+    --breath as hold_in is."""
+    pattern: BreathPattern | None = None
+    """The cycle as seconds per phase, e.g. {inhale: 4, hold_in: 7, exhale: 8}, instead of
+    cycle, split and holds; a --breath other than the routine's scales it to that cycle."""
+    count: Flag = False
+    """Count each phase's seconds aloud after its word: 'Breathe in, two, three, four'."""
     start: StartPhase = StartPhase.inhale
     """Which phase opens each cycle: 'inhale' or 'exhale'."""
     cues: BreathCues
@@ -193,7 +210,9 @@ class BreathStep(StepBase):
     @model_validator(mode="after")
     def _consistent(self) -> BreathStep:
         problems = check_range(self)
-        if self.cycle is not None:
+        if self.pattern is not None:
+            problems += self.pattern.problems(self.model_fields_set)
+        elif self.cycle is not None:
             msg = self.moving_problem(self.cycle)
             if msg:
                 problems.append((("hold_in",), msg))
@@ -212,26 +231,60 @@ class BreathStep(StepBase):
     def phases(
         self, cycle: Fraction | int, pace: Fraction = Fraction(1)
     ) -> list[tuple[str, Fraction]]:
-        """The phases of one cycle of ``cycle`` seconds (paced) with the holds paced by
-        ``pace``, in spoken order, with their exact lengths (zero-length holds left
-        out). Lengths add up to ``cycle``."""
-        hold_in = to_fraction(self.hold_in) * pace
-        hold_out = to_fraction(self.hold_out) * pace
-        moving = Fraction(cycle) - hold_in - hold_out
-        inhale = moving * to_fraction(self.split)
-        order = [
-            ("inhale", inhale),
-            ("hold_in", hold_in),
-            ("exhale", moving - inhale),
-            ("hold_out", hold_out),
-        ]
+        """The phases of one cycle of ``cycle`` seconds (paced), in spoken order, with
+        their exact lengths (zero-length holds left out). Seconds the routine wrote
+        (the holds, or every phase of a ``pattern``) are scaled by ``pace``; with the
+        scale :meth:`paced_cycle` gives, the lengths add up to ``cycle``."""
+        if self.pattern is not None:
+            written = self.pattern.seconds()
+            lengths = {p: written[p] * pace for p in written}
+        else:
+            hold_in = to_fraction(self.hold_in) * pace
+            hold_out = to_fraction(self.hold_out) * pace
+            moving = Fraction(cycle) - hold_in - hold_out
+            inhale = moving * to_fraction(self.split)
+            lengths = {
+                "inhale": inhale,
+                "hold_in": hold_in,
+                "exhale": moving - inhale,
+                "hold_out": hold_out,
+            }
+        order = ["inhale", "hold_in", "exhale", "hold_out"]
         if self.start == StartPhase.exhale:
             order = order[2:] + order[:2]
-        return [(p, s) for p, s in order if s > 0]
+        return [(p, lengths[p]) for p in order if lengths[p] > 0]
+
+    def paced_cycle(self, timing: Timing) -> tuple[Fraction, Fraction]:
+        """One cycle as heard, and the scale of the seconds the routine wrote in it
+        (holds, a pattern's phases): see docs/routine-format.md, breath patterns."""
+        if self.pattern is not None:
+            written = self.pattern.total
+            c = (timing.breath if timing.breath_given else written) * timing.pace
+            return c, c / written
+        if self.cycle is not None:
+            return to_fraction(self.cycle) * timing.pace, timing.pace
+        return timing.cycle, timing.pace * timing.breath_scale
+
+    placeholders: ClassVar[tuple[str, ...]] = (
+        "cycle",
+        "reps",
+        "inhale",
+        "hold_in",
+        "exhale",
+        "hold_out",
+    )
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        c, scale = self.paced_cycle(timing)
+        values: dict[str, Fraction | int] = {p: Fraction(0) for p in self.placeholders}
+        values.update(self.phases(c, scale))
+        values.update({"cycle": c, "reps": self.reps})
+        return values
 
     def _plan(self, timing: Timing) -> Plan:
-        c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
-        holds = (to_fraction(self.hold_in) + to_fraction(self.hold_out)) * timing.pace
+        c, scale = self.paced_cycle(timing)
+        lengths = self.phases(c, scale)
+        holds = sum((n for p, n in lengths if p.startswith("hold")), Fraction(0))
         if c - holds < MIN_MOVING_SECONDS:
             raise InputError(
                 f"step '{self.name}': with a {format_seconds(c)} s breath cycle its holds "
@@ -241,7 +294,7 @@ class BreathStep(StepBase):
         cues = self.cues.model_dump()
         words = self.words.model_dump()
         phases, t = [], Fraction(0)
-        for phase, length in self.phases(c, timing.pace):
+        for phase, length in lengths:
             phases.append(
                 {
                     "offset": Seconds(t),
@@ -250,6 +303,7 @@ class BreathStep(StepBase):
                     "cue": cues[phase][0] if cues[phase] else None,
                     "cues": list(cues[phase]),
                     "word": words[phase],
+                    "counts": phase_counts(t, length, scale) if self.count else [],
                 }
             )
             t += length
@@ -264,6 +318,7 @@ class BreathStep(StepBase):
             "refine": list(self.refine),
             "progress": marks,
             "turns": turns([self.reps], said, list(self.refine), at, marks)[0],
+            "count_aloud": self.count,
         }
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
@@ -273,7 +328,8 @@ class BreathStep(StepBase):
         return {"reps": self.reps}
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        return _exact_mul(self.reps, self.cycle or breath) * self.side_count
+        own = float(self.pattern.total) if self.pattern is not None else self.cycle
+        return _exact_mul(self.reps, own or breath) * self.side_count
 
 
 class HoldStep(StepBase):
@@ -297,6 +353,16 @@ class HoldStep(StepBase):
     """Marks of progress: true (all), false (none) or {halfway: ...}: 'Halfway.' in the
     middle of a hold of 20 s or more (guide 'breaths' or 'none'; a count or a countdown is
     its own mark)."""
+    hold_here: Flag = True
+    """Say 'Hold here.' ('Hold.' at minimal verbosity) at the start of a hold guided by
+    'none' or a countdown in seconds; false = start in silence."""
+    every: Num | None = Field(default=None, ge=HOLD_EVERY_RANGE[0], le=HOLD_EVERY_RANGE[1])
+    """In a hold guided by 'none' or a 'countdown' in seconds: the longest silence,
+    in seconds (paced), 10..600, before a calm reminder; null = 20 s (not paced).
+    Reminders are spread evenly through each longer silent stretch."""
+    reminders: Lines = []
+    """Calm reminders for the silent stretches of the hold, used in turn; empty = the
+    language's own ('Keep breathing easily.', ...)."""
 
     @field_validator("duration")
     @classmethod
@@ -311,6 +377,8 @@ class HoldStep(StepBase):
         if self.guide is not None:
             return self.guide
         return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)
@@ -351,32 +419,30 @@ class HoldStep(StepBase):
             m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
             countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
         plan["countdown"] = countdown
-        reminders = []
+        spread: list[dict[str, Any]] = []
+        calm = calm_brief = spread  # none in a hold that speaks throughout
         halfway: dict[str, Any] | None = None
         long_hold = progress_marks(self.progress)["halfway"] and total >= HALFWAY_HOLD_SECONDS
         if guide == "countdown":
             long_hold = False  # counted down: the countdown is its progress mark
         if guide in ("none", "countdown") and "breaths" not in plan:
-            # Calm cues share out the time before any countdown; a halfway mark splits
-            # that time in two, each half sharing out its own cues.
+            # Cues share out the time before any countdown (a halfway mark splits it in
+            # two, each half sharing out its own cues); reminders fill long silences.
             span = countdown[0]["offset"] if countdown else total
-            cues = plan["cues"]
-            mid = total / 2
-            if long_hold:
+            paced = to_fraction(self.every) * timing.pace if self.every is not None else None
+            limit = paced or Fraction(QUIET_LIMIT_SECONDS)
+            mid = total / 2 if long_hold else None
+            spread, calm, calm_brief = calm_lines(plan["cues"], span, limit, mid)
+            if mid is not None:
                 halfway = {"offset": Seconds(mid)}
-                first, second = cues[: (len(cues) + 1) // 2], cues[(len(cues) + 1) // 2 :]
-                for k, cue in enumerate(first, start=1):
-                    reminders.append({"offset": Seconds(mid * k / (len(first) + 1)), "text": cue})
-                for k, cue in enumerate(second, start=1):
-                    at = mid + (span - mid) * k / (len(second) + 1)
-                    reminders.append({"offset": Seconds(at), "text": cue})
-            else:
-                for k, cue in enumerate(cues, start=1):
-                    reminders.append({"offset": Seconds(span * k / (len(cues) + 1)), "text": cue})
         elif guide == "breaths" and long_hold and len(plan["breaths"]) >= 3:
             halfway = {"breath": len(plan["breaths"]) // 2 + 1}
-        plan["spread"] = reminders
+        plan["spread"] = spread
+        plan["calm"] = calm
+        plan["calm_brief"] = calm_brief
         plan["halfway"] = halfway
+        plan["hold_here"] = self.hold_here
+        plan["reminders"] = list(self.reminders)
         return plan
 
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
@@ -468,6 +534,11 @@ class RepsStep(StepBase):
     def count_aloud(self) -> bool:
         """``count``, or true when the hold is given in counts."""
         return self.count if self.count is not None else self.hold.unit == "counts"
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "reps", "sets")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "reps": self.reps, "sets": self.sets}
 
     def _plan(self, timing: Timing) -> Plan:
         move = timing.duration(self.move)
@@ -561,6 +632,8 @@ class RestStep(StepBase):
         if value.value <= 0:
             raise fail("a rest must last more than 0")
         return value
+
+    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)

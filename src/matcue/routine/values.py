@@ -23,9 +23,11 @@ from pydantic import (
 from matcue import phrases
 from matcue.limits import (
     BREATH_DEFAULT,
+    BREATH_HOLD_RANGE,
     BREATH_RANGE,
     COUNT_DEFAULT,
     COUNT_RANGE,
+    CYCLE_RANGE,
     DURATION_LIMITS,
     MAX_LINE,
     MAX_NAME,
@@ -33,6 +35,7 @@ from matcue.limits import (
     MAX_SETS,
     PACE_FACTORS,
     PACE_RANGE,
+    PATTERN_MOVE_RANGE,
     PAUSE_DEFAULT,
     PAUSE_RANGE,
     RATE_RANGE,
@@ -363,6 +366,52 @@ class BreathCues(BaseModel):
     """Cue for the hold at the top (after the inhale); a line or a list of phrasings."""
     hold_out: OptionalPhrasings = []
     """Cue for the hold at the bottom (after the exhale); a line or a list of phrasings."""
+
+
+class BreathPattern(BaseModel):
+    """A breath cycle written as seconds per phase (4-7-8: inhale 4, hold_in 7,
+    exhale 8); the cycle is their sum."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    inhale: Num = Field(ge=PATTERN_MOVE_RANGE[0], le=PATTERN_MOVE_RANGE[1])
+    """Seconds breathing in, 0.5..60; required."""
+    hold_in: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held after the in-breath, 0..60."""
+    exhale: Num = Field(ge=PATTERN_MOVE_RANGE[0], le=PATTERN_MOVE_RANGE[1])
+    """Seconds breathing out, 0.5..60; required."""
+    hold_out: Num = Field(default=0.0, ge=BREATH_HOLD_RANGE[0], le=BREATH_HOLD_RANGE[1])
+    """Seconds held after the out-breath, 0..60."""
+
+    def seconds(self) -> dict[str, Fraction]:
+        """Each phase's seconds as written, exactly (0.1 is a tenth)."""
+        return {k: Fraction(repr(float(v))) for k, v in self.model_dump().items()}
+
+    @property
+    def total(self) -> Fraction:
+        """The cycle: the phases' sum."""
+        return sum(self.seconds().values(), Fraction(0))
+
+    def problems(self, step_fields: set[str]) -> list[tuple[tuple[str, ...], str]]:
+        """The pattern's cycle out of range, and the older fields of its step
+        (``step_fields``: those the routine set) that it replaces."""
+        out: list[tuple[tuple[str, ...], str]] = [
+            (
+                (other,),
+                f"'pattern' gives every phase in seconds; leave out '{other}' "
+                "(or write the step without 'pattern')",
+            )
+            for other in ("cycle", "split", "hold_in", "hold_out")
+            if other in step_fields
+        ]
+        if not CYCLE_RANGE[0] <= self.total <= CYCLE_RANGE[1]:
+            out.append(
+                (
+                    ("pattern",),
+                    f"the phases add up to a {num(float(self.total))} s cycle; a breath cycle "
+                    f"is {num(CYCLE_RANGE[0])} to {num(CYCLE_RANGE[1])} s",
+                )
+            )
+        return out
 
 
 class BreathWords(BaseModel):
