@@ -57,7 +57,8 @@ def with_rounds(routine: Routine, rounds: int) -> Routine:
             # A step the routine left unnamed stays unnamed: its default name is a
             # chapter title, never spoken, and "Transition (round 2)" would be.
             named = "name" in s.model_fields_set
-            steps.append(s.model_copy(update={"name": f"{s.name} (round {r})"}) if named else s)
+            title = words.variants("round_step")[0].format(step=s.name, n=r)
+            steps.append(s.model_copy(update={"name": title}) if named else s)
     steps.extend(routine.steps[last + 1 :])
     return routine.model_copy(update={"steps": steps})
 

@@ -5,6 +5,7 @@ reporting several problems from one validator. The kinds themselves are
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
@@ -20,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcue import phrases
 from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
 from matcue.timing import Seconds, Timing
 from matcue.yamlsafe import Path_
@@ -46,9 +48,18 @@ class Counted(Protocol):
 Plan = dict[str, Any]
 """What a template receives for one step (see docs/templates.md)."""
 
-_ROUND_SUFFIX = re.compile(r"( \(round \d+\))+$")
-"""What --minutes adds to the chapter title of a step repeated in an extra round;
-the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
+
+@functools.lru_cache(maxsize=1)
+def _round_suffix() -> re.Pattern[str]:
+    """What --minutes adds to the chapter title of a step repeated in an extra round
+    (the ``round_step`` phrase of any language: " (round 2)", " (ronda 2)"); the
+    round is announced once ("Round 2."), so the step's spoken name leaves it out."""
+    forms = set()
+    for code in phrases.available():
+        for text in phrases.catalogue(code).variants("round_step"):
+            suffix = text.split("{step}", 1)[-1]
+            forms.add(re.escape(suffix).replace(re.escape("{n}"), r"\d+"))
+    return re.compile("(?:" + "|".join(sorted(forms)) + ")+$")
 
 
 def scaled_duration(d: Duration, factor: float, bounds: tuple[float, float]) -> Duration:
@@ -135,7 +146,7 @@ class StepBase(BaseModel):
             "index": index,
             "kind": self.kind,
             "name": name,
-            "spoken_name": _ROUND_SUFFIX.sub("", name),
+            "spoken_name": _round_suffix().sub("", name),
             # A say or transition step the routine left unnamed gets a default name for
             # its chapter, but an invented title is not worth saying aloud.
             "named": self.default_name is None or "name" in self.model_fields_set,
