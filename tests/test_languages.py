@@ -10,6 +10,7 @@ speaks a literal English string fails here.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from pathlib import Path
@@ -20,8 +21,11 @@ from num2words import num2words
 
 from matcue import phrases
 from matcue.cuescript import StepMark
+from matcue.errors import InputError
 from matcue.limits import VERBOSITIES
 from matcue.source import build_script, load_source, resolve_settings
+from matcue.speech.base import Voice
+from matcue.speech.language import VoiceChoice, choose_voice, languages_of, pick_voice
 from matcue.templating import template_dirs
 
 HERE = Path(__file__).parent
@@ -197,3 +201,130 @@ def test_a_literal_english_line_in_a_template_is_caught(tmp_path):
     )
     script = _script("es", "minimal", templates=tmp_path)
     assert any(english_in(line, "es") for line in script.phrases())
+
+
+# ------------------------------------------------------------- the voice
+
+SHORT_ES = """\
+title: Respiración tranquila
+language: es
+steps:
+  - kind: breath
+    name: Respiración
+    reps: 2
+    cycle: 4
+    cues:
+      inhale: Inhala despacio.
+      exhale: Exhala.
+"""
+
+
+def _pyttsx3_voice_languages(voice_id: str) -> set[str]:
+    from matcue.speech import list_voices
+
+    voices = {v.id: v for v in list_voices("pyttsx3")}
+    return languages_of(voices[voice_id].languages)
+
+
+def test_a_spanish_routine_renders_with_a_spanish_system_voice(tmp_path):
+    """The real engine (pyttsx3: eSpeak here), nothing chosen: a Spanish voice speaks,
+    and the tags and the transcript say which."""
+    from matcue.pipeline import render
+
+    routine = tmp_path / "calma.yaml"
+    routine.write_text(SHORT_ES, encoding="utf-8")
+    source = load_source(str(routine))
+    settings = resolve_settings(source, {"format": "wav"})
+    result = render(source, settings, tmp_path / "calma.wav")
+    meta = result.timeline.meta
+    assert meta["engine"] == "pyttsx3"
+    assert _pyttsx3_voice_languages(meta["voice"]) == {"es"}
+    assert f"voice: {meta['voice']}" in (tmp_path / "calma.vtt").read_text(encoding="utf-8")
+    notice = [c for c in result.changes if "Spanish" in c]
+    assert notice and "matcue voices add es_ES-davefx-medium" in notice[0], result.changes
+    assert result.warnings == []
+    assert 4 <= result.duration <= 40
+
+
+@pytest.mark.parametrize("code", TRANSLATIONS)
+def test_each_language_gets_a_system_voice_of_its_own(code):
+    choice = choose_voice(code, "pyttsx3", None)
+    assert choice.engine == "pyttsx3" and choice.voice is not None
+    assert _pyttsx3_voice_languages(choice.voice) == {code}
+    assert len(choice.notices) == 1 and choice.warnings == []
+
+
+def test_english_chooses_as_before():
+    assert choose_voice("en", "auto", None) == VoiceChoice("auto", None)
+
+
+def test_auto_never_speaks_spanish_with_the_english_bundled_voice(monkeypatch):
+    """Where piper runs but has no Spanish voice, auto falls back to the system's."""
+    from matcue.speech import piper_models
+
+    if not piper_models.bundled_available():
+        pytest.skip("piper and the bundled voice are not installed")
+    monkeypatch.delenv("MATCUE_ENGINE", raising=False)
+    choice = choose_voice("es", "auto", None)
+    assert choice.engine == "pyttsx3"
+    assert choice.voice is not None and _pyttsx3_voice_languages(choice.voice) == {"es"}
+    with pytest.raises(InputError, match="matcue voices add es_ES-davefx-medium"):
+        choose_voice("es", "piper", None)
+
+
+def test_an_installed_piper_voice_of_the_language_is_chosen(monkeypatch, tmp_path):
+    """Choice only (no speech): a stand-in voice folder entry, a config naming es_ES
+    beside an empty model file, is what `matcue voices add` leaves."""
+    from matcue.speech import piper_models
+
+    if not piper_models.bundled_available():
+        pytest.skip("piper and the bundled voice are not installed")
+    monkeypatch.delenv("MATCUE_ENGINE", raising=False)
+    monkeypatch.setenv("MATCUE_VOICES_DIR", str(tmp_path))
+    (tmp_path / "es_ES-standin-medium.onnx").write_bytes(b"")
+    config = {"audio": {"sample_rate": 22050, "quality": "medium"}, "language": {"code": "es_ES"}}
+    (tmp_path / "es_ES-standin-medium.onnx.json").write_text(json.dumps(config))
+    choice = choose_voice("es", "auto", None)
+    assert (choice.engine, choice.voice) == ("piper", "es_ES-standin-medium")
+    # German has none: the system's German voice
+    assert choose_voice("de", "auto", None).engine == "pyttsx3"
+
+
+def test_a_chosen_voice_wins_and_one_of_another_language_is_warned_about():
+    english = choose_voice("es", "pyttsx3", "gmw/en-us")
+    assert (english.engine, english.voice) == ("pyttsx3", "gmw/en-us")
+    assert len(english.warnings) == 1 and "Spanish" in english.warnings[0]
+    assert "English" in english.warnings[0]
+    latin = choose_voice("es", "pyttsx3", "roa/es-419")
+    assert latin == VoiceChoice("pyttsx3", "roa/es-419")
+
+
+def test_pick_voice_prefers_the_languages_own_country():
+    voices = [
+        Voice(id="roa/es-419", name="Spanish (Latin America)", languages=("es-419",)),
+        Voice(id="roa/es", name="Spanish (Spain)", languages=("es",)),
+        Voice(id="roa/fr-be", name="French (Belgium)", languages=("fr-be",)),
+        Voice(id="roa/fr", name="French (France)", languages=("fr-fr",)),
+    ]
+    assert pick_voice(voices, "es").id == "roa/es"
+    assert pick_voice(voices, "fr").id == "roa/fr"
+    assert pick_voice(voices, "de") is None
+
+
+def test_piper_without_a_voice_of_the_language_is_a_clear_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from matcue.cli import main
+    from matcue.speech import piper_models
+
+    if not piper_models.piper_installed():
+        pytest.skip("piper is not installed")
+    routine = tmp_path / "calma.yaml"
+    routine.write_text(SHORT_ES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["render", str(routine), "--engine", "piper"])
+    assert result.exit_code == 2, result.output
+    assert "piper has no Spanish voice" in result.output
+    assert "matcue voices add es_ES-davefx-medium" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "calma.mp3").exists()
