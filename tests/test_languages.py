@@ -328,3 +328,17 @@ def test_piper_without_a_voice_of_the_language_is_a_clear_error(tmp_path, monkey
     assert "matcue voices add es_ES-davefx-medium" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "calma.mp3").exists()
+
+
+@pytest.mark.parametrize("doc", ["languages.md", "routine-format.md"])
+def test_the_spanish_examples_in_the_docs_speak_no_english(doc, tmp_path):
+    text = (HERE.parent / "docs" / doc).read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "language: es" in b]
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"example{i}.yaml"
+        path.write_text(block, encoding="utf-8")
+        source = load_source(str(path))
+        script, _ = build_script(source, resolve_settings(source, {}))
+        lines = _spoken_and_titles(script)
+        assert {line: english_in(line, "es") for line in lines if english_in(line, "es")} == {}
