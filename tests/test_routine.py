@@ -90,7 +90,7 @@ def test_full_routine_defaults_and_normalisation() -> None:
     assert isinstance(reps, RepsStep)
     assert reps.count_aloud is True
     assert reps.set_rest == Duration(unit="seconds", value=30)
-    assert reps.words.move == "Now"
+    assert reps.words.move is None  # the catalogue's word ("Now" in English)
 
 
 def test_name_given_in_file_wins_over_stem() -> None:
