@@ -20,7 +20,7 @@ from pathlib import Path
 from matcue.errors import InputError, MatcueError
 from matcue.phrases import REFERENCE
 from matcue.speech.base import Voice, match_voice
-from matcue.speech.registry import AUTO, engine_name, resolve
+from matcue.speech.registry import AUTO, engine_name, get_engine, resolve
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "de": "German", "fr": "French"}
 """Names for messages (a language missing here is named by its code)."""
@@ -69,11 +69,12 @@ class VoiceChoice:
     warnings: list[str] = field(default_factory=list)
 
 
-def _voices(engine: str, model: str | None = None) -> list[Voice]:
-    from matcue.speech import list_voices
-    from matcue.speech.base import SpeechSettings
-
-    return list_voices(engine, SpeechSettings(engine=engine, model=model))
+def _voices(engine: str) -> list[Voice]:
+    speaker = get_engine(engine)
+    try:
+        return speaker.voices()
+    finally:
+        speaker.close()
 
 
 def _chosen_languages(engine: str, voice: str | None, model: str | None) -> set[str]:
