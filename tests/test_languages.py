@@ -178,13 +178,19 @@ def test_a_routine_in_another_language_speaks_no_english(code, verbosity):
     assert cat.say("side_named", side="left") in spoken
     assert cat.say("count", n=4) in spoken
     assert cat.say("chapter.say") in spoken
+    assert cat.say("round", n=2) in spoken  # a flow's round, a rounds group's
+    if verbosity != "minimal":
+        assert cat.say("last_round") in spoken
+    titles = [item.name for item in script.items if isinstance(item, StepMark)]
+    in_round = cat.variants("round_step")[0].format(step="", n=3)
+    assert any(t.endswith(in_round) for t in titles), titles
 
 
 @pytest.mark.parametrize("code", TRANSLATIONS)
 def test_extra_rounds_speak_the_language(code):
     """--minutes adds rounds of the main part: their names and lines come from the
     catalogue too."""
-    longer = _script(code, "brief", minutes=30.0)  # about 9 minutes: scaling alone falls short
+    longer = _script(code, "brief", minutes=40.0)  # about 12 minutes: scaling alone falls short
     cat = phrases.catalogue(code)
     lines = _spoken_and_titles(longer)
     assert cat.say("round_title", n="2") in lines

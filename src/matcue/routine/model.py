@@ -199,7 +199,7 @@ class Routine(BaseModel):
             s.display_name for at, s in located if len(at) > 2
         ]
         problems = _cross_checks(self.defaults, located, self.main, names)
-        self.steps = written_out(items)
+        self.steps = written_out(items, self.language)
         if len(self.steps) > MAX_STEPS:
             problems.append(
                 (

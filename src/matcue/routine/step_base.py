@@ -106,12 +106,15 @@ class StepBase(BaseModel):
     """Names ``main`` may select this step by besides its chapter title: for a step
     written out from a rounds group, the group's name and the step's own name."""
 
-    def in_round(self, n: int, of: int, announce: bool, group: str) -> Self:
+    def in_round(
+        self, n: int, of: int, announce: bool, group: str, language: str = phrases.REFERENCE
+    ) -> Self:
         """A copy of this step for round ``n`` of ``of`` of the rounds group ``group``:
-        its chapter title says the round after the first (a step the routine left
-        unnamed stays unnamed); ``announce`` marks it as opening a round."""
+        its chapter title says the round after the first, in ``language`` (a step the
+        routine left unnamed stays unnamed); ``announce`` marks it as opening a round."""
         named = "name" in self.model_fields_set
-        update = {"name": f"{self.name} (round {n})"} if named and n > 1 else {}
+        title = phrases.catalogue(language).variants("round_step")[0]
+        update = {"name": title.format(step=self.name, n=n)} if named and n > 1 else {}
         copy = self.model_copy(update=update)
         copy._round = (n, of) if announce and n > 1 else None
         copy._main_names = frozenset({group, self.name})
