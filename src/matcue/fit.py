@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from . import __version__
+from . import __version__, phrases
 from .cuescript import parse_script
 from .estimate import estimate_seconds
 from .limits import FIT_SCALE_RANGE
@@ -43,20 +43,23 @@ def with_rounds(routine: Routine, rounds: int) -> Routine:
     first, last = min(idx), max(idx)
     span = routine.steps[first : last + 1]
     steps = list(routine.steps[: last + 1])
+    words = phrases.catalogue(routine.language)
     for r in range(2, rounds + 2):
         back = TransitionStep(
             kind="transition",
-            name=f"Round {r}",
+            # The round's number stays a digit: the name is the chapter's title too.
+            name=words.say("round_title", n=str(r)),
             # The name is spoken at the step's start: the text must not say it again.
             # Braces of a name (never spoken as such) must not make a placeholder here.
-            text=f"Come back into position for {_plain(span[0].display_name).lower()}.",
+            text=words.say("round_back", step=_plain(span[0].display_name)),
         )
         steps.append(back)
         for s in span:
             # A step the routine left unnamed stays unnamed: its default name is a
             # chapter title, never spoken, and "Transition (round 2)" would be.
             named = "name" in s.model_fields_set
-            steps.append(s.model_copy(update={"name": f"{s.name} (round {r})"}) if named else s)
+            title = words.variants("round_step")[0].format(step=s.name, n=r)
+            steps.append(s.model_copy(update={"name": title}) if named else s)
     steps.extend(routine.steps[last + 1 :])
     return routine.model_copy(update={"steps": steps})
 

@@ -38,6 +38,7 @@ from .source import (
 )
 from .speech.base import Engine, SpeechSettings
 from .speech.cache import ClipCache
+from .speech.language import choose_voice
 from .speech.stretch import time_stretch
 from .speech.synth import Synthesizer
 from .timeline import Timeline
@@ -166,6 +167,11 @@ def _prepare(
     the share of the render's time it is expected to take (none for cached phrases)."""
     script, changes, routine = _build_script(source, settings)
     log.debug("cue script: %d items, %d phrases", len(script.items), len(script.phrases()))
+    notes: list[str] = []
+    warnings: list[str] = []
+    if routine is not None:
+        settings, notes, warnings = language_voice(routine.language, settings)
+        changes = [*notes, *changes]
     check_voice(source, settings)
     sr = settings.sample_rate
     with Synthesizer(
@@ -203,6 +209,7 @@ def _prepare(
         clips[key] = time_stretch(clips[stretch.text], stretch.factor, sr)
     timeline = plan.timeline
     timeline.meta.update(meta)
+    timeline.warnings[:0] = warnings  # the voice's language first
     log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
     return Prepared(timeline, clips, changes)
 
@@ -302,6 +309,14 @@ def render(
     result.elapsed = time.monotonic() - started
     log.info("rendered %s (%.1f s of audio) in %.1f s", output, timeline.duration, result.elapsed)
     return result
+
+
+def language_voice(language: str, settings: Settings) -> tuple[Settings, list[str], list[str]]:
+    """``settings`` with the engine and voice a routine in ``language`` speaks with
+    (:func:`matcue.speech.language.choose_voice`), the notices and the warnings."""
+    choice = choose_voice(language, settings.engine, settings.voice, settings.voice_model)
+    chosen = replace(settings, engine=choice.engine, voice=choice.voice)
+    return chosen, choice.notices, choice.warnings
 
 
 def render_inputs(source: Source, settings: Settings) -> list[tuple[Path, str]]:

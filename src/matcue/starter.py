@@ -24,6 +24,8 @@ name: {qname}
 title: {title}
 summary: A short session for a stiff lower back.
 source: ""                 # where the ideas come from (credit your sources)
+# language: es             # en (default), es, de or fr: matcue's own phrases, the
+#                          # numbers and the default voice (docs/languages.md)
 
 # Spoken first, at every verbosity. Keep it plain and honest.
 safety: >-

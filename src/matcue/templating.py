@@ -172,12 +172,16 @@ def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
 
 
 def _own_words(plan: dict[str, Any], catalogue: phrases.Catalogue) -> dict[str, Any]:
-    """Short words a step left out (null) filled in from the language's catalogue."""
+    """Short words a step left out (null), and the chapter title of a step left
+    unnamed, filled in from the language's catalogue."""
     words = plan.get("words")
     if isinstance(words, dict):
         plan["words"] = {k: v or catalogue.say(f"word.{k}") for k, v in words.items()}
     for ph in plan.get("phases", ()):
         ph["word"] = ph["word"] or catalogue.say(f"word.{ph['phase']}")
+    if plan["unnamed"]:
+        # An unnamed say or transition step: its chapter title, in the routine's language.
+        plan["name"] = catalogue.say(f"chapter.{plan['kind']}")
     return plan
 
 

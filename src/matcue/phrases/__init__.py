@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -41,6 +41,9 @@ class Catalogue:
     language: str
     name: str
     phrases: Mapping[str, str | tuple[str, ...]]
+    feminine: Mapping[str, str] = field(default_factory=dict)
+    """Number-word endings and their feminine forms (Spanish ``uno: una``), for the
+    ``{n:f}`` placeholder before a feminine noun."""
 
     def variants(self, key: str) -> tuple[str, ...]:
         """Every variant of ``key`` (one for a single sentence)."""
@@ -52,11 +55,12 @@ class Catalogue:
 
     def say(self, key: str, turn: int = 0, **params: Any) -> str:
         """Phrase ``key`` (variant ``turn``, in turn), placeholders filled: numbers
-        as words, ``side`` as the side's name. Starts with a capital."""
+        as words, ``side`` as the side's name; ``{n:f}`` is the feminine number
+        word, ``{x:lower}`` the value in lower case. Starts with a capital."""
         options = self.variants(key)
         text = options[int(turn) % len(options)]
         values = {k: self._value(k, v) for k, v in params.items()}
-        out = text.format(**values) if values else text
+        out = _Filler(self.feminine).vformat(text, (), values) if values else text
         return out[:1].upper() + out[1:]
 
     def _value(self, name: str, value: Any) -> str:
@@ -69,6 +73,25 @@ class Catalogue:
     def word(self, n: int) -> str:
         """``n`` as a word (or words) in this language."""
         return str(num2words(int(n), lang=self.language))
+
+
+class _Filler(string.Formatter):
+    """``str.format`` with the format specs phrases may use: ``f`` (feminine
+    number word) and ``lower``."""
+
+    def __init__(self, feminine: Mapping[str, str]) -> None:
+        self.feminine = feminine
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = str(value)
+        if format_spec == "lower":
+            return text.lower()
+        if format_spec == "f":
+            for ending, form in self.feminine.items():
+                if text.endswith(ending):
+                    return text[: -len(ending)] + form
+            return text
+        return str(super().format_field(value, format_spec))
 
 
 def placeholders(text: str) -> set[str]:
@@ -87,4 +110,7 @@ def catalogue(language: str = REFERENCE) -> Catalogue:
         str(k): tuple(str(x) for x in v) if isinstance(v, list) else str(v)
         for k, v in data["phrases"].items()
     }
-    return Catalogue(language=str(data["language"]), name=str(data["name"]), phrases=phrases)
+    feminine = {str(k): str(v) for k, v in (data.get("feminine") or {}).items()}
+    return Catalogue(
+        language=str(data["language"]), name=str(data["name"]), phrases=phrases, feminine=feminine
+    )

@@ -202,7 +202,7 @@ class Routine(BaseModel):
         problems = _cross_checks(self.defaults, located, self.main, names)
         framing = {"safety": self.safety, "intro": self.intro, "outro": self.outro}
         problems += placeholder_problems(framing, ("cycle",), frozenset())
-        self.steps = written_out(items)
+        self.steps = written_out(items, self.language)
         if len(self.steps) > MAX_STEPS:
             problems.append(
                 (

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from matcue.limits import MAX_ROUNDS, MAX_STEPS
+from matcue.phrases import REFERENCE
 
 from .steps import STEP_KINDS, AnyStep, Step
 from .values import Flag, Int, Name
@@ -46,13 +47,13 @@ class RoundsGroup(BaseModel):
     def display_name(self) -> str:
         return self.name
 
-    def written_out(self) -> list[AnyStep]:
-        """The group's steps, round after round."""
+    def written_out(self, language: str = REFERENCE) -> list[AnyStep]:
+        """The group's steps, round after round (chapter titles in ``language``)."""
         out: list[AnyStep] = []
         for n in range(1, self.rounds + 1):
             for j, step in enumerate(self.steps):
                 announce = self.count_rounds and j == 0
-                out.append(step.in_round(n, self.rounds, announce, self.name))
+                out.append(step.in_round(n, self.rounds, announce, self.name, language))
         return out
 
 
@@ -60,12 +61,13 @@ RoutineItem = Annotated[Union[AnyStep, RoundsGroup], Field(discriminator="kind")
 """One item of a routine's ``steps``: a step, or a rounds group of steps."""
 
 
-def written_out(items: list[AnyStep | RoundsGroup]) -> list[AnyStep]:
-    """``items`` with every rounds group written out into its steps."""
+def written_out(items: list[AnyStep | RoundsGroup], language: str = REFERENCE) -> list[AnyStep]:
+    """``items`` with every rounds group written out into its steps (chapter titles
+    in ``language``)."""
     out: list[AnyStep] = []
     for item in items:
         if isinstance(item, RoundsGroup):
-            out.extend(item.written_out())
+            out.extend(item.written_out(language))
         else:
             out.append(item)
     return out

@@ -5,6 +5,7 @@ reporting several problems from one validator. The kinds themselves are
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcue import phrases
 from matcue.limits import DURATION_LIMITS, FIT_REP_BOUNDS, MAX_REPS
 from matcue.timing import Seconds, Timing
 from matcue.yamlsafe import Path_
@@ -49,9 +51,18 @@ class Counted(Protocol):
 Plan = dict[str, Any]
 """What a template receives for one step (see docs/templates.md)."""
 
-_ROUND_SUFFIX = re.compile(r"( \(round \d+\))+$")
-"""What --minutes adds to the chapter title of a step repeated in an extra round;
-the round is announced once ("Round 2."), so the step's spoken name leaves it out."""
+
+@functools.lru_cache(maxsize=1)
+def _round_suffix() -> re.Pattern[str]:
+    """What --minutes adds to the chapter title of a step repeated in an extra round
+    (the ``round_step`` phrase of any language: " (round 2)", " (ronda 2)"); the
+    round is announced once ("Round 2."), so the step's spoken name leaves it out."""
+    forms = set()
+    for code in phrases.available():
+        for text in phrases.catalogue(code).variants("round_step"):
+            suffix = text.split("{step}", 1)[-1]
+            forms.add(re.escape(suffix).replace(re.escape("{n}"), r"\d+"))
+    return re.compile("(?:" + "|".join(sorted(forms)) + ")+$")
 
 
 def scaled_duration(d: Duration, factor: float, bounds: tuple[float, float]) -> Duration:
@@ -107,12 +118,15 @@ class StepBase(BaseModel):
     """Names ``main`` may select this step by besides its chapter title: for a step
     written out from a rounds group, the group's name and the step's own name."""
 
-    def in_round(self, n: int, of: int, announce: bool, group: str) -> Self:
+    def in_round(
+        self, n: int, of: int, announce: bool, group: str, language: str = phrases.REFERENCE
+    ) -> Self:
         """A copy of this step for round ``n`` of ``of`` of the rounds group ``group``:
-        its chapter title says the round after the first (a step the routine left
-        unnamed stays unnamed); ``announce`` marks it as opening a round."""
+        its chapter title says the round after the first, in ``language`` (a step the
+        routine left unnamed stays unnamed); ``announce`` marks it as opening a round."""
         named = "name" in self.model_fields_set
-        update = {"name": f"{self.name} (round {n})"} if named and n > 1 else {}
+        title = phrases.catalogue(language).variants("round_step")[0]
+        update = {"name": title.format(step=self.name, n=n)} if named and n > 1 else {}
         copy = self.model_copy(update=update)
         copy._round = (n, of) if announce and n > 1 else None
         copy._main_names = frozenset({group, self.name})
@@ -151,19 +165,17 @@ class StepBase(BaseModel):
             if filled is not self:
                 return filled.plan(index, timing)
         name = self.display_name
+        # A say or transition step the routine left unnamed gets a default name for
+        # its chapter (in the routine's language), but an invented title is not worth
+        # saying aloud.
+        unnamed = self.default_name is not None and "name" not in self.model_fields_set
         plan: Plan = {
             "index": index,
             "kind": self.kind,
             "name": name,
-            "spoken_name": self.spoken or _ROUND_SUFFIX.sub("", name),
-            # A say or transition step the routine left unnamed gets a default name for
-            # its chapter, but an invented title is not worth saying aloud.
-            "named": self.announce
-            and (
-                self.default_name is None
-                or "name" in self.model_fields_set
-                or self.spoken is not None
-            ),
+            "unnamed": unnamed,
+            "spoken_name": self.spoken or _round_suffix().sub("", name),
+            "named": self.announce and (not unnamed or self.spoken is not None),
             "setup": list(self.setup),
             "brief": self.brief,
             "sides": [str(s) for s in self.sides] if self.sides else [None],
