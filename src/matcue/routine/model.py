@@ -29,8 +29,8 @@ from matcue.limits import (
 )
 from matcue.yamlsafe import LoadedYaml, Path_, problem
 
-from .rounds import GROUP_KIND, RoundsGroup, RoutineItem, written_out
 from .placeholders import problems as placeholder_problems
+from .rounds import GROUP_KIND, RoundsGroup, RoutineItem, written_out
 from .step_base import raise_all
 from .steps import STEP_CLASSES, AnyStep, BreathStep, Step
 from .text import SLUG_PATTERN, did_you_mean, hours, num, show

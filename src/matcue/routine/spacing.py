@@ -73,10 +73,7 @@ def calm_lines(
     brief_at = sorted([Fraction(0), *(Fraction(m["offset"]) for m in marks)])
     calm_brief: list[dict[str, Any]] = sorted(
         [dict(m) for m in marks]
-        + [
-            {"offset": at, "text": None, "mark": None}
-            for at in _quiet_fill(brief_at, span, limit)
-        ],
+        + [{"offset": at, "text": None, "mark": None} for at in _quiet_fill(brief_at, span, limit)],
         key=lambda r: Fraction(r["offset"]),
     )
     for said in (calm, calm_brief):

@@ -36,15 +36,9 @@ from matcue.limits import (
     HALFWAY_HOLD_SECONDS,
     HOLD_EVERY_RANGE,
     MAX_REPS,
-    MAX_SETS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
     QUIET_LIMIT_SECONDS,
-    REPS_HOLD_DEFAULT,
-    REPS_MOVE_DEFAULT,
-    REPS_RELEASE_DEFAULT,
-    REPS_REST_DEFAULT,
-    REPS_SET_REST_DEFAULT,
     REST_EVERY_DEFAULT,
     REST_EVERY_RANGE,
     REST_QUIET_END_SECONDS,
@@ -56,6 +50,7 @@ from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
 
 from .flow import FlowStep
+from .reps import RepsStep as RepsStep
 from .schema import LINES_SCHEMA
 from .spacing import calm_lines, phase_counts
 from .step_base import (
@@ -64,7 +59,6 @@ from .step_base import (
     StepBase,
     check_range,
     raise_all,
-    rep_counts,
     scaled_duration,
     scaled_reps,
 )
@@ -84,11 +78,7 @@ from .values import (
     Num,
     Progress,
     ProgressField,
-    RepsCues,
-    RepsWords,
-    SetReps,
     StartPhase,
-    _duration,
     _exact_mul,
     _to_lines,
     progress_marks,
@@ -457,158 +447,6 @@ class HoldStep(StepBase):
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         return self.duration.to_seconds(breath, count) * self.side_count
-
-
-class RepsStep(StepBase):
-    """Repetitions (move, hold, release, rest) in sets."""
-
-    timed: ClassVar[bool] = True
-    kind: Literal["reps"]
-    """Step kind: 'reps'."""
-    name: Name
-    """Chapter title; required."""
-    reps: SetReps
-    """Repetitions per set, 1..1000; required. A list gives each set its own count
-    ([6, 4, 2]: three sets of 6, 4 and 2); 'sets' is then its length."""
-    reps_range: RepsRange = None
-    """[min, max] reps allowed when fitting a session length (--minutes); must contain reps
-    (every set's, for a list)."""
-    sets: Int = Field(default=1, ge=1, le=MAX_SETS)
-    """Number of sets, 1..50; with a list of reps, leave it out or give the list's length."""
-    move: DurationField = _duration(REPS_MOVE_DEFAULT)
-    """Time to move into the position (default 2 s)."""
-    hold: DurationField = _duration(REPS_HOLD_DEFAULT)
-    """Time held in the position (default 0)."""
-    release: DurationField = _duration(REPS_RELEASE_DEFAULT)
-    """Time to come back (default 2 s)."""
-    rest: DurationField = _duration(REPS_REST_DEFAULT)
-    """Rest after each repetition (default 2 s)."""
-    set_rest: DurationField = _duration(REPS_SET_REST_DEFAULT)
-    """Rest between sets (default 30 s)."""
-    count: Flag | None = None
-    """Count aloud during the hold; null = true when the hold is given in counts."""
-    alternate: Flag = False
-    """With two sides: they take turns rep by rep (left, right, left, ...) instead of
-    every rep on one side first; ``reps`` counts each side's. Needs two sides."""
-    cues: RepsCues
-    """Full cues: move and release required, hold and rest optional."""
-    words: RepsWords = RepsWords()
-    """Short words used at brief and minimal verbosity."""
-    refine: Lines = []
-    """Refinement cues, used in turn: at full verbosity one takes the hold or the rest
-    (whichever is longer, 3 s or more) every third rep after the first few."""
-    progress: ProgressField = Progress()
-    """Marks of progress: true (all), false (none) or {countdown, sets, halfway} switches:
-    'Three to go.' and 'Last one.', 'Set one of three.' at each set, 'Halfway.' in sets of
-    10 reps or more and in holds of 20 s or more."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RepsStep:
-        problems = check_range(self)
-        if isinstance(self.reps, list):
-            if "sets" not in self.model_fields_set:
-                self.sets = len(self.reps)
-            elif self.sets != len(self.reps):
-                problems.append(
-                    (
-                        ("sets",),
-                        f"reps lists {len(self.reps)} sets ({', '.join(map(str, self.reps))}) "
-                        f"but sets is {self.sets}; leave sets out or make it {len(self.reps)}",
-                    )
-                )
-        if self.alternate and self.side_count != 2:
-            problems.append((("alternate",), "taking turns needs two sides; add 'sides: both'"))
-        raise_all(problems)
-        return self
-
-    @property
-    def takes_turns(self) -> bool:
-        return self.alternate and self.side_count == 2
-
-    @property
-    def set_reps(self) -> list[int]:
-        """The reps of each set, in order."""
-        return rep_counts(self.reps) if isinstance(self.reps, list) else [self.reps] * self.sets
-
-    @property
-    def count_aloud(self) -> bool:
-        """``count``, or true when the hold is given in counts."""
-        return self.count if self.count is not None else self.hold.unit == "counts"
-
-    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "reps", "sets")
-
-    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
-        return {"cycle": timing.cycle, "reps": self.reps, "sets": self.sets}
-
-    def _plan(self, timing: Timing) -> Plan:
-        move = timing.duration(self.move)
-        hold = timing.duration(self.hold)
-        release = timing.duration(self.release)
-        rest = timing.duration(self.rest)
-        count = timing.count
-        counts = (
-            [Seconds(move + count * k) for k in range(int(hold // count))]
-            if (self.count_aloud and hold > 0)
-            else []
-        )
-        phrasings: dict[str, list[str]] = {k: list(v) for k, v in self.cues.model_dump().items()}
-        marks = progress_marks(self.progress)
-        # A refinement takes the hold (unless it is counted) or the rest, whichever is longer.
-        at = roomiest({"hold": hold if not counts else 0, "rest": rest})
-        return {
-            "reps": self.reps,
-            "sets": self.sets,
-            "set_reps": self.set_reps,
-            "move": move,
-            "hold": hold,
-            "release_time": release,
-            "rest": rest,
-            "set_rest": timing.duration(self.set_rest),
-            "rep_length": Seconds(move + hold + release + rest),
-            "counts": counts,
-            "cues": {k: v[0] if v else None for k, v in phrasings.items()},
-            "phrasings": phrasings,
-            "words": self.words.model_dump(),
-            "refine": list(self.refine),
-            "progress": marks,
-            "turns": turns(self.set_reps, phrasings, list(self.refine), at, marks),
-            # 'Halfway.' in a long uncounted hold, at its middle (offset in the rep).
-            "halfway": (
-                Seconds(move + hold / 2)
-                if marks["halfway"] and not counts and hold >= HALFWAY_HOLD_SECONDS
-                else None
-            ),
-        }
-
-    def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        update: dict[str, Any] = {
-            "reps": scaled_reps(self, factor, relaxed),
-            # Rests only ever lengthen: a rep is not to be rushed.
-            "rest": scaled_duration(self.rest, max(factor, 1.0), FIT_REST_BOUNDS),
-        }
-        if self.sets > 1:
-            update["set_rest"] = scaled_duration(self.set_rest, factor, FIT_REST_BOUNDS)
-        return self.model_copy(update=update)
-
-    def fit_values(self) -> dict[str, Any]:
-        return {"reps": self.reps, "rest": self.rest, "set_rest": self.set_rest}
-
-    def durations(self) -> dict[str, Duration]:
-        return {
-            "move": self.move,
-            "hold": self.hold,
-            "release": self.release,
-            "rest": self.rest,
-            "set_rest": self.set_rest,
-        }
-
-    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        def s(d: Duration) -> float:
-            return d.to_seconds(breath, count)
-
-        one = s(self.move) + s(self.hold) + s(self.release) + s(self.rest)
-        per_side = sum(self.set_reps) * one + (self.sets - 1) * s(self.set_rest)
-        return per_side * self.side_count
 
 
 class RestStep(StepBase):

@@ -50,10 +50,11 @@ def turns(
     refine_at: str | None,
     marks: dict[str, bool],
 ) -> list[list[dict[str, Any]]]:
-    """Per set (``set_reps``: each set's rep count), per rep: ``{"n": rep, "full": bool, "cues": {field: text or None},
-    "refine": text or None, "mark": key or None}``. ``cues[field]`` None means "say the
-    short word"; a refinement replaces the cue of ``refine_at``; ``mark`` is the progress
-    phrase to say first (a catalogue key, see :func:`mark`)."""
+    """Per set (``set_reps``: each set's rep count), per rep: ``{"n": rep, "full": bool,
+    "cues": {field: text or None}, "refine": text or None, "mark": key or None}``.
+    ``cues[field]`` None means "say the short word"; a refinement replaces the cue of
+    ``refine_at``; ``mark`` is the progress phrase to say first (a catalogue key, see
+    :func:`mark`)."""
     out: list[list[dict[str, Any]]] = []
     full_n = 0  # full turns so far, across sets: the phrasings go round in turn
     refine_n = 0
