@@ -172,6 +172,9 @@ HALFWAY_REPS = 10
 """'Halfway.' is said in sets of at least this many reps."""
 HALFWAY_HOLD_SECONDS = 20
 """'Halfway.' is said in holds at least this long (seconds, paced)."""
+HALFWAY_MIN_BREATHS = 5
+"""...and, in a hold guided by breaths, of at least this many breaths (in three,
+'Halfway.' would crowd 'Breathe in deeply.' and 'Last breath in.')."""
 
 # ---------------------------------------------------------------- estimates
 

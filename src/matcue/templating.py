@@ -182,6 +182,8 @@ def _own_words(plan: dict[str, Any], catalogue: phrases.Catalogue) -> dict[str, 
     if plan["unnamed"]:
         # An unnamed say or transition step: its chapter title, in the routine's language.
         plan["name"] = catalogue.say(f"chapter.{plan['kind']}")
+    for one in (plan["by_side"] or {}).values():
+        _own_words(one, catalogue)
     return plan
 
 
@@ -191,7 +193,7 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
     timing = Timing.of(settings, routine.defaults)
     catalogue = phrases.catalogue(routine.language)
     steps = [
-        _own_words(step.plan(i, timing, catalogue.word), catalogue)
+        _own_words(step.plan(i, timing, catalogue.word, catalogue.side), catalogue)
         for i, step in enumerate(routine.steps)
     ]
     # The routine's own lines may say the session's breath cycle too.

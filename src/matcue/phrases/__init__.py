@@ -65,10 +65,15 @@ class Catalogue:
 
     def _value(self, name: str, value: Any) -> str:
         if name == "side" and value is not None:
-            return str(self.variants(f"side.{value}")[0])
+            return self.side(str(value))
         if isinstance(value, int) and not isinstance(value, bool):
             return self.word(value)
         return str(value)
+
+    def side(self, side: str) -> str:
+        """The name of ``side`` ('left' or 'right') in this language, as it stands
+        inside a sentence (lower case in English)."""
+        return str(self.variants(f"side.{side}")[0])
 
     def word(self, n: int) -> str:
         """``n`` as a word (or words) in this language."""

@@ -21,6 +21,10 @@ from matcue.yamlsafe import Path_
 PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 """``{name}``, not inside ``{{ }}``."""
 
+SIDE_PLACEHOLDERS = ("side", "other_side")
+"""Placeholders of a step done on each side: the side being done, and the other one
+("Reach your {other_side} arm forward and your {side} leg back.")."""
+
 NOT_TEXT = frozenset({"kind", "name", "progression", "sides", "start"})
 """Fields whose values are never spoken text with placeholders (``name`` is the
 chapter title; ``spoken`` is what is said instead)."""
@@ -53,7 +57,15 @@ def problems(
             continue
         for path, text in texts(value, (field,)):
             for name in names_in(text):
-                if name not in allowed:
+                if name in SIDE_PLACEHOLDERS and name not in allowed:
+                    out.append(
+                        (
+                            path,
+                            f"{{{name}}} names a side, so the step needs 'sides' (both, left "
+                            "or right)",
+                        )
+                    )
+                elif name not in allowed:
                     out.append(
                         (
                             path,
@@ -69,14 +81,24 @@ def whole(value: Fraction | float | int) -> int:
     return int(Fraction(value) + Fraction(1, 2)) if value >= 0 else -whole(-value)
 
 
-def fill(text: str, values: Mapping[str, Fraction | int], word: Callable[[int], str]) -> str:
-    """``text`` with each known placeholder replaced by its value as a word."""
-    return PLACEHOLDER.sub(
-        lambda m: word(whole(values[m.group(1)])) if m.group(1) in values else m.group(0), text
-    )
+def fill(text: str, values: Mapping[str, Fraction | int | str], word: Callable[[int], str]) -> str:
+    """``text`` with each known placeholder replaced by its value: a number as a word,
+    a text (a side's name) as it is, with a capital when it opens the line."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) not in values:
+            return m.group(0)
+        value = values[m.group(1)]
+        if isinstance(value, str):
+            return value[:1].upper() + value[1:] if m.start() == 0 else value
+        return word(whole(value))
+
+    return PLACEHOLDER.sub(one, text)
 
 
-def filled(value: Any, values: Mapping[str, Fraction | int], word: Callable[[int], str]) -> Any:
+def filled(
+    value: Any, values: Mapping[str, Fraction | int | str], word: Callable[[int], str]
+) -> Any:
     """A dumped field value with :func:`fill` applied to every string in it."""
     if isinstance(value, str):
         return fill(value, values, word)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
@@ -100,7 +100,11 @@ class StepBase(BaseModel):
     """null, 'both' (= [left, right]) or a list of 'left'/'right': the step is done once
     per side."""
     switch: Line | None = None
-    """Cue spoken when switching sides; null = the template's default."""
+    """Cue spoken when switching sides; null = the template's default ('Switch to the
+    right side.'). May say {side} (the side switched to) and {other_side}."""
+    begin: Line | None = None
+    """Said before the first side instead of 'Begin on the left side.', when naming what
+    is on that side is clearer ('Begin with your {side} foot forward.'). Needs sides."""
     progression: Progression | None = None
     """Week-to-week progression, chosen with --week N: per_week amounts (reps, sets,
     hold) added every 'every' weeks after week 1, up to 'max'."""
@@ -135,7 +139,10 @@ class StepBase(BaseModel):
     @model_validator(mode="after")
     def _progression_fits(self) -> Self:
         problems = progression_problems(self)
-        problems += ph.problems(self.model_dump(), self.placeholders)
+        own = self.placeholders + (ph.SIDE_PLACEHOLDERS if self.sides else ())
+        problems += ph.problems(self.model_dump(), own)
+        if self.begin is not None and not self.sides:
+            problems.append((("begin",), "'begin' is said before the first side; add 'sides'"))
         raise_all(problems)
         return self
 
@@ -156,14 +163,22 @@ class StepBase(BaseModel):
 
     # -- what the template receives
 
-    def plan(self, index: int, timing: Timing, word: Callable[[int], str] | None = None) -> Plan:
+    def plan(
+        self,
+        index: int,
+        timing: Timing,
+        word: Callable[[int], str] | None = None,
+        side_word: Callable[[str], str] | None = None,
+    ) -> Plan:
         """Exact timings for this step, as plain data for the templates. With
         ``word`` (a number as a word in the routine's language), the placeholders
-        in its text are filled in with the session's values first."""
+        in its text are filled in with the session's values first; with
+        ``side_word`` (a side's name in that language), a step whose text says
+        ``{side}`` or ``{other_side}`` gets ``by_side``: its plan for each side."""
         if word is not None:
             filled = self.with_values(timing, word)
             if filled is not self:
-                return filled.plan(index, timing)
+                return filled.plan(index, timing, side_word=side_word)
         name = self.display_name
         # A say or transition step the routine left unnamed gets a default name for
         # its chapter (in the routine's language), but an invented title is not worth
@@ -181,13 +196,36 @@ class StepBase(BaseModel):
             "sides": [str(s) for s in self.sides] if self.sides else [None],
             "alternate": self.takes_turns,
             "switch": self.switch,
+            "begin": self.begin,
+            "by_side": None,
             "pause": timing.pause,
             "transition": Seconds(timing.transition),
             "count": Seconds(timing.count),
             "round": {"n": self._round[0], "of": self._round[1]} if self._round else None,
         }
         plan.update(self._plan(timing))
+        if side_word is not None and self.sides and self._says_side():
+            by_side = {
+                str(side): self.for_side(str(side), side_word).plan(index, timing)
+                for side in self.sides
+            }
+            # What is said before the sides (name, set-up) speaks of the first side.
+            plan = {**by_side[str(self.sides[0])], "by_side": by_side}
         return plan
+
+    def _says_side(self) -> bool:
+        return any(
+            name in ph.SIDE_PLACEHOLDERS
+            for field, value in self.model_dump().items()
+            if field not in ph.NOT_TEXT
+            for _, text in ph.texts(value)
+            for name in ph.names_in(text)
+        )
+
+    def for_side(self, side: str, side_word: Callable[[str], str]) -> Self:
+        """This step with ``{side}`` and ``{other_side}`` in its text said for ``side``."""
+        other = "right" if side == "left" else "left"
+        return self._with({"side": side_word(side), "other_side": side_word(other)}, str)
 
     def _plan(self, timing: Timing) -> Plan:
         """The kind's own entries of :meth:`plan`."""
@@ -208,7 +246,11 @@ class StepBase(BaseModel):
     def with_values(self, timing: Timing, word: Callable[[int], str]) -> Self:
         """This step with every placeholder in its text replaced by its value as a
         word (itself when its text has none)."""
-        values = self.placeholder_values(timing)
+        return self._with(self.placeholder_values(timing), word)
+
+    def _with(self, values: Mapping[str, Fraction | int | str], word: Callable[[int], str]) -> Self:
+        """This step with the placeholders named in ``values`` filled in (numbers as
+        ``word`` says them); itself when its text has none."""
         update: dict[str, Any] = {}
         for field, value in self.model_dump().items():
             if field in ph.NOT_TEXT or not any(ph.names_in(t) for _, t in ph.texts(value)):

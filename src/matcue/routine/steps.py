@@ -34,6 +34,7 @@ from matcue.limits import (
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
     HALFWAY_HOLD_SECONDS,
+    HALFWAY_MIN_BREATHS,
     HOLD_EVERY_RANGE,
     MAX_REPS,
     MIN_MOVING_SECONDS,
@@ -425,7 +426,7 @@ class HoldStep(StepBase):
             spread, calm, calm_brief = calm_lines(plan["cues"], span, limit, mid)
             if mid is not None:
                 halfway = {"offset": Seconds(mid)}
-        elif guide == "breaths" and long_hold and len(plan["breaths"]) >= 3:
+        elif guide == "breaths" and long_hold and len(plan["breaths"]) >= HALFWAY_MIN_BREATHS:
             halfway = {"breath": len(plan["breaths"]) // 2 + 1}
         plan["spread"] = spread
         plan["calm"] = calm
