@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli_process import run_cli
+
 from matcue.cuescript import Block, Say
 from matcue.pipeline import build_script, load_source, resolve_settings
 
