@@ -168,6 +168,10 @@ def _seconds(value: Any) -> str:
     return format_seconds(cuescript.to_fraction(value))
 
 
+def _many(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
 def _designed(t: _Text, routine: Routine, verbosity: str) -> bool:
     """True when ``t`` is a designed alternative to a text that is said in its place."""
     if t.step is None:
@@ -234,7 +238,8 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str
         if guide in ("breaths", "countdown") and plan.get("breaths") is not None:
             room = max(len(plan["breaths"]) - 1, 0)
             return (
-                f"the hold has {len(plan['breaths'])} breaths: room for {room} cues (one on each "
+                f"the hold has {_many(len(plan['breaths']), 'breath')}: room for "
+                f"{_many(room, 'cue')} (one on each "
                 "breath after the first); lengthen the hold or give fewer cues"
             )
         return (
@@ -243,8 +248,9 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str
     if step.kind == "rest" and field == "reminders":
         if v == "minimal":
             return f"{at}: minimal says only 'Still resting'"
+        room = len(plan["offsets"])
         return (
-            f"the rest has room for {len(plan['offsets'])} reminders (one every "
+            f"the rest has room for {_many(room, 'reminder')} (one every "
             f"{_seconds(plan['every'])} s); lengthen it or shorten 'every'"
         )
     if v != "full":
