@@ -340,8 +340,9 @@ def _sec(samples: int, sample_rate: int) -> float:
 
 def timeline_to_json(timeline: Timeline) -> list[dict[str, Any]]:
     """Every event, in timeline order: ``start``/``end`` in seconds (6 decimals),
-    ``kind``, ``step``, ``step_index``, ``step_id``; ``text``, ``rep``, ``set``, ``side``, ``phase``, ``sound`` only
-    when set, and ``anchored: true`` only for anchored events."""
+    ``kind``, ``step``, ``step_index``, ``step_id``; ``text``, ``rep``, ``set``,
+    ``side``, ``phase``, ``sound`` only when set, and ``anchored: true`` only for
+    anchored events."""
     sr = timeline.sample_rate
     out: list[dict[str, Any]] = []
     for ev in timeline.events:
