@@ -186,6 +186,11 @@ class Routine(BaseModel):
     _filename: str = PrivateAttr(default="<routine>")
     _loaded: LoadedYaml | None = PrivateAttr(default=None)
 
+    def line_of(self, path: Path_) -> int:
+        """The file's line of ``path`` (of its nearest parent when it is not in the
+        file; 1 for a routine not loaded from a file)."""
+        return self._loaded.line_of(path) if self._loaded is not None else 1
+
     def problem(self, path: Path_, message: str) -> str:
         """A problem found after loading (a voice the engine lacks), located like the
         loader's own: ``FILE:LINE: FIELD: message``."""
