@@ -138,9 +138,9 @@ def test_routine_text_is_spoken_literally_never_evaluated(tmp_path):
     )
     s = script_for(str(f))
     spoken = [i.text for i in s.items if hasattr(i, "text") and isinstance(i.text, str)]
-    assert "{{ 7 * 7 }}." in spoken
-    assert "{% for x in range(3) %}x{% endfor %}." in spoken
-    assert "@pause 99." in spoken and "{{ ''.__class__ }}." in spoken
+    assert "{{ seven * seven }}." in spoken  # its numbers said as words, never computed
+    assert "{% for x in range(three) %}x{% endfor %}." in spoken
+    assert "@pause ninety-nine." in spoken and "{{ ''.__class__ }}." in spoken
     assert not any(getattr(i, "seconds", 0) == 99 for i in s.items)
 
 

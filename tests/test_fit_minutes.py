@@ -85,7 +85,7 @@ def test_a_damaged_fit_entry_is_searched_again(tmp_path) -> None:
 
 
 def test_a_repeated_step_keeps_its_round_in_the_chapter_not_in_the_voice() -> None:
-    """'Round 2.' is said once; the step after it is not 'Cat and Cow (round 2).'."""
+    """'Round two.' is said once; the step after it is not 'Cat and Cow (round 2).'."""
     from matcue.cuescript import Say, StepMark
     from matcue.pipeline import build_script
 
@@ -95,7 +95,7 @@ def test_a_repeated_step_keeps_its_round_in_the_chapter_not_in_the_voice() -> No
     marks = [i.name for i in script.items if isinstance(i, StepMark)]
     assert "Mid-back Cat and Cow (round 2)" in marks
     said = [i.text for i in script.items if isinstance(i, Say)]
-    assert "Round 2." in said
+    assert "Round two." in said  # numbers are said as words
     assert not any("(round" in t for t in said), [t for t in said if "round" in t]
 
 
