@@ -172,6 +172,16 @@ def test_the_built_in_routines_say_everything_they_give(name, verbosity):
         # Calm hold cues are spoken at full verbosity only (kind_hold.cue.j2).
         ("articulate", "brief"): [("steps", 6, "cues", 0), ("steps", 6, "cues", 1)],
         ("thaw", "brief"): [("steps", 2, "cues", k) for k in range(3)],
+        # Refinements and alternative phrasings are for full verbosity (kind_reps.cue.j2).
+        ("morning", "brief"): [
+            *[("steps", 0, "refine", k) for k in range(3)],
+            ("steps", 0, "cues", "move", 1),
+            ("steps", 0, "cues", "move", 2),
+            ("steps", 2, "cues", "move", 1),
+            ("steps", 2, "cues", "move", 2),
+            ("steps", 2, "cues", "release", 1),
+            ("steps", 2, "cues", "release", 2),
+        ],
     }
     missing = find_unspoken(load_builtin(name), Settings(verbosity=verbosity))
     assert [m.path for m in missing] == known.get((name, verbosity), []), [m.note for m in missing]
@@ -192,3 +202,33 @@ def test_render_reports_the_notes_on_stderr_unless_quiet():
     lines.clear()
     report(result, lines.append, quiet=True)
     assert lines == []
+
+
+ROUNDS = textwrap.dedent(
+    """\
+    title: Rounds
+    steps:
+      - kind: rounds
+        rounds: 2
+        steps:
+          - kind: reps
+            name: Tilt
+            reps: 2
+            cues:
+              move: [Tilt the pelvis., Tip the pelvis., Rock the pelvis., Roll the pelvis.]
+              release: Release.
+              rest: Breathe out slowly.
+    """
+)
+
+
+def test_a_step_in_a_rounds_group_is_named_once_at_its_own_line(tmp_path):
+    _, notes = notes_of(ROUNDS, tmp_path)
+    fields = [n.split(": ", 2)[2] for n in notes]
+    assert [f.split(":")[0] for f in fields] == [
+        "steps[0].steps[0].cues.move[2]",
+        "steps[0].steps[0].cues.move[3]",
+        "steps[0].steps[0].cues.rest",
+    ], notes
+    assert "too few reps with full cues for this phrasing" in fields[0]
+    assert [n.split(": ", 2)[1].rsplit(":", 1)[1] for n in notes] == ["10", "10", "12"]

@@ -59,6 +59,14 @@ class _Text:
     phase: str | None = None
     """The cue phase that speaks it (move, hold, inhale, ...); None: any line of the step."""
 
+    @property
+    def field(self) -> tuple[str | int, ...]:
+        """The path within its step: ``("cues", "move")``, ``("setup", 0)``..."""
+        if self.step is None:
+            return tuple(self.path)
+        at = 4 if len(self.path) > 3 and self.path[2] == "steps" else 2
+        return tuple(self.path[at:])
+
 
 # ---------------------------------------------------------------- comparing
 
@@ -121,8 +129,17 @@ def _lines(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+def _variants(base: Path_, value: Any, step: int, phase: str | None) -> list[_Text]:
+    """One text per phrasing: ``cues.move`` for one, ``cues.move[k]`` for several."""
+    lines = _lines(value)
+    if len(lines) == 1:
+        return [_Text(base, lines[0], step, phase)]
+    return [_Text((*base, k), line, step, phase) for k, line in enumerate(lines)]
+
+
 def supplied_texts(routine: Routine) -> list[_Text]:
-    """Every text the routine file gives, with its field path."""
+    """Every text the routine file gives, with its field path (a step a rounds group
+    wrote out once per round: once per round, with the group's own path)."""
     out = [_Text(("title",), routine.title)]
     if routine.safety:
         out.append(_Text(("safety",), routine.safety))
@@ -131,8 +148,9 @@ def supplied_texts(routine: Routine) -> list[_Text]:
         many = not isinstance(value, str)
         for i, line in enumerate(_lines(value)):
             out.append(_Text((field, i) if many else (field,), line))
+    paths = routine.step_paths()
     for i, step in enumerate(routine.steps):
-        base: Path_ = ("steps", i)
+        base: Path_ = paths[i]
         if "name" in step.model_fields_set:
             out.append(_Text((*base, "name"), spoken_name(step.name), i))
         for k, line in enumerate(step.setup):
@@ -148,6 +166,12 @@ def supplied_texts(routine: Routine) -> list[_Text]:
             out.append(_Text((*base, "text"), text, i))
         for k, line in enumerate(getattr(step, "reminders", ())):
             out.append(_Text((*base, "reminders", k), line, i, "rest"))
+        for k, line in enumerate(getattr(step, "refine", ())):
+            out.append(_Text((*base, "refine", k), line, i))
+        for k, mv in enumerate(getattr(step, "movements", ())):
+            out.append(_Text((*base, "movements", k, "cue"), mv.cue, i))
+            if mv.word:
+                out.append(_Text((*base, "movements", k, "word"), mv.word, i))
         if step.kind == "hold":
             # said on a hold, or on the exhales of a hold guided by breaths
             out += [_Text((*base, "cues", k), c, i) for k, c in enumerate(step.cues)]
@@ -157,7 +181,7 @@ def supplied_texts(routine: Routine) -> list[_Text]:
             for group in ("cues", "words"):
                 for phase, value in getattr(step, group).model_dump().items():
                     if value:
-                        out.append(_Text((*base, group, phase), value, i, phase))
+                        out += _variants((*base, group, phase), value, i, phase)
     return out
 
 
@@ -177,10 +201,15 @@ def _designed(t: _Text, routine: Routine, verbosity: str) -> bool:
     if t.step is None:
         return False
     step = routine.steps[t.step]
-    field = t.path[2]
+    field = t.field[0]
     if field == "words" and step.kind in ("breath", "reps"):
-        cue = getattr(step.cues, str(t.path[3]))
+        cue = getattr(step.cues, str(t.field[1]))
         return verbosity == "full" and bool(cue)
+    if field == "movements":  # a flow: the cue at full, the word at minimal
+        if t.field[-1] == "word":
+            return verbosity == "full"
+        movements = getattr(step, "movements", [])
+        return verbosity == "minimal" and bool(movements[int(t.field[1])].word)
     if field == "cues" and step.kind in ("breath", "reps") and verbosity == "minimal":
         return True
     if field == "brief":
@@ -200,8 +229,8 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str
         return "the templates do not speak it at these settings"
     step = routine.steps[t.step]
     plan = plans[t.step]
-    field = t.path[2]
-    phase = t.path[3] if len(t.path) > 3 else None
+    field = t.field[0]
+    phase = t.field[1] if len(t.field) > 1 else None
     if field == "switch":
         if step.takes_turns:
             return "the sides take turns rep by rep (alternate), so there is no switch between them"
@@ -245,6 +274,20 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str
         return (
             "the hold is too short for calm cues (they need twice the count before any countdown)"
         )
+    if field == "refine":
+        if v != "full":
+            return f"{at}: refinements are said at full verbosity only"
+        return (
+            "the step has too few reps for this refinement (one is said now and then, in "
+            "place of a cue); add reps or give fewer refinements"
+        )
+    if field == "cues" and step.kind in ("breath", "reps") and len(t.field) > 2:
+        if v == "full":
+            return (
+                "the step has too few reps with full cues for this phrasing (phrasings are "
+                "said in turn); add reps or give fewer phrasings"
+            )
+        return f"{at}: it says only the first phrasing, on the first reps, then the short 'words'"
     if step.kind == "rest" and field == "reminders":
         if v == "minimal":
             return f"{at}: minimal says only 'Still resting'"
@@ -254,7 +297,7 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str
             f"{_seconds(plan['every'])} s); lengthen it or shorten 'every'"
         )
     if v != "full":
-        return f"{at}; it is spoken at --verbosity full"
+        return at
     return "the templates do not speak it at these settings"
 
 
@@ -271,16 +314,20 @@ def find_unspoken(
         script = cuescript.parse_script(text, filename="<cue script>", limit=False)
     heard = _Heard(script, len(routine.steps), routine.language)
     texts = supplied_texts(routine)
-    missing = [t for t in texts if not heard.says(t)]
-    missing = [t for t in missing if not _designed(t, routine, settings.verbosity)]
+    said = {t.path for t in texts if heard.says(t)}  # in any round of a rounds group
+    missing: list[_Text] = []
+    for t in texts:
+        if t.path not in said and not _designed(t, routine, settings.verbosity):
+            said.add(t.path)  # named once
+            missing.append(t)
     if not missing:
         return []
     plans = build_context(routine, settings)["steps"]
     out = []
     for t in missing:
         reason = _reason(t, routine, settings, plans)
-        said = reason if reason.startswith("not spoken") else f"not spoken: {reason}"
-        note = routine.problem(t.path, said)
+        message = reason if reason.startswith("not spoken") else f"not spoken: {reason}"
+        note = routine.problem(t.path, message)
         out.append(Unspoken(t.path, t.text, reason, note))
     return out
 
