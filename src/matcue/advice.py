@@ -95,7 +95,7 @@ def _field_name(kind: str, labels: dict[str, str]) -> str | None:
         if phase == "rest" and "rep" not in labels:
             return "set_rest"
         return phase if phase in ("move", "hold", "release", "rest") else None
-    if kind == "breath":
+    if kind in ("breath", "flow"):
         return "cycle"
     if kind == "transition" and phase == "transition":
         return "duration"

@@ -276,18 +276,21 @@ class FitCache:
 
 
 def _left_range(old: StepBase, new: StepBase, minutes: float) -> str | None:
-    """Said plainly when fitting took a step's reps out of its ``reps_range``
+    """Said plainly when fitting took a step's reps (a flow's rounds) out of its
+    ``reps_range`` (``rounds_range``)
     (only to reach a length the range cannot): "to reach 5 minutes, Cat-Cow went
     to 4 reps, below its reps_range [6, 8]"."""
-    rng = getattr(old, "reps_range", None)
-    reps = getattr(new, "reps", None)
-    if rng is None or reps is None or rng[0] <= reps <= rng[1]:
-        return None
-    side = "below" if reps < rng[0] else "above"
-    return (
-        f"  to reach {minutes:g} minutes, {old.display_name} went to {reps} reps, "
-        f"{side} its reps_range [{rng[0]}, {rng[1]}]"
-    )
+    for count, field_ in (("reps", "reps_range"), ("rounds", "rounds_range")):
+        rng = getattr(old, field_, None)
+        n = getattr(new, count, None)
+        if rng is None or not isinstance(n, int) or rng[0] <= n <= rng[1]:
+            continue
+        side = "below" if n < rng[0] else "above"
+        return (
+            f"  to reach {minutes:g} minutes, {old.display_name} went to {n} {count}, "
+            f"{side} its {field_} [{rng[0]}, {rng[1]}]"
+        )
+    return None
 
 
 def describe_changes(
