@@ -277,9 +277,9 @@ class FitCache:
 
 def _left_range(old: StepBase, new: StepBase, minutes: float) -> str | None:
     """Said plainly when fitting took a step's reps (a flow's rounds) out of its
-    ``reps_range`` (``rounds_range``)
-    (only to reach a length the range cannot): "to reach 5 minutes, Cat-Cow went
-    to 4 reps, below its reps_range [6, 8]"."""
+    ``reps_range`` (``rounds_range``), which it does only to reach a length the
+    range cannot: "to reach 5 minutes, Cat-Cow went to 4 reps, below its
+    reps_range [6, 8]"."""
     for count, field_ in (("reps", "reps_range"), ("rounds", "rounds_range")):
         rng = getattr(old, field_, None)
         n = getattr(new, count, None)
