@@ -232,3 +232,23 @@ def test_a_step_in_a_rounds_group_is_named_once_at_its_own_line(tmp_path):
     ], notes
     assert "too few reps with full cues for this phrasing" in fields[0]
     assert [n.split(": ", 2)[1].rsplit(":", 1)[1] for n in notes] == ["10", "10", "12"]
+
+
+def test_a_text_with_placeholders_is_found_as_said():
+    # "{cycle}" is filled in as words ("fifteen") before the text is said
+    routine = parse_routine(
+        textwrap.dedent(
+            """\
+            title: T
+            steps:
+              - kind: breath
+                name: Slow
+                cycle: 15
+                reps: 2
+                setup: Each round takes about {cycle} seconds.
+                cues: {inhale: In., exhale: Out.}
+            """
+        ),
+        filename="t.yaml",
+    )
+    assert find_unspoken(routine, Settings()) == []

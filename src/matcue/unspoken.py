@@ -74,9 +74,15 @@ _SENTENCE_END = re.compile(r"[.!?…:;]+")
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
+_PLACEHOLDER = re.compile(r"\{\w+\}")
+_ANY = "placeholderxq"
+"""What a routine placeholder (``{cycle}``, filled in as words) becomes in a
+normalised sentence: it matches any words."""
+
+
 def sentences(text: str, language: str = "en") -> tuple[str, ...]:
     """``text`` as the sentences it is said in, normalised for comparison."""
-    said = spoken_numbers(text, language).lower()
+    said = spoken_numbers(_PLACEHOLDER.sub(_ANY, text), language).lower()
     parts = (_NOT_WORD.sub(" ", p).strip() for p in _SENTENCE_END.split(said))
     return tuple(p for p in parts if p)
 
@@ -117,7 +123,18 @@ class _Heard:
         else:
             pool = self.by_phase.get((t.step, t.phase), set())
         wanted = sentences(t.text, self.language)
-        return all(s in pool for s in wanted)
+        return all(s in pool or (_ANY in s and _matches(s, pool)) for s in wanted)
+
+
+def _matches(sentence: str, pool: set[str]) -> bool:
+    """A sentence with placeholders said as any of ``pool``."""
+    pattern = re.compile(
+        r"\s*".join(
+            re.escape(p) if p != _ANY else r"[\w ]+?" for p in re.split(f"({_ANY})", sentence) if p
+        )
+        + "$"
+    )
+    return any(pattern.match(s) for s in pool)
 
 
 # ---------------------------------------------------------------- what the routine says
