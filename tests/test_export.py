@@ -470,6 +470,8 @@ def test_timeline_json_fields(tmp_path: Path) -> None:
         "end": 13.5,
         "kind": "speech",
         "step": "Cat and Cow, slowly",
+        "step_index": 1,
+        "step_id": "",
         "text": "Breathe in & lift <gently> --> up",
         "rep": 1,
         "set": 1,
@@ -481,6 +483,8 @@ def test_timeline_json_fields(tmp_path: Path) -> None:
         "end": 0.500045,
         "kind": "speech",
         "step": "Arrive",
+        "step_index": 0,
+        "step_id": "",
         "text": "Welcome.",
     }
     assert data[3] == {
@@ -488,15 +492,30 @@ def test_timeline_json_fields(tmp_path: Path) -> None:
         "end": 2.2,
         "kind": "sound",
         "step": "Arrive",
+        "step_index": 0,
+        "step_id": "",
         "sound": "chime",
     }
-    assert data[4] == {"start": 0.500045, "end": 2.0, "kind": "pause", "step": "Arrive"}
+    assert data[4] == {
+        "start": 0.500045,
+        "end": 2.0,
+        "kind": "pause",
+        "step": "Arrive",
+        "step_index": 0,
+        "step_id": "",
+    }
     assert data[5]["side"] == "left" and "anchored" not in data[5]
 
 
 def test_chapters_json() -> None:
     chapters = chapters_to_json(make_timeline())
-    assert chapters[1] == {"index": 1, "title": "Cat and Cow, slowly", "start": 2.0, "end": 4.0}
+    assert chapters[1] == {
+        "index": 1,
+        "id": "",
+        "title": "Cat and Cow, slowly",
+        "start": 2.0,
+        "end": 4.0,
+    }
     assert [c["title"] for c in chapters] == TITLES
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from matcue.fit import fit_routine
 from matcue.pipeline import load_source, prepare, resolve_settings
-from matcue.routine import builtin_names
+from matcue.routine import builtin_names, parse_routine
+from matcue.settings import Settings
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -83,7 +85,7 @@ def test_a_damaged_fit_entry_is_searched_again(tmp_path) -> None:
 
 
 def test_a_repeated_step_keeps_its_round_in_the_chapter_not_in_the_voice() -> None:
-    """'Round 2.' is said once; the step after it is not 'Cat and Cow (round 2).'."""
+    """'Round two.' is said once; the step after it is not 'Cat and Cow (round 2).'."""
     from matcue.cuescript import Say, StepMark
     from matcue.pipeline import build_script
 
@@ -93,5 +95,43 @@ def test_a_repeated_step_keeps_its_round_in_the_chapter_not_in_the_voice() -> No
     marks = [i.name for i in script.items if isinstance(i, StepMark)]
     assert "Mid-back Cat and Cow (round 2)" in marks
     said = [i.text for i in script.items if isinstance(i, Say)]
-    assert "Round 2." in said
+    assert "Round two." in said  # numbers are said as words
     assert not any("(round" in t for t in said), [t for t in said if "round" in t]
+
+
+# ---------------------------------------------------------------- reps_range
+
+LONG_CAT_COW = """\
+title: Long Cat-Cow
+steps:
+  - kind: breath
+    name: Cat-Cow
+    reps: 60
+    reps_range: [55, 60]
+    cycle: 12
+    cues: {inhale: Lift the chest., exhale: Round the back.}
+  - kind: reps
+    name: Pelvic tilt
+    reps: 8
+    reps_range: [6, 10]
+    cues: {move: Tilt., release: Back.}
+"""
+
+
+def test_minutes_keeps_reps_range_when_it_can() -> None:
+    routine = parse_routine(LONG_CAT_COW, filename="long.yaml")
+    fitted, changes = fit_routine(routine, Settings(minutes=15))
+    for step in fitted.steps:
+        lo, hi = step.reps_range  # type: ignore[attr-defined]
+        assert lo <= step.reps <= hi, changes  # type: ignore[attr-defined]
+    assert not any("reps_range" in c for c in changes), changes
+
+
+def test_minutes_says_plainly_when_it_left_reps_range() -> None:
+    routine = parse_routine(LONG_CAT_COW, filename="long.yaml")
+    fitted, changes = fit_routine(routine, Settings(minutes=5))
+    reps = fitted.steps[0].reps  # type: ignore[attr-defined]
+    assert reps < 55
+    assert f"  to reach 5 minutes, Cat-Cow went to {reps} reps, below its reps_range [55, 60]" in (
+        changes
+    )

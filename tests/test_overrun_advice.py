@@ -11,6 +11,7 @@ real render and must make its cue fit.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from cli_process import run_cli
 
 from matcue.limits import BREATH_RANGE, COUNT_RANGE, PACE_RANGE, RATE_RANGE
 from matcue.pipeline import load_source, prepare, resolve_settings
+from matcue.routine.values import Duration
 
 # Every step kind whose window a different option shapes, all too tight at 100 wpm:
 # Paced follows --breath (defaults.breath 4 s), Fixed has its own 3 s cycle, Move is
@@ -100,9 +102,11 @@ def test_advice_names_only_options_that_shape_the_step(tight: Path) -> None:
     assert set(by_step["Move"]) == {"pace", "rate"}
     assert set(by_step["Counted"]) == {"count", "pace", "rate"}
     assert set(by_step["Lift"]) == {"pace", "rate"}
-    assert by_step["Rush"] == {}
+    assert by_step["Rush"] == {}  # no flag within its range, only its own duration
     (rush,) = [w for (step, _), w in found.items() if step == "Rush"]
-    assert rush.endswith("no option within its allowed range makes it fit: shorten the cue")
+    assert re.search(
+        r"; raise 'duration' of step 'Rush' \(line 30\) to [0-9.]+ s; or shorten the cue$", rush
+    )
     for values in by_step.values():
         for option, value in values.items():
             low, high = LIMITS[option]
@@ -119,6 +123,49 @@ def test_each_suggested_value_makes_its_cue_fit(tight: Path) -> None:
             assert (step, text) not in after, (step, text, option, value, after.get((step, text)))
             tried += 1
     assert tried >= 12
+
+
+FIELD_RE = re.compile(
+    r" speed; (raise|set) '(?P<field>\w+)' of step '(?P<step>[^']+)' \(line (?P<line>\d+)\) "
+    r"to (?P<value>[0-9.]+) (?P<unit>s|breaths|counts); "
+)
+
+
+def test_the_routine_field_that_fixes_a_cue_comes_before_the_flags(tight: Path) -> None:
+    """The author's own fix first: the step field that shapes the window, with its line,
+    and a value that really makes the cue fit (tried here with a real render)."""
+    found = overruns(tight)
+    fields = {}
+    for (step, text), warning in found.items():
+        m = FIELD_RE.search(warning)
+        if m:
+            assert m["step"] == step
+            assert warning.index(m[0]) < warning.find(" --") or " --" not in warning
+            fields[step] = (m["field"], m["line"], m["value"], text)
+    assert {k: v[:2] for k, v in fields.items()} == {
+        "Paced": ("cycle", "4"),  # no cycle of its own: 'set' it, at the step's line
+        "Fixed": ("cycle", "11"),
+        "Move": ("duration", "16"),
+        "Lift": ("move", "23"),
+        "Rush": ("duration", "30"),
+    }
+    lines = TIGHT.splitlines()
+    assert lines[10].strip().startswith("cycle:") and lines[15].strip().startswith("duration:")
+    assert lines[22].strip().startswith("move:") and lines[29].strip().startswith("duration:")
+    source = load_source(str(tight))
+    routine = source.routine
+    assert routine is not None
+    index = {s.display_name: i for i, s in enumerate(routine.steps)}
+    for step, (field, _line, value, text) in fields.items():
+        i = index[step]
+        new = float(value) if field == "cycle" else Duration(unit="seconds", value=float(value))
+        steps = list(routine.steps)
+        steps[i] = steps[i].model_copy(update={field: new})
+        changed = replace(source, routine=routine.model_copy(update={"steps": steps}))
+        prepared = prepare(changed, resolve_settings(changed, {}))
+        matches = [WARNING_RE.match(w) for w in prepared.timeline.warnings]
+        still = {(m["step"], m["text"]) for m in matches if m}
+        assert (step, text) not in still, (step, field, value)
 
 
 def test_suggestions_stay_within_the_options_ranges(tight: Path) -> None:

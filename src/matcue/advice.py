@@ -11,6 +11,12 @@ clip lengths already known, and offers the smallest value on a grid of round
 numbers with which the cue fits (a search that assumes a longer value never
 shrinks the window, and only ever offers a value it has seen fit).
 
+The routine's own field comes first: the advice names the field of the step
+that shapes the window ("raise 'move' of step 'Lift' (line 42) to 2.5 s"), tried
+the same way, before the flags that change the whole session. A field is offered
+for a reps step's move, hold, release, rest and set_rest, a breath step's cycle,
+a transition's duration and the duration of a hold in seconds.
+
 ``--rate`` changes the speech, not the window: the clip's length is taken to
 scale inversely with the rate (as espeak-ng's and piper's do, to within a few
 percent between 80 and 450 wpm), with a margin on top.
@@ -24,10 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from .cuescript import format_seconds, parse_script
+from .cuescript import format_seconds, parse_script, to_fraction
 from .errors import MatcueError
-from .limits import BREATH_RANGE, COUNT_RANGE, PACE_RANGE, RATE_RANGE
+from .limits import BREATH_RANGE, COUNT_RANGE, CYCLE_RANGE, DURATION_LIMITS, PACE_RANGE, RATE_RANGE
 from .routine import Routine
+from .routine.values import Duration
 from .schedule import Overrun, schedule
 from .settings import Settings
 from .templating import render_script_text
@@ -46,11 +53,55 @@ Key = tuple[int, str]
 """An overrunning cue: its step's index and its text."""
 
 
+FIELD_STEP = Fraction(1, 2)
+"""Grid of a field's suggested seconds."""
+FIELD_REACH = 20
+"""A field is tried up to this many seconds (or breaths, counts) above its value,
+or four times it, whichever is more."""
+
+
 @dataclass(frozen=True)
 class _Option:
     flag: str
     grid: list[Fraction]
     settings: Callable[[Fraction], Settings]
+    routine: Callable[[Fraction], Routine] | None = None
+    """The routine with the value in its field (None: the routine as it is)."""
+
+
+@dataclass(frozen=True)
+class _Field:
+    """A routine field that shapes an overrunning cue's window."""
+
+    name: str
+    unit: str
+    option: _Option
+
+
+def _labels(where: str) -> dict[str, str]:
+    """``"rep 3, phase inhale"`` -> ``{"rep": "3", "phase": "inhale"}``."""
+    out = {}
+    for part in where.split(", "):
+        key, _, value = part.partition(" ")
+        if value:
+            out[key] = value
+    return out
+
+
+def _field_name(kind: str, labels: dict[str, str]) -> str | None:
+    """The step field whose time holds a cue of ``kind``'s step at ``labels``."""
+    phase = labels.get("phase")
+    if kind == "reps":
+        if phase == "rest" and "rep" not in labels:
+            return "set_rest"
+        return phase if phase in ("move", "hold", "release", "rest") else None
+    if kind in ("breath", "flow"):
+        return "cycle"
+    if kind == "transition" and phase == "transition":
+        return "duration"
+    if kind == "hold" and phase == "hold":
+        return "duration"
+    return None
 
 
 def _grid(current: Fraction, step: Fraction, limits: tuple[Fraction, Fraction]) -> list[Fraction]:
@@ -88,6 +139,7 @@ class OverrunAdvisor:
         max_speedup: float = 1.25,
     ) -> None:
         self.routine = routine
+        self.fitted = settings.minutes is not None  # steps may differ from the file's
         self.settings = replace(settings, minutes=None, strict=False)
         self.lengths = dict(lengths)
         per_char = [n / len(t) for t, n in self.lengths.items() if t]
@@ -104,13 +156,16 @@ class OverrunAdvisor:
         # A phrase only a changed setting produces: estimated from the voice's pace.
         return known if known is not None else round(len(text) * self._per_char)
 
-    def _overrunning(self, flag: str, value: Fraction, settings: Settings) -> set[Key] | None:
+    def _overrunning(
+        self, flag: str, value: Fraction, settings: Settings, routine: Routine | None = None
+    ) -> set[Key] | None:
         """The cues that still overrun with ``settings`` (None: it does not render)."""
         memo_key = (flag, value)
         if memo_key not in self._memo:
             assert self.routine is not None  # only a routine has options to try
             try:
-                script = parse_script(render_script_text(self.routine, settings), limit=False)
+                text = render_script_text(routine or self.routine, settings)
+                script = parse_script(text, limit=False)
                 plan = schedule(
                     script,
                     sample_rate=settings.sample_rate,
@@ -129,7 +184,8 @@ class OverrunAdvisor:
 
         def fits(i: int) -> bool:
             value = option.grid[i]
-            still = self._overrunning(option.flag, value, option.settings(value))
+            routine = option.routine(value) if option.routine is not None else None
+            still = self._overrunning(option.flag, value, option.settings(value), routine)
             return still is not None and key not in still
 
         grid = option.grid
@@ -169,6 +225,62 @@ class OverrunAdvisor:
             ),
         ]
 
+    def _field(self, group: list[Overrun]) -> _Field | None:
+        """The field of the overrunning cue's step that shapes its window, if any."""
+        routine = self.routine
+        index = group[0].step_index
+        if routine is None or not 0 <= index < len(routine.steps):
+            return None
+        step = routine.steps[index]
+        name = _field_name(step.kind, _labels(group[0].where))
+        if name is None:
+            return None
+        timing = Timing.of(self.settings, routine.defaults)
+        if name == "cycle":
+            current = to_fraction(getattr(step, "cycle", None) or timing.breath)
+            unit, top = "s", Fraction(CYCLE_RANGE[1])
+            step_by = Fraction(1)
+        else:
+            d = getattr(step, name, None)
+            if d is None:  # a transition without its own duration
+                d = Duration(unit="seconds", value=float(timing.transition / timing.pace))
+            if not isinstance(d, Duration) or (step.kind == "hold" and d.unit != "seconds"):
+                return None
+            current = to_fraction(d.value)
+            top = Fraction(DURATION_LIMITS[d.unit])
+            unit = {"seconds": "s", "breaths": "breaths", "counts": "counts"}[d.unit]
+            step_by = FIELD_STEP if d.unit == "seconds" else Fraction(1)
+        top = min(top, max(current * 4, current + FIELD_REACH))
+        grid = _grid(current, step_by, (current, top))
+        field_unit = "seconds" if unit == "s" else unit
+
+        def with_value(v: Fraction) -> Routine:
+            value: float | Duration = float(v)
+            if name != "cycle":
+                value = Duration(unit=field_unit, value=float(v))  # type: ignore[arg-type]
+            steps = list(routine.steps)
+            steps[index] = step.model_copy(update={name: value})
+            return routine.model_copy(update={"steps": steps})
+
+        option = _Option(f"steps[{index}].{name}", grid, lambda _v: self.settings, with_value)
+        return _Field(name, unit, option)
+
+    def _field_fix(self, key: Key, group: list[Overrun]) -> str | None:
+        """ "raise 'move' of step 'Lift' (line 12) to 2.5 s", when a value fits."""
+        found = self._field(group)
+        if found is None:
+            return None
+        value = self._smallest(found.option, key)
+        if value is None:
+            return None
+        assert self.routine is not None
+        step = self.routine.steps[key[0]]
+        path = ("steps", key[0], found.name)
+        line = "" if self.fitted else f" (line {self.routine.line_of(path)})"
+        verb = "raise" if found.name in step.model_fields_set else "set"
+        value_text = f"{_show(value)} {found.unit}"
+        return f"{verb} '{found.name}' of step '{step.display_name}'{line} to {value_text}"
+
     def _rate(self, group: list[Overrun]) -> int | None:
         """A rate at which every overrun of ``group`` fits, if one is allowed."""
         if any(o.window <= 0 for o in group):
@@ -184,6 +296,7 @@ class OverrunAdvisor:
         advice: dict[Key, str] = {}
         options = self._options()
         for key, group in groups.items():
+            own = self._field_fix(key, group)
             fixes = []
             for option in options:
                 value = self._smallest(option, key)
@@ -199,7 +312,10 @@ class OverrunAdvisor:
             )
             if fixes:
                 listed = ", ".join(fixes[:-1]) + (" or " if len(fixes) > 1 else "") + fixes[-1]
-                advice[key] = f"it fits with {listed}; or {shorten}"
+                flags = f"it fits with {listed}; or {shorten}"
+                advice[key] = f"{own}; or {flags}" if own else flags
+            elif own:
+                advice[key] = f"{own}; or {shorten}"
             else:
                 advice[key] = f"no option within its allowed range makes it fit: {shorten}"
         return [advice[(o.step_index, o.text)] for o in overruns]

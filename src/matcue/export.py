@@ -340,8 +340,9 @@ def _sec(samples: int, sample_rate: int) -> float:
 
 def timeline_to_json(timeline: Timeline) -> list[dict[str, Any]]:
     """Every event, in timeline order: ``start``/``end`` in seconds (6 decimals),
-    ``kind``, ``step``; ``text``, ``rep``, ``set``, ``side``, ``phase``, ``sound`` only
-    when set, and ``anchored: true`` only for anchored events."""
+    ``kind``, ``step``, ``step_index``, ``step_id``; ``text``, ``rep``, ``set``,
+    ``side``, ``phase``, ``sound`` only when set, and ``anchored: true`` only for
+    anchored events."""
     sr = timeline.sample_rate
     out: list[dict[str, Any]] = []
     for ev in timeline.events:
@@ -350,6 +351,8 @@ def timeline_to_json(timeline: Timeline) -> list[dict[str, Any]]:
             "end": _sec(ev.end, sr),
             "kind": ev.kind,
             "step": ev.step,
+            "step_index": ev.step_index,
+            "step_id": ev.step_id,
         }
         for name in _OPTIONAL_FIELDS:
             value = getattr(ev, name)
@@ -362,10 +365,17 @@ def timeline_to_json(timeline: Timeline) -> list[dict[str, Any]]:
 
 
 def chapters_to_json(timeline: Timeline) -> list[dict[str, Any]]:
-    """The chapters: ``index``, ``title``, ``start`` and ``end`` in seconds."""
+    """The chapters: ``index``, ``id`` (the step id), ``title``, ``start`` and
+    ``end`` in seconds."""
     sr = timeline.sample_rate
     return [
-        {"index": i, "title": c.title, "start": _sec(c.start, sr), "end": _sec(c.end, sr)}
+        {
+            "index": i,
+            "id": c.id,
+            "title": c.title,
+            "start": _sec(c.start, sr),
+            "end": _sec(c.end, sr),
+        }
         for i, c in enumerate(timeline.chapters)
     ]
 

@@ -23,6 +23,7 @@ from .cuescript import parse_script
 from .estimate import estimate_seconds
 from .limits import FIT_SCALE_RANGE
 from .routine import Routine, TransitionStep
+from .routine.step_base import StepBase
 from .settings import Settings
 from .speech.cache import JsonEntries
 from .templating import render_script_text, template_dirs
@@ -274,6 +275,24 @@ class FitCache:
         self.entries.write(key, asdict(plan))
 
 
+def _left_range(old: StepBase, new: StepBase, minutes: float) -> str | None:
+    """Said plainly when fitting took a step's reps (a flow's rounds) out of its
+    ``reps_range`` (``rounds_range``), which it does only to reach a length the
+    range cannot: "to reach 5 minutes, Cat-Cow went to 4 reps, below its
+    reps_range [6, 8]"."""
+    for count, field_ in (("reps", "reps_range"), ("rounds", "rounds_range")):
+        rng = getattr(old, field_, None)
+        n = getattr(new, count, None)
+        if rng is None or not isinstance(n, int) or rng[0] <= n <= rng[1]:
+            continue
+        side = "below" if n < rng[0] else "above"
+        return (
+            f"  to reach {minutes:g} minutes, {old.display_name} went to {n} {count}, "
+            f"{side} its {field_} [{rng[0]}, {rng[1]}]"
+        )
+    return None
+
+
 def describe_changes(
     original: Routine,
     fitted: Routine,
@@ -290,6 +309,9 @@ def describe_changes(
             b = fitted_values.get(field_)
             if a is not None and a != b:
                 changes.append(f"  {old.display_name}: {field_.replace('_', ' ')} {a} -> {b}")
+        left = _left_range(old, new, minutes)
+        if left:
+            changes.append(left)
     if rounds:
         idx = original.main_indices() or list(range(len(original.steps)))
         names = ", ".join(original.steps[i].display_name for i in idx)

@@ -34,6 +34,7 @@ from .source import (
     is_cue_script,
     load_source,
     resolve_settings,
+    unspoken_notes,
     write_script,
 )
 from .speech.base import Engine, SpeechSettings
@@ -75,6 +76,8 @@ class RenderResult:
     timeline_json: Path | None = None
     warnings: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """The routine's texts the session does not speak, each with the reason."""
     elapsed: float = 0.0
 
 
@@ -95,6 +98,8 @@ class Prepared:
     timeline: Timeline
     clips: dict[str, np.ndarray]
     changes: list[str]
+    notes: list[str] = field(default_factory=list)
+    """The routine's texts the cue script does not speak, and why (:mod:`matcue.unspoken`)."""
 
 
 SYNTH_SECONDS_PER_PHRASE = 0.03
@@ -211,7 +216,7 @@ def _prepare(
     timeline.meta.update(meta)
     timeline.warnings[:0] = warnings  # the voice's language first
     log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
-    return Prepared(timeline, clips, changes)
+    return Prepared(timeline, clips, changes, unspoken_notes(source, settings))
 
 
 def render(
@@ -303,6 +308,7 @@ def render(
         timeline=timeline,
         warnings=list(timeline.warnings),
         changes=prepared.changes,
+        notes=prepared.notes,
         transcript=transcript_path,
         timeline_json=timeline_path,
     )

@@ -25,7 +25,7 @@ from typing import Any
 
 from .cuescript import Block, Context, CueScript, Pause, Say, Sound, StepMark
 from .errors import InputError
-from .timeline import Chapter, Event, Timeline
+from .timeline import Chapter, Event, Timeline, slug, step_ids
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,24 @@ class Overrun:
             f'"{self.text}" overruns its {self.window / self.sample_rate:.2f} s window by '
             f"{over:.2f} s even at {self.speedup:g}x speed"
         )
+
+
+def _identified(
+    events: list[Event], chapter_starts: list[tuple[str, int]], ids: list[str]
+) -> list[Event]:
+    """``events`` with their step ids; the opening before the first step joins
+    the first chapter (which starts at 0), so events and chapters agree."""
+    out = []
+    for ev in events:
+        if ev.step_index < 0:
+            if chapter_starts:
+                ev = replace(ev, step=chapter_starts[0][0], step_index=0)
+            else:  # no step at all: the whole session is its opening
+                ev = replace(ev, step_index=0, step_id=slug(INTRO_STEP))
+        if ev.step_index < len(ids):
+            ev = replace(ev, step_id=ids[ev.step_index])
+        out.append(ev)
+    return out
 
 
 def _grouped_warnings(overruns: list[Overrun], fixes: list[str]) -> list[str]:
@@ -239,10 +257,12 @@ def schedule(
         if strict:
             raise InputError("\n".join(f"overrun: {m}" for m in warnings))
     length = max([cursor] + [e.end for e in events])
+    ids = step_ids([name for name, _start in chapter_starts])
+    events = _identified(events, chapter_starts, ids)
     chapters: list[Chapter] = []
     for i, (name, start) in enumerate(chapter_starts):
         end = chapter_starts[i + 1][1] if i + 1 < len(chapter_starts) else length
-        chapters.append(Chapter(name, start, end))
+        chapters.append(Chapter(name, start, end, ids[i]))
     timeline = Timeline(
         sample_rate=sr,
         length=length,

@@ -136,6 +136,19 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
     return script, changes
 
 
+def unspoken_notes(source: Source, settings: Settings) -> list[str]:
+    """The routine's own texts the session leaves unsaid, each ``FILE:LINE: FIELD:
+    not spoken...`` with the reason (:mod:`matcue.unspoken`); none for a cue script."""
+    from .unspoken import unspoken_notes as notes
+
+    routine = source.routine
+    if routine is None:
+        return []
+    if settings.week is not None:
+        routine, _changes = routine_at_week(routine, settings.week)
+    return notes(routine, settings)
+
+
 def _build_script(
     source: Source, settings: Settings
 ) -> tuple[cuescript.CueScript, list[str], Routine | None]:

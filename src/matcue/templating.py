@@ -35,6 +35,7 @@ from .errors import InputError
 from .routine import Routine
 from .routine.placeholders import fill
 from .settings import Settings
+from .spoken import spoken_numbers
 from .template_guard import ConfinedLoader, GuardedSandbox, TemplateLimit, render_guarded
 from .timing import Seconds, Timing
 
@@ -80,8 +81,12 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _sentence(text: str) -> str:
-    text = str(text).strip()
+@jinja2.pass_context
+def _sentence(context: Any, text: str) -> str:
+    """Routine text as one spoken sentence: numbers written as words in the
+    routine's language (:func:`matcue.spoken.spoken_numbers`), a full stop added
+    when it has no end mark."""
+    text = spoken_numbers(str(text).strip(), str(context.get("language", phrases.REFERENCE)))
     return text if not text or text[-1] in ".!?…:" else text + "."
 
 

@@ -7,6 +7,8 @@ integer sample offsets at ``Timeline.sample_rate``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,7 +26,9 @@ class Event:
     step: str
     """Name of the step (chapter) this event belongs to."""
     step_index: int
-    """0-based index of the step in the session (the chapter index)."""
+    """0-based index of the step in the session (the chapter index); unique, where
+    names may repeat. The session's opening (before the first step) belongs to the
+    first chapter: index 0 and the first step's name and id."""
     text: str | None = None
     """The spoken text (speech events only)."""
     clip: str | None = None
@@ -43,6 +47,9 @@ class Event:
     """True when the start was fixed by an anchored block, not by speech length."""
     gain_db: float = 0.0
     """Relative level for sounds."""
+    step_id: str = ""
+    """The step's id: its name as a slug, unique in the session ("transition",
+    "transition-2", ...; see :func:`step_ids`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,34 @@ class Chapter:
     title: str
     start: int
     end: int
+    id: str = ""
+    """The step id of the chapter's step (:func:`step_ids`)."""
+
+
+def slug(name: str) -> str:
+    """``name`` as an id: lowercase ASCII letters, digits and '-' ("Round 1: Cat-Cow"
+    -> "round-1-cat-cow", "Respiración" -> "respiracion"); "step" when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "step"
+
+
+def step_ids(names: list[str]) -> list[str]:
+    """A unique id per step: the slug of its name, the second and later steps of
+    the same slug numbered ("transition", "transition-2", "transition-3")."""
+    seen: dict[str, int] = {}
+    taken = set()
+    out = []
+    for name in names:
+        base = slug(name)
+        n = seen.get(base, 0) + 1
+        ident = base if n == 1 else f"{base}-{n}"
+        while ident in taken:  # a name that is itself "transition-2"
+            n += 1
+            ident = f"{base}-{n}"
+        seen[base] = n
+        taken.add(ident)
+        out.append(ident)
+    return out
 
 
 @dataclass

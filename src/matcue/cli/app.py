@@ -87,6 +87,9 @@ def _expected(key: str, value: str) -> str:
     return f"--{key}: expected one of {rates} (kbit/s), got {value}"
 
 
+verbosity_option = click.option(
+    "--verbosity", type=click.Choice(list(VERBOSITIES)), help="How much is said."
+)
 week_option = click.option(
     "--week",
     type=Number("week", integer=True),
@@ -121,7 +124,7 @@ def session_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help=f"Fit the session to about this many minutes ({span(MINUTES_RANGE)}).",
         ),
         week_option,
-        click.option("--verbosity", type=click.Choice(list(VERBOSITIES)), help="How much is said."),
+        verbosity_option,
         click.option(
             "--templates",
             type=click.Path(path_type=Path),

@@ -18,6 +18,7 @@ from .app import (
     main,
     quiet_option,
     session_options,
+    verbosity_option,
     voice_options,
     week_option,
 )
@@ -158,18 +159,23 @@ def routines() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True)
 @week_option
+@verbosity_option
 @handle_errors
-def check(files: tuple[str, ...], week: int | None) -> None:
+def check(files: tuple[str, ...], week: int | None, verbosity: str | None) -> None:
     """Validate routine files (or cue scripts) without rendering (at --week N: the
-    routine as it is that week)."""
-    from ..source import build_script, check_voice, load_source, resolve_settings
+    routine as it is that week). Notes name every text of a routine that is not
+    spoken (at --verbosity V, default the routine's), with the reason; they are not
+    errors."""
+    from ..source import build_script, check_voice, load_source, resolve_settings, unspoken_notes
 
     def check_one(name: str) -> None:
         source = load_source(name)
         if source.routine is not None:
-            settings = resolve_settings(source, _overrides(week=week))
+            settings = resolve_settings(source, _overrides(week=week, verbosity=verbosity))
             build_script(source, settings)
             check_voice(source, settings, engine_required=False)
+            for note in unspoken_notes(source, settings):
+                click.echo(f"note: {note}")
 
     check_each(files, check_one)
 

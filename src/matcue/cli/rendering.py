@@ -96,6 +96,8 @@ def report(result: RenderResult, echo: Callable[[str], None], quiet: bool) -> No
         echo(line)
     if quiet:
         return
+    for line in bounded([f"matcue: note: {n}" for n in result.notes], "notes"):
+        echo(line)
     for change in result.changes:
         echo(f"matcue: {change}")
     extra = f" + {result.transcript.name}" if result.transcript else ""

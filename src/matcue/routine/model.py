@@ -186,6 +186,31 @@ class Routine(BaseModel):
     _filename: str = PrivateAttr(default="<routine>")
     _loaded: LoadedYaml | None = PrivateAttr(default=None)
 
+    def line_of(self, path: Path_) -> int:
+        """The file's line of ``path`` (of its nearest parent when it is not in the
+        file; 1 for a routine not loaded from a file)."""
+        return self._loaded.line_of(path) if self._loaded is not None else 1
+
+    def step_paths(self) -> list[Path_]:
+        """The path in the file of every step of :attr:`steps` (a step a rounds group
+        wrote out: the group's step, ``steps[2].steps[0]``, for every round)."""
+        plain: list[Path_] = [("steps", i) for i in range(len(self.steps))]
+        data = self._loaded.data if self._loaded is not None else None
+        items = data.get("steps") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return plain
+        out: list[Path_] = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get("kind") == GROUP_KIND:
+                inner = item.get("steps")
+                rounds = item.get("rounds")
+                if not isinstance(inner, list) or not isinstance(rounds, int):
+                    return plain
+                out += [("steps", i, "steps", j) for _ in range(rounds) for j in range(len(inner))]
+            else:
+                out.append(("steps", i))
+        return out if len(out) == len(self.steps) else plain
+
     def problem(self, path: Path_, message: str) -> str:
         """A problem found after loading (a voice the engine lacks), located like the
         loader's own: ``FILE:LINE: FIELD: message``."""

@@ -65,6 +65,17 @@ def _round_suffix() -> re.Pattern[str]:
     return re.compile("(?:" + "|".join(sorted(forms)) + ")+$")
 
 
+_COLON = re.compile(r"\s*:\s+")
+
+
+def spoken_name(name: str) -> str:
+    """A step name as it is said: without the round --minutes added to the title,
+    and a colon (not read aloud) made a pause: "Round 1: Cat-Cow" -> "Round 1. Cat-Cow",
+    "Circuit: brace" -> "Circuit. Brace"."""
+    parts = _COLON.split(_round_suffix().sub("", name))
+    return ". ".join(p[:1].upper() + p[1:] for p in parts)
+
+
 def scaled_duration(d: Duration, factor: float, bounds: tuple[float, float]) -> Duration:
     """``d`` times ``factor``, kept within ``bounds`` (shares of its own value);
     breaths and counts stay whole, seconds go to a tenth."""
@@ -189,7 +200,7 @@ class StepBase(BaseModel):
             "kind": self.kind,
             "name": name,
             "unnamed": unnamed,
-            "spoken_name": self.spoken or _round_suffix().sub("", name),
+            "spoken_name": self.spoken or spoken_name(name),
             "named": self.announce and (not unnamed or self.spoken is not None),
             "setup": list(self.setup),
             "brief": self.brief,
