@@ -165,26 +165,21 @@ def test_sentences_compare_as_they_are_said():
     assert sentences("Round 1: Cat-Cow") == ("round one", "cat cow")
 
 
-@pytest.mark.parametrize("verbosity", ["full", "brief"])
 @pytest.mark.parametrize("name", builtin_names())
-def test_the_built_in_routines_say_everything_they_give(name, verbosity):
-    known: dict[tuple[str, str], list[tuple[object, ...]]] = {
-        # Calm hold cues are spoken at full verbosity only (kind_hold.cue.j2).
-        ("articulate", "brief"): [("steps", 6, "cues", 0), ("steps", 6, "cues", 1)],
-        ("thaw", "brief"): [("steps", 2, "cues", k) for k in range(3)],
-        # Refinements and alternative phrasings are for full verbosity (kind_reps.cue.j2).
-        ("morning", "brief"): [
-            *[("steps", 0, "refine", k) for k in range(3)],
-            ("steps", 0, "cues", "move", 1),
-            ("steps", 0, "cues", "move", 2),
-            ("steps", 2, "cues", "move", 1),
-            ("steps", 2, "cues", "move", 2),
-            ("steps", 2, "cues", "release", 1),
-            ("steps", 2, "cues", "release", 2),
-        ],
-    }
-    missing = find_unspoken(load_builtin(name), Settings(verbosity=verbosity))
-    assert [m.path for m in missing] == known.get((name, verbosity), []), [m.note for m in missing]
+def test_the_built_in_routines_say_everything_they_give(name):
+    """At the default verbosity every text a built-in gives is spoken."""
+    missing = find_unspoken(load_builtin(name), Settings())
+    assert [m.note for m in missing] == []
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_at_brief_a_built_in_leaves_out_only_what_brief_leaves_out_by_design(name):
+    """Brief drops calm hold cues, refinements and alternative phrasings on purpose
+    (docs/routine-format.md); anything else unspoken would be a fault of the routine."""
+    missing = find_unspoken(load_builtin(name), Settings(verbosity="brief"))
+    assert all("not spoken at brief verbosity" in m.note for m in missing), [
+        m.note for m in missing
+    ]
 
 
 def test_render_reports_the_notes_on_stderr_unless_quiet():
