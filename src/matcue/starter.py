@@ -62,9 +62,15 @@ steps:
     split: 0.5             # share of each cycle spent breathing in
     setup: Let your spine follow your breath.
     brief: Cat and cow, with the breath.
-    cues:
-      inhale: Breathe in, let the belly drop and look forward.
-      exhale: Breathe out, round the back and tuck the chin.
+    cues:                  # one line, or a list of phrasings used in turn
+      inhale:
+        - Breathe in, let the belly drop and look forward.
+        - Breathe in and lift the chest.
+      exhale:
+        - Breathe out, round the back and tuck the chin.
+        - Breathe out and round up.
+    refine:                # said now and then in later cycles, instead of a short word
+      - Move from the tailbone.
     words:                 # short words used at brief and minimal verbosity
       inhale: In
       exhale: Out
@@ -78,7 +84,8 @@ steps:
   - kind: hold
     name: Knee to chest
     sides: both
-    switch: Change to the other knee.
+    begin: Begin with your {{side}} knee.   # {{side}}, {{other_side}}: the side being done
+    switch: Change to your {{side}} knee.
     duration: {{breaths: 5}}
     guide: breaths         # breaths, count, countdown or none
     setup: Draw one knee gently toward your chest.
@@ -99,7 +106,6 @@ steps:
     setup: Feet flat, hip width apart, arms by your sides.
     cues:
       move: Press through your feet and lift your hips.
-      hold: Hold it here.
       release: Roll down slowly.
       rest: Rest.
 
