@@ -17,8 +17,14 @@ engine (piper with the bundled Joe): cold (empty cache) and warm wall time, peak
 memory of the largest process (the render or a piper worker), and synthesis
 speed in seconds of speech per second of the cold render's extra time.
 
+Last, the largest input matcue accepts (issue 14: peak memory stays within the
+targets for any accepted input), with the pyttsx3 engine to keep synthesis short:
+a routine of four hours of timed parts (the session limit), and a routine of
+990 different lines (near the phrase limit, 1,000). Each is rendered cold in a
+fresh subprocess; the figure is the peak memory of its largest process.
+
 Usage: ``python bench/run.py [--minutes 10 30 60] [--routine control] [--keep DIR]
-[--no-voice]``.
+[--no-voice] [--no-largest] [--largest-only]``.
 """
 
 from __future__ import annotations
@@ -241,6 +247,57 @@ def bench_voice(work: Path) -> list[str]:
     ]
 
 
+LARGEST_PHRASES = 990
+"""Different lines in the many-phrases routine: near :data:`matcue.limits.MAX_PHRASES`."""
+
+
+def _largest_routines(work: Path) -> dict[str, Path]:
+    """The two largest accepted inputs, written to ``work``."""
+    from matcue.limits import MAX_PHRASES, MAX_SESSION_SECONDS
+
+    assert LARGEST_PHRASES < MAX_PHRASES
+    long = work / "four-hours.yaml"
+    rest = int(MAX_SESSION_SECONDS // 4) - 60  # four rests and their speech inside 4 hours
+    long.write_text(
+        "title: Four hours\nsteps:\n"
+        + "".join(
+            f"  - {{kind: rest, name: Rest {i}, duration: {rest}, every: 600}}\n" for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    many = work / "many-lines.yaml"
+    lines = "".join(f"      - Line {n} of the session.\n" for n in range(1, LARGEST_PHRASES))
+    many.write_text(
+        f"title: Many lines\nsteps:\n  - kind: say\n    pause: 0\n    text:\n{lines}",
+        encoding="utf-8",
+    )
+    return {"four hours of timed parts": long, f"{LARGEST_PHRASES} different lines": many}
+
+
+def bench_largest(work: Path) -> list[str]:
+    """Peak memory for the largest accepted inputs (cold, pyttsx3)."""
+    out = ["", "largest accepted input (pyttsx3, cold)"]
+    for label, routine in _largest_routines(work).items():
+        cache = work / f"cache-{routine.stem}"
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        env = {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
+        target = work / f"{routine.stem}.mp3"
+        args = ["--child-render", str(routine), "--engine", "pyttsx3", "--no-transcript"]
+        wall, data = _child([*args, "-o", str(target)], env, 3600)
+        peak = max(data["main_peak_mb"], data["children_peak_mb"])
+        print(f"  largest: {label}: {wall:.0f} s, peak {peak:.0f} MB", file=sys.stderr, flush=True)
+        target.unlink(missing_ok=True)
+        # Four hours is a length: the length target. Many lines hold many clips: the
+        # target of a render with the natural voice's clips, issue 11's.
+        target_mb = TARGET_MEMORY_MB if routine.stem == "four-hours" else TARGET_VOICE_MEMORY_MB
+        out.append(
+            f"{_verdict(peak <= target_mb)}  {label}: peak memory at most "
+            f"{target_mb:g} MB (largest process): {peak:.0f} MB ({wall:.0f} s)"
+        )
+    return out
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -326,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routine", default="control")
     parser.add_argument("--keep", type=Path, help="Keep the renders in this folder.")
     parser.add_argument("--no-voice", action="store_true", help="Skip the voice figures.")
+    parser.add_argument(
+        "--no-largest", action="store_true", help="Skip the largest accepted inputs."
+    )
+    parser.add_argument(
+        "--largest-only", action="store_true", help="Only the largest accepted inputs."
+    )
     opts = parser.parse_args(argv)
     work = opts.keep or Path(tempfile.mkdtemp(prefix="matcue-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -338,17 +401,23 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     encodes: dict[float, dict] = {}
     started = time.perf_counter()
+    table: list[str] = []
     try:
-        for minutes in opts.minutes:
-            cold, warm, enc = bench_length(opts.routine, minutes, work)
-            runs += [cold, warm]
-            encodes[minutes] = enc
-        voice = [] if opts.no_voice else bench_voice(work)
+        if not opts.largest_only:
+            for minutes in opts.minutes:
+                cold, warm, enc = bench_length(opts.routine, minutes, work)
+                runs += [cold, warm]
+                encodes[minutes] = enc
+            table = report(runs, encodes, opts.routine)
+            if not opts.no_voice:
+                table += bench_voice(work)
+        if not opts.no_largest:
+            table += bench_largest(work)
     finally:
         if opts.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    for line in report(runs, encodes, opts.routine) + voice:
+    for line in table:
         print(line)
     print(f"\n(bench took {time.perf_counter() - started:.0f} s; targets are read, not enforced)")
     return 0

@@ -159,3 +159,30 @@ def test_a_cached_gain_is_reused_and_a_wrong_one_is_caught(
     assert measured[0] == pytest.approx(measured[1], abs=0.2)
     # and the entry now holds the measured gain, close to the modelled one
     assert json.loads(entries[0].read_text())["gain_db"] == pytest.approx(entry["gain_db"], abs=0.3)
+
+
+def test_a_long_unbroken_run_of_speech_is_measured_not_modelled() -> None:
+    """Issue 14: the model mixes and filters each unbroken run of sound whole, so
+    400 lines said with no pause made one 15-minute island and a cold render
+    peaked at 1.2 GB. A run longer than MODEL_ISLAND_SECONDS is measured by mixing
+    in chunks instead; the output still lands on target."""
+    from test_mix import speech
+
+    from matcue.limits import MODEL_ISLAND_SECONDS
+    from matcue.timeline import Timeline
+
+    clip_set = {"in": speechlike(1.5, 1)}
+    step = len(clip_set["in"])  # back to back: no gap between the lines
+    n = int(MODEL_ISLAND_SECONDS * SR / step) + 2
+    tl = Timeline(SR, n * step + SR, [speech(k * step, "in", clip_set) for k in range(n)])
+    settings = MixSettings(chime=False)
+    assert not SessionLoudness.covers(Mixer(tl, clip_set, settings))
+    stream = render_chunks(tl, clip_set, settings, chunk_seconds=2.0)
+    out = np.concatenate(list(stream))
+    assert not stream.modelled
+    assert integrated_loudness(out.astype(np.float64), SR) == pytest.approx(-19.0, abs=0.3)
+    # A short session of the same lines is still modelled.
+    short = session({"in": clip_set["in"], "out": speechlike(1.8, 2)})
+    assert SessionLoudness.covers(
+        Mixer(short, {"in": clip_set["in"], "out": speechlike(1.8, 2)}, settings)
+    )

@@ -89,9 +89,15 @@ MAX_ROUTINE_BYTES = 1024 * 1024
 MAX_CUE_SCRIPT_BYTES = 2 * 1024 * 1024
 """A cue script: 2 MiB (a built-in's is about 10 KB; a 4-hour session of unpaused
 lines a few hundred KB)."""
-MAX_PHRASES = 3000
-"""Different spoken lines in one session (each is synthesized and cached): the
-built-ins have 60 to 120."""
+MAX_PHRASES = 1000
+"""Different spoken lines in one session (each is synthesized, cached, and held in
+memory while the session is mixed): the built-ins have 60 to 120. At 1000 lines of
+a few seconds each a render peaks near 340 MB (``make bench``, largest input);
+3000 reached 1 GB and more."""
+MODEL_ISLAND_SECONDS = 60.0
+"""The loudness model mixes each unbroken run of sound whole: a run longer than this
+(hundreds of lines with no pause between them) is measured by mixing in chunks
+instead, so memory stays bounded (issue 14)."""
 MAX_BED_SECONDS = 3600.0
 """A bed file: at most an hour of audio (a bed loops, so a short one does as well)."""
 MAX_BED_WHOLE_BYTES = 256 * 1024 * 1024

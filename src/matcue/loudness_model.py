@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from matcue import __version__
+from matcue.limits import MODEL_ISLAND_SECONDS
 from matcue.dsp import StreamingFIR
 from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, edge_fades_at
 from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
@@ -101,7 +102,33 @@ class SessionLoudness:
 
     @property
     def applies(self) -> bool:
-        return self.mixer.bed_file is None
+        return self.covers(self.mixer)
+
+    @staticmethod
+    def covers(mixer: Mixer) -> bool:
+        """Whether the model can work out ``mixer``'s loudness: not with a user's bed
+        file (its level moves with its content), nor when one run of sound without a
+        break is longer than :data:`~matcue.limits.MODEL_ISLAND_SECONDS` (each island
+        is mixed and filtered whole: a routine of hundreds of unpaused lines made one
+        island of many minutes, and gigabytes of memory). Such sessions are measured
+        by mixing, in chunks."""
+        if mixer.bed_file is not None:
+            return False
+        spans = sorted(
+            [(s, e) for s, e, _ in mixer.speech] + [(s, e) for s, e, _, _ in mixer.sounds]
+        )
+        limit = int(MODEL_ISLAND_SECONDS * mixer.sr)
+        # Joined as _islands joins them: a gap shorter than the filters' memory joins.
+        pad = len(k_weighting_fir(mixer.sr)) + TruePeakLimiter(mixer.sr, 1, 0.0).memory
+        start, end = None, -(10**18)
+        for s, e in spans:
+            if start is None or s >= end + pad:
+                start, end = s, e
+            else:
+                end = max(end, e)
+            if end - start > limit:
+                return False
+        return True
 
     # --- islands -------------------------------------------------------------------
 

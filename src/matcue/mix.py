@@ -331,7 +331,7 @@ class MixStream:
         mixer = self._mixer
         cache = GainCache()
         key = session_key(mixer)
-        self.modelled = mixer.bed_file is None and not self._measure  # what the model covers
+        self.modelled = SessionLoudness.covers(mixer) and not self._measure
         cached = None if self._measure else cache.get(key)
         if cached is not None:
             log.debug("gain %.2f dB from the cache", cached)
