@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 
 from matcue import __version__
-from matcue.limits import MODEL_ISLAND_SECONDS
 from matcue.dsp import StreamingFIR
 from matcue.envelopes import breath_envelope_at, duck_envelope_at, edge_fades, edge_fades_at
+from matcue.limits import MODEL_ISLAND_SECONDS
 from matcue.loudness import TruePeakLimiter, gated_loudness, k_weighting_fir
 from matcue.mixer import Mixer
 from matcue.sounds import BED_NAMES, NoiseBed, tone
