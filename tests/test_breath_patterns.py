@@ -7,14 +7,12 @@ the code: 4-7-8 is 4 + 7 + 8 = 19 s; at --breath 9.5 every phase is halved
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction as F
 from itertools import pairwise
 
 import pytest
-from click.testing import CliRunner
+from cli_process import rendered_timeline
 
-from matcue.cli import main
 from matcue.cuescript import Block
 from matcue.errors import ValidationError
 from matcue.pipeline import build_script, load_source, resolve_settings
@@ -186,13 +184,7 @@ def test_four_seven_eight_and_box_render(tmp_path):
     text = four_seven_eight(count=True) + "\n".join(BOX.splitlines()[3:]) + "\n"
     f = tmp_path / "breathing.yaml"
     f.write_text(text)
-    out = tmp_path / "b.mp3"
-    result = CliRunner().invoke(
-        main, ["render", str(f), "-o", str(out), "--timeline", str(tmp_path / "t.json")]
-    )
-    assert result.exit_code == 0, result.output
-    assert out.stat().st_size > 5000
-    events = json.loads((tmp_path / "t.json").read_text())
+    events = rendered_timeline(f, tmp_path)
     starts = {}
     for e in events:
         if e["kind"] == "phase":

@@ -11,6 +11,7 @@ import json
 from fractions import Fraction
 
 import pytest
+from cli_process import rendered_timeline
 from click.testing import CliRunner
 from fakes import FakeSpeechLengths, fake_sound_length
 
@@ -102,12 +103,7 @@ def test_a_sun_salutation_rendered_keeps_the_breath_unbroken(tmp_path):
     """A real render (the default engine), read back from the JSON timeline."""
     routine = tmp_path / "sun.yaml"
     routine.write_text(SUN)
-    out = tmp_path / "sun.mp3"
-    result = CliRunner().invoke(
-        main, ["render", str(routine), "-o", str(out), "--timeline", str(tmp_path / "t.json")]
-    )
-    assert result.exit_code == 0, result.output
-    events = json.loads((tmp_path / "t.json").read_text())
+    events = rendered_timeline(routine, tmp_path)
     phases = [e for e in events if e["kind"] == "phase" and e["step"] == "Sun salutation"]
     assert [e["phase"] for e in phases] == SUN_PHASES * 3
     origin = phases[0]["start"]
