@@ -110,7 +110,7 @@ def test_batch_renders_in_worker_processes(tmp_path: Path) -> None:
     assert [name for name, _ in failures] == ["no-such-routine"]
     assert isinstance(failures[0][1], InputError)
     assert [s for s in seen if s.startswith("wrote ")] == [
-        f"wrote {tmp_path / 'desk-break.mp3'} (2:36)"  # 2:30 before the calm default rate
+        f"wrote {tmp_path / 'desk-break.mp3'} (2:41)"  # 2:36 before its third setup line
     ]
     assert after.ru_utime - before.ru_utime > 0.3
 

@@ -81,7 +81,7 @@ def test_pace_keeps_scheduled_anchors_exact_in_samples():
     ]
     assert len(inhales) >= 6
     for k, e in enumerate(inhales):
-        # clutch fixes a 15 s cycle; --pace still scales it: 22.5 s
+        # clutch's breath is 15 s; --pace scales it: 22.5 s
         assert e.start - inhales[0].start == round(Fraction(45, 2) * k * SR)
 
 
@@ -93,12 +93,20 @@ def test_breath_sets_cycles_but_a_fixed_cycle_only_follows_pace():
         if b.lines[0].phase == "inhale" and b.lines[0].text and "Chest" in b.lines[0].text
     ]
     assert cat and all(b.length == 10 for b in cat)
+    # desk-break's Cat-Cow fixes its own 10 s cycle (two minutes in twelve breaths)
+    desk = [
+        b
+        for b in script_for("desk-break", breath=6).items
+        if isinstance(b, Block) and b.lines[0].phase == "inhale"
+    ]
+    assert desk and all(b.length == 10 for b in desk)
+    # clutch's 15 s is the routine's own breath, so --breath changes it
     clutch = [
         b
         for b in script_for("clutch", breath=10).items
         if isinstance(b, Block) and b.lines[0].phase == "inhale"
     ]
-    assert clutch and all(b.length == 15 for b in clutch)
+    assert clutch and all(b.length == 10 for b in clutch)
 
 
 def words(script) -> int:

@@ -287,7 +287,9 @@ def test_clutch_carries_seed_001_numbers() -> None:
 
     catcow = _step(routine, "Slow Cat and Cow")
     assert _kind(catcow) == "breath"
-    assert catcow.cycle == 15
+    # the 15 s cycle is the routine's own breath, so --breath and --pace change it
+    assert catcow.cycle is None and routine.defaults.breath == 15
+    assert _cycle(catcow, routine) == 15
     assert 6 <= catcow.reps <= 8
 
     final = routine.steps[-1]

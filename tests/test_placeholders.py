@@ -27,10 +27,13 @@ def round_line(lines: list[str]) -> str:
 
 
 def test_clutch_says_its_cycle_as_heard():
-    # Its Cat and Cow fixes a 15 s cycle of its own; --pace scales it (18.75 s).
+    # Its Cat and Cow's 15 s cycle is the routine's breath: --pace scales it (18.75 s)
+    # and --breath replaces it.
     assert round_line(spoken("clutch")).startswith("Each full round takes about fifteen seconds.")
     assert "about nineteen seconds" in round_line(spoken("clutch", pace="slow"))
     assert "about twelve seconds" in round_line(spoken("clutch", pace="0.8"))
+    assert "about twelve seconds" in round_line(spoken("clutch", breath=12))
+    assert "about eight seconds" in round_line(spoken("clutch", breath=8))
 
 
 def write(tmp_path, body: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from click.testing import CliRunner
 
 from matcue.cli import main
 
-ROUTINE = "desk-break"
+ROUTINE = str(Path(__file__).parent / "sound" / "short-session.yaml")
+"""A frozen short session (the built-in desk-break before issue 12 rewrote it)."""
 
 
 def render(tmp_path, name, *args):
