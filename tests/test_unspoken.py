@@ -182,6 +182,14 @@ def test_the_built_in_routines_say_everything_they_give(name, verbosity):
             ("steps", 2, "cues", "release", 1),
             ("steps", 2, "cues", "release", 2),
         ],
+        ("retrain", "brief"): [
+            *[("steps", 0, "refine", k) for k in range(3)],
+            *[("steps", 0, "cues", p, k) for p in ("move", "hold", "release") for k in (1, 2)],
+            *[("steps", 2, "refine", k) for k in range(2)],
+            *[("steps", 2, "cues", p, k) for p in ("inhale", "exhale") for k in (1, 2)],
+            *[("steps", 4, "refine", k) for k in range(2)],
+            *[("steps", 4, "cues", p, k) for p in ("move", "release") for k in (1, 2)],
+        ],
     }
     missing = find_unspoken(load_builtin(name), Settings(verbosity=verbosity))
     assert [m.path for m in missing] == known.get((name, verbosity), []), [m.note for m in missing]
