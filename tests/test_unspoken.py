@@ -170,7 +170,17 @@ def test_sentences_compare_as_they_are_said():
 def test_the_built_in_routines_say_everything_they_give(name, verbosity):
     known: dict[tuple[str, str], list[tuple[object, ...]]] = {
         # Calm hold cues are spoken at full verbosity only (kind_hold.cue.j2).
-        ("articulate", "brief"): [("steps", 6, "cues", 0), ("steps", 6, "cues", 1)],
+        ("articulate", "brief"): [
+            ("steps", 0, "refine", 0),
+            *[("steps", 0, "cues", p, k) for p in ("move", "hold", "release") for k in (1, 2)],
+            *[("steps", 2, "cues", p, k) for p in ("move", "release") for k in (1, 2)],
+            *[("steps", 4, "cues", p, k) for p in ("move", "rest") for k in (1, 2)],
+            *[("steps", 6, "cues", k) for k in range(3)],
+            ("steps", 7, "refine", 0),
+            *[("steps", 7, "cues", p, k) for p in ("move", "rest") for k in (1, 2)],
+            ("steps", 8, "refine", 0),
+            *[("steps", 8, "cues", p, k) for p in ("move", "release", "rest") for k in (1, 2)],
+        ],
         ("thaw", "brief"): [("steps", 2, "cues", k) for k in range(3)],
         # Refinements and alternative phrasings are for full verbosity (kind_reps.cue.j2).
         ("morning", "brief"): [
