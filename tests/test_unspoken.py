@@ -198,7 +198,6 @@ def test_the_built_in_routines_say_everything_they_give(name, verbosity):
             *[("steps", 1, "cues", "move", k) for k in (1, 2)],
             ("steps", 1, "cues", "hold", 1),
             *[("steps", 1, "cues", "release", k) for k in (1, 2)],
-            ("steps", 3, "refine", 0),
             *[("steps", 3, "cues", p, k) for p in ("move", "release") for k in (1, 2)],
             ("steps", 5, "refine", 0),
             *[("steps", 5, "cues", p, k) for p in ("inhale", "exhale") for k in (1, 2)],
