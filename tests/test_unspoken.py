@@ -247,3 +247,45 @@ def test_a_text_with_placeholders_is_found_as_said():
         filename="t.yaml",
     )
     assert find_unspoken(routine, Settings()) == []
+
+
+def test_a_name_not_announced_or_said_as_spoken_is_not_missed(tmp_path):
+    """Regression (found rewriting the built-ins): check reported the name of a step
+    with announce: false, and the name of a step with spoken:, as not spoken."""
+    code, notes = notes_of(
+        """\
+        title: T
+        steps:
+          - kind: transition
+            name: Onto your back
+            announce: false
+            text: Lie down on your back.
+          - kind: hold
+            name: "Circuit: hip opener"
+            spoken: First, a hip opener.
+            duration: {breaths: 2}
+        """,
+        tmp_path,
+    )
+    assert (code, notes) == (0, [])
+
+
+def test_a_refinement_is_not_said_in_the_rest_after_a_sets_last_rep(tmp_path):
+    """Regression: with the rest as its window, a refinement fell after the last rep,
+    when the movement is over; it is left out there, and check says so."""
+    code, notes = notes_of(
+        """\
+        title: T
+        steps:
+          - kind: reps
+            name: Side reach
+            reps: 4
+            hold: 0
+            rest: 3
+            cues: {move: Reach long., release: Come back.}
+            refine: [Hips stay stacked.]
+        """,
+        tmp_path,
+    )
+    assert code == 0
+    assert [n.split(": ")[2] for n in notes] == ["steps[0].refine[0]"]

@@ -168,7 +168,10 @@ def supplied_texts(routine: Routine) -> list[_Text]:
     paths = routine.step_paths()
     for i, step in enumerate(routine.steps):
         base: Path_ = paths[i]
-        if "name" in step.model_fields_set:
+        # The name is said unless announce is false; spoken: is said in its place.
+        if step.announce and step.spoken is not None:
+            out.append(_Text((*base, "spoken"), step.spoken, i))
+        elif step.announce and "name" in step.model_fields_set:
             out.append(_Text((*base, "name"), spoken_name(step.name), i))
         for k, line in enumerate(step.setup):
             out.append(_Text((*base, "setup", k), line, i))

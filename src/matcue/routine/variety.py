@@ -72,7 +72,9 @@ def turns(
                     line = lines[k % len(lines)]
                     cues[field] = line if len(line.split()) <= SHORT_CUE_WORDS else None
             said = None
-            if not full and refine and refine_at and k % _EVERY == 0:
+            # Not in the rest after a set's last rep: the movement is over by then.
+            last_rest = refine_at == "rest" and k == reps - 1
+            if not full and refine and refine_at and k % _EVERY == 0 and not last_rest:
                 said = refine[refine_n % len(refine)]
                 refine_n += 1
                 cues[refine_at] = said
