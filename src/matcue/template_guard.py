@@ -215,9 +215,14 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._done = False
         self._thread = threading.get_ident()
-        self._timer = threading.Timer(limits.TEMPLATE_SECONDS, self._fire)
-        self._timer.daemon = True
+        self._timer = self._timer_for(limits.TEMPLATE_SECONDS)
+        self._waits = 0
         self.where: tuple[str, int] | None = None
+
+    def _timer_for(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._fire)
+        timer.daemon = True
+        return timer
 
     def __enter__(self) -> _Watchdog:
         self._timer.start()
@@ -225,16 +230,32 @@ class _Watchdog:
 
     def _fire(self) -> None:
         with self._lock:
-            if not self._done:
-                self.where = _running_template_line(sys._current_frames().get(self._thread))
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self._thread), ctypes.py_object(_Overtime)
-                )
+            if self._done:
+                return
+            where = _running_template_line(sys._current_frames().get(self._thread))
+            if where is None and self._waits < WATCHDOG_WAITS:
+                # Not inside a template yet (a loaded machine, or matcue's own work
+                # between renders): an exception raised now would land in whatever
+                # runs, an import even, and name no template line. Look again shortly.
+                self._waits += 1
+                self._timer = self._timer_for(WATCHDOG_WAIT_SECONDS)
+                self._timer.start()
+                return
+            self.where = where
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread), ctypes.py_object(_Overtime)
+            )
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
+            self._timer.cancel()
+
+
+WATCHDOG_WAIT_SECONDS = 0.05
+WATCHDOG_WAITS = 40
+"""After the time limit, the watchdog waits up to 40 x 50 ms for the rendering thread
+to be inside a template before it stops it anyway."""
 
 
 def _running_template_line(frame: Any) -> tuple[str, int] | None:
