@@ -169,7 +169,9 @@ class HelperPool:
             raise ValueError("fork isolation needs os.fork, which this platform lacks")
         self.library = library
         self.isolation = isolation
-        self.tmpdir: str | None = tempfile.mkdtemp(prefix="matcue-tts-")
+        # Made when the first helper starts: an engine made only to list voices, or
+        # one whose process is killed before it speaks, leaves no folder behind.
+        self.tmpdir: str | None = None
         self._lock = threading.Lock()
         self._idle: list[_Zygote] = []
         self._all: list[_Zygote] = []
@@ -207,7 +209,8 @@ class HelperPool:
         finally:
             for zygote in dead:
                 zygote.kill()  # reap it and close its pipes (no leaked files)
-        zygote = _Zygote(self.library, self.tmpdir)  # outside the lock: starting takes ~0.1 s
+        scratch = self._scratch()
+        zygote = _Zygote(self.library, scratch)  # outside the lock: starting takes ~0.1 s
         with self._lock:
             self._all.append(zygote)
             closed = self._closed
@@ -230,12 +233,22 @@ class HelperPool:
                 self._all.remove(zygote)
         zygote.kill()
 
+    def _scratch(self) -> str | None:
+        """The pool's scratch folder (the helpers' TMPDIR), made on first use."""
+        with self._lock:
+            return self._scratch_locked()
+
+    def _scratch_locked(self) -> str | None:
+        if self.tmpdir is None and not self._closed:
+            self.tmpdir = tempfile.mkdtemp(prefix="matcue-tts-")
+        return self.tmpdir
+
     def _speak_once(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         with tempfile.TemporaryFile(prefix="matcue-tts-") as err:
             with self._lock:
                 if self._closed:
                     raise SpeechError("the pyttsx3 helpers were closed")
-                proc = _popen("once", self.library, err, self.tmpdir)
+                proc = _popen("once", self.library, err, self._scratch_locked())
                 self._once.add(proc)
             try:
                 timeout = float(request.get("timeout") or 30.0) + proto.GRACE_S
