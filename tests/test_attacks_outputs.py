@@ -225,3 +225,52 @@ def test_a_cue_script_written_to_a_full_disk(cue: Path):
         "matcue: cannot write /dev/full: No space left on device; "
         "earlier files were left as they were"
     ]
+
+
+def _file_size_limit() -> None:
+    """A limit on the size of any file the process writes (RLIMIT_FSIZE): a write past
+    it fails with EFBIG, as a disk that fills during a render fails with ENOSPC."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+
+def test_a_disk_that_fills_during_the_render_leaves_the_earlier_file(tmp_path: Path):
+    """Issue 14: /dev/full fails the first write; here the render's own temporary
+    file (the .part beside the target) grows until a write fails, the way a disk fills
+    part-way through a session. One line, no .part left, the earlier file intact.
+    (Before, the error reached the user as 'the MP3 encoder failed: [Errno 27] ...',
+    naming no file: the encoder thread's OSError was wrapped as an encoder fault.)"""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "session.mp3"
+    out.write_bytes(b"mine")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "matcue.cli",
+            "render",
+            "desk-break",
+            "-o",
+            str(out),
+            "--no-transcript",
+        ],
+        env={**os.environ, "MATCUE_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        preexec_fn=_file_size_limit,
+    )
+    lines = r.stderr.splitlines()
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert lines[-1] == (
+        f"matcue: cannot write -o {out}: File too large; earlier files were left as they were"
+    )
+    # The limit may also stop a large speech clip going to the cache: a warning, once.
+    assert all("cannot write to the speech cache" in line for line in lines[:-1]), lines
+    assert out.read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "session.mp3"]

@@ -91,7 +91,8 @@ class Mp3Encoder:
     def _raise(self) -> None:
         exc = self._error
         assert exc is not None
-        if isinstance(exc, RenderError):
+        if isinstance(exc, (RenderError, OSError)):
+            # An OSError is the file's (a full disk): the caller names the file.
             raise exc
         raise RenderError(f"the MP3 encoder failed: {exc}") from exc
 
