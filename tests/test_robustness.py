@@ -403,7 +403,9 @@ def test_a_batch_whose_parent_is_killed_leaves_no_worker(long_render) -> None:
     try:
         _wait_for(lambda: _writing(folder), proc)
         proc.kill()  # the parent only; its workers are in the same group
-        proc.communicate(timeout=30)
+        # Its workers hold the output pipes until they have cleaned up and ended: on
+        # a loaded machine (the full suite under .ci/run) that once took over 30 s.
+        proc.communicate(timeout=TIMEOUT)
         _group_ends(proc.pid, 30, "a worker outlived its killed parent")
     finally:
         try:
