@@ -411,11 +411,29 @@ def _write_all(fd: int, blob: bytes) -> None:
         view = view[n:]
 
 
+GOODBYE = {"goodbye": True}
+"""The last request of a pool that closes deliberately (it removes its own scratch
+folder); end of input without it means the parent died."""
+
+ORPHAN_WAIT_S = 2.0
+"""How long a zygote whose input ended without a goodbye waits to be reparented."""
+
+
 def _remove_scratch_if_orphaned(parent: int) -> None:
     """The parent died without closing its pool (SIGKILL): remove the pool's
-    scratch folder (our TMPDIR, made by the parent) so nothing is left behind."""
+    scratch folder (our TMPDIR, made by the parent) so nothing is left behind.
+
+    A dying process's files close before the kernel hands its children to a new
+    parent, so the end of input can arrive while ``getppid()`` still names the old
+    one: wait for the reparenting (seen: an empty matcue-tts-* folder left by a
+    batch whose parent was killed)."""
     scratch = os.environ.get("TMPDIR", "")
-    if os.getppid() != parent and os.path.basename(scratch).startswith("matcue-tts-"):
+    if not os.path.basename(scratch).startswith("matcue-tts-"):
+        return
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if os.getppid() != parent:
         import shutil
 
         shutil.rmtree(scratch, ignore_errors=True)
@@ -424,10 +442,18 @@ def _remove_scratch_if_orphaned(parent: int) -> None:
 def zygote(library: str) -> int:
     """Serve requests on stdin/stdout until stdin closes."""
     parent = os.getppid()
+    said_goodbye = False
     try:
-        return _zygote(library)
+        code = _zygote(library)
+        said_goodbye = code == _GOODBYE_CODE
+        return 0 if said_goodbye else code
     finally:
-        _remove_scratch_if_orphaned(parent)
+        if not said_goodbye:
+            _remove_scratch_if_orphaned(parent)
+
+
+_GOODBYE_CODE = -1
+"""What :func:`_zygote` returns after the pool's goodbye."""
 
 
 def _zygote(library: str) -> int:
@@ -447,6 +473,8 @@ def _zygote(library: str) -> int:
             return 1
         if request is None:
             return 0
+        if request == GOODBYE:
+            return _GOODBYE_CODE
         reply = _serve_one(request, 0)
         if reply is None:
             return 0

@@ -133,6 +133,12 @@ class _Zygote:
         if kill:
             with contextlib.suppress(OSError):
                 self.proc.kill()
+        if self.proc.stdin is not None and not kill:
+            # Say goodbye first: end of input without it means the parent died, and
+            # the zygote then removes the pool's scratch folder itself.
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.write(proto.pack(json.dumps(proto.GOODBYE).encode()))
+                self.proc.stdin.flush()
         with contextlib.suppress(OSError, ValueError):
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
