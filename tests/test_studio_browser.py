@@ -77,10 +77,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # Chromium's audio client (libpulse) makes a "pulse-*" folder in the system
     # temp folder when XDG_RUNTIME_DIR is unset, and leaves it there: .ci/run's
     # first browser run failed the suite's temp-folder check on it. Give it a
-    # runtime folder of its own, under pytest's folder.
+    # runtime folder of its own, under pytest's folder. Chromium's own scratch
+    # (".org.chromium.Chromium.*", seen left in the temp folder by a full run) goes
+    # in a temp folder of its own there too.
     runtime = tmp_path_factory.mktemp("xdg-runtime")
     runtime.chmod(0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    scratch = tmp_path_factory.mktemp("chromium-tmp")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(scratch)}
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
         yield b
