@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -79,15 +80,19 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # first browser run failed the suite's temp-folder check on it. Give it a
     # runtime folder of its own, under pytest's folder. Chromium's own scratch
     # (".org.chromium.Chromium.*", seen left in the temp folder by a full run) goes
-    # in a temp folder of its own there too.
+    # in a folder removed afterwards: a short path, as its singleton socket's path
+    # must fit in 108 bytes (pytest's folders are too deep).
     runtime = tmp_path_factory.mktemp("xdg-runtime")
     runtime.chmod(0o700)
-    scratch = tmp_path_factory.mktemp("chromium-tmp")
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(scratch)}
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
-        yield b
-        b.close()
+    scratch = tempfile.mkdtemp(prefix="chr-")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "TMPDIR": scratch}
+    try:
+        with sync_api.sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=env)
+            yield b
+            b.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
