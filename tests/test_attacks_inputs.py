@@ -9,6 +9,7 @@ read whole whatever its size or kind, and a bed file of any length was decoded.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,19 @@ def test_a_routine_with_too_many_different_lines_names_the_step(tmp_path: Path):
     [message] = _check(path)
     assert message.startswith(f"{path}:8: steps[1]") or message.startswith(f"{path}:8: steps.1")
     assert f"at most {MAX_PHRASES} different spoken lines" in message
+
+
+def test_a_routine_of_long_different_lines_is_bounded_by_their_speech(tmp_path: Path):
+    """Issue 14: each distinct clip is held while the session is mixed, so a few
+    hundred long different lines (under the phrase limit, inside 4 hours) would hold
+    gigabytes. Their speech, timed by word count, is bounded too, naming the step."""
+    words = " ".join(["go"] * 60)
+    # 130 lines of 61 words and more (numbers are said as words): 44 minutes and more
+    path = _routine(tmp_path, [f"{words} {i}." for i in range(130)])
+    [message] = _check(path)
+    assert message.startswith(f"{path}:8: steps[1]"), message
+    assert re.search(r"different lines that take about 4[4-6] min to say", message), message
+    assert "may take at most 40 min to say" in message, message
 
 
 def test_a_routine_of_long_lines_is_not_a_many_hour_session(tmp_path: Path):

@@ -94,6 +94,11 @@ MAX_PHRASES = 1000
 memory while the session is mixed): the built-ins have 60 to 120. At 1000 lines of
 a few seconds each a render peaks near 340 MB (``make bench``, largest input);
 3000 reached 1 GB and more."""
+MAX_DISTINCT_SPEECH_SECONDS = 40 * 60.0
+"""The different lines of a session, timed by word count at SPEECH_WPM: 40 minutes
+(the built-ins say a few). Each distinct clip is held while the session is mixed, so
+this, not only the number of lines, bounds memory: at 22050 Hz about 250 MB of
+clips (a thousand 500-character lines, each under the phrase limit, would be GBs)."""
 MODEL_ISLAND_SECONDS = 60.0
 """The loudness model mixes each unbroken run of sound whole: a run longer than this
 (hundreds of lines with no pause between them) is measured by mixing in chunks

@@ -19,6 +19,7 @@ from .fit import FitCache, fit_routine
 from .limits import (
     MAX_CHAPTERS,
     MAX_CUE_SCRIPT_BYTES,
+    MAX_DISTINCT_SPEECH_SECONDS,
     MAX_PHRASES,
     MAX_ROUTINE_BYTES,
     MAX_SESSION_SECONDS,
@@ -219,19 +220,42 @@ def _check_spoken_length(script: cuescript.CueScript, name: str, rate: int | Non
         )
 
 
+def _too_long(script: cuescript.CueScript) -> bool:
+    """Longer than a session may be: the session-length check reports it."""
+    return float(script.timed_seconds()) + spoken_seconds(script) > MAX_SESSION_SECONDS
+
+
 def _check_phrases(
     script: cuescript.CueScript, name: str, routine: Routine | None, text: str = ""
 ) -> None:
-    """At most :data:`~matcue.limits.MAX_PHRASES` different lines to synthesize, the
-    message naming what says the most of them: the step of a routine, or the line
-    of a cue script (``text``) where the limit is passed."""
+    """At most :data:`~matcue.limits.MAX_PHRASES` different lines to synthesize, and
+    at most :data:`~matcue.limits.MAX_DISTINCT_SPEECH_SECONDS` of them by word count
+    (every distinct clip is held while the session is mixed), the message naming what
+    says the most of them: the step of a routine, or the line of a cue script
+    (``text``) where the limit is passed."""
     phrases = script.phrases()
-    if len(phrases) <= MAX_PHRASES:
+    per_second = SPEECH_WPM / 60
+    said = [len(p.split()) / per_second for p in phrases]
+    if len(phrases) > MAX_PHRASES:
+        limit = f"a session may have at most {MAX_PHRASES} different spoken lines"
+        over = f"{len(phrases)} different spoken lines"
+        first = MAX_PHRASES
+    elif sum(said) > MAX_DISTINCT_SPEECH_SECONDS and not _too_long(script):
+        limit = (
+            f"a session's different lines may take at most "
+            f"{MAX_DISTINCT_SPEECH_SECONDS / 60:.0f} min to say (each is held in memory "
+            "while the session is mixed)"
+        )
+        over = f"different lines that take about {sum(said) / 60:.0f} min to say"
+        total = 0.0
+        first = next(
+            i for i, s in enumerate(said) if (total := total + s) > MAX_DISTINCT_SPEECH_SECONDS
+        )
+    else:
         return
-    limit = f"a session may have at most {MAX_PHRASES} different spoken lines"
     if routine is None:
-        line = _line_of(text, phrases[MAX_PHRASES])
-        raise ValidationError([f"{name}:{line}: -: {len(phrases)} different spoken lines; {limit}"])
+        line = _line_of(text, phrases[first])
+        raise ValidationError([f"{name}:{line}: -: {over}; {limit}"])
     per_step: dict[str, int] = {}
     seen: set[str] = set()
     step = ""
@@ -244,18 +268,12 @@ def _check_phrases(
         for text in texts:
             if text not in seen:
                 seen.add(text)
-                per_step[step] = per_step.get(step, 0) + 1
+                per_step[step] = per_step.get(step, 0) + len(text.split())
     worst = max(per_step, key=lambda k: per_step[k])
     index = next((i for i, st in enumerate(routine.steps) if st.display_name == worst), None)
     field: tuple[str | int, ...] = ("steps", index) if index is not None else ("intro",)
     raise ValidationError(
-        [
-            routine.problem(
-                field,
-                f"this part says {per_step[worst]} different lines (the whole session "
-                f"{len(phrases)}); {limit}",
-            )
-        ]
+        [routine.problem(field, f"this part says the most of the session's {over}; {limit}")]
     )
 
 
