@@ -190,6 +190,13 @@ class StepBase(BaseModel):
             filled = self.with_values(timing, word)
             if filled is not self:
                 return filled.plan(index, timing, side_word=side_word)
+        if side_word is not None and self.sides and self._says_side():
+            by_side = {
+                str(side): self.for_side(str(side), side_word).plan(index, timing)
+                for side in self.sides
+            }
+            # What is said before the sides (name, set-up) speaks of the first side.
+            return {**by_side[str(self.sides[0])], "by_side": by_side}
         name = self.display_name
         # A say or transition step the routine left unnamed gets a default name for
         # its chapter (in the routine's language), but an invented title is not worth
@@ -215,13 +222,6 @@ class StepBase(BaseModel):
             "round": {"n": self._round[0], "of": self._round[1]} if self._round else None,
         }
         plan.update(self._plan(timing))
-        if side_word is not None and self.sides and self._says_side():
-            by_side = {
-                str(side): self.for_side(str(side), side_word).plan(index, timing)
-                for side in self.sides
-            }
-            # What is said before the sides (name, set-up) speaks of the first side.
-            plan = {**by_side[str(self.sides[0])], "by_side": by_side}
         return plan
 
     def _says_side(self) -> bool:
