@@ -76,6 +76,38 @@ class _Island:
         return x
 
 
+_Source = tuple[int, int, np.ndarray, float]
+"""(start, end, samples, amplitude) of a speech clip or a bell in the session."""
+
+
+def _sources(mixer: Mixer) -> list[_Source]:
+    """Every clip and bell of ``mixer``, in order of start (then end)."""
+    sources: list[_Source] = [(s, e, clip, 1.0) for s, e, clip in mixer.speech]
+    sources += [(s, e, snd, g) for s, e, snd, g in mixer.sounds]
+    sources.sort(key=lambda t: (t[0], t[1]))
+    return sources
+
+
+def _pad(sr: int) -> int:
+    """The K-weighting filter's and the limiter's memory: sounds closer than this
+    are one island."""
+    return len(k_weighting_fir(sr)) + TruePeakLimiter(sr, 1, 0.0).memory
+
+
+def _runs(sources: list[_Source], pad: int) -> list[list[_Source]]:
+    """``sources`` (in order) grouped into runs with no gap of ``pad`` or more."""
+    groups: list[list[_Source]] = []
+    end = -(10**18)
+    for src in sources:
+        if groups and src[0] < end + pad:
+            groups[-1].append(src)
+            end = max(end, src[1])
+        else:
+            groups.append([src])
+            end = src[1]
+    return groups
+
+
 class SessionLoudness:
     """Integrated loudness of a mixer's session at any gain, without mixing it.
 
@@ -93,8 +125,7 @@ class SessionLoudness:
         self.n_sub = self.length // self.step
         self.fir = k_weighting_fir(sr)
         self.true_peak_db = s.true_peak_db
-        limiter = TruePeakLimiter(sr, 1, s.true_peak_db)
-        self.pad = len(self.fir) + limiter.memory
+        self.pad = _pad(sr)
         self.fin = min(int(round(s.fade_in * sr)), self.length // 2)
         self.fout = min(int(round(s.fade_out * sr)), self.length // 2)
         self.islands = self._islands() if self.applies else []
@@ -114,39 +145,16 @@ class SessionLoudness:
         by mixing, in chunks."""
         if mixer.bed_file is not None:
             return False
-        spans = sorted(
-            [(s, e) for s, e, _ in mixer.speech] + [(s, e) for s, e, _, _ in mixer.sounds]
-        )
         limit = int(MODEL_ISLAND_SECONDS * mixer.sr)
-        # Joined as _islands joins them: a gap shorter than the filters' memory joins.
-        pad = len(k_weighting_fir(mixer.sr)) + TruePeakLimiter(mixer.sr, 1, 0.0).memory
-        start, end = None, -(10**18)
-        for s, e in spans:
-            if start is None or s >= end + pad:
-                start, end = s, e
-            else:
-                end = max(end, e)
-            if end - start > limit:
-                return False
-        return True
+        return all(
+            max(e for _, e, _, _ in group) - group[0][0] <= limit
+            for group in _runs(_sources(mixer), _pad(mixer.sr))
+        )
 
     # --- islands -------------------------------------------------------------------
 
     def _islands(self) -> list[_Island]:
-        sources: list[tuple[int, int, np.ndarray, float]] = [
-            (s, e, clip, 1.0) for s, e, clip in self.mixer.speech
-        ]
-        sources += [(s, e, snd, g) for s, e, snd, g in self.mixer.sounds]
-        sources.sort(key=lambda t: (t[0], t[1]))
-        groups: list[list[tuple[int, int, np.ndarray, float]]] = []
-        end = -(10**18)
-        for src in sources:
-            if groups and src[0] < end + self.pad:
-                groups[-1].append(src)
-                end = max(end, src[1])
-            else:
-                groups.append([src])
-                end = src[1]
+        groups = _runs(_sources(self.mixer), self.pad)
         distinct: dict[tuple[Any, ...], _Island] = {}
         for group in groups:
             a0 = group[0][0]
