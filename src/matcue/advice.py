@@ -34,6 +34,7 @@ from .cuescript import format_seconds, parse_script, to_fraction
 from .errors import MatcueError
 from .limits import BREATH_RANGE, COUNT_RANGE, CYCLE_RANGE, DURATION_LIMITS, PACE_RANGE, RATE_RANGE
 from .routine import Routine
+from .routine.step_base import CycleWindow
 from .routine.values import Duration
 from .schedule import Overrun, schedule
 from .settings import Settings
@@ -86,22 +87,6 @@ def _labels(where: str) -> dict[str, str]:
         if value:
             out[key] = value
     return out
-
-
-def _field_name(kind: str, labels: dict[str, str]) -> str | None:
-    """The step field whose time holds a cue of ``kind``'s step at ``labels``."""
-    phase = labels.get("phase")
-    if kind == "reps":
-        if phase == "rest" and "rep" not in labels:
-            return "set_rest"
-        return phase if phase in ("move", "hold", "release", "rest") else None
-    if kind in ("breath", "flow"):
-        return "cycle"
-    if kind == "transition" and phase == "transition":
-        return "duration"
-    if kind == "hold" and phase == "hold":
-        return "duration"
-    return None
 
 
 def _grid(current: Fraction, step: Fraction, limits: tuple[Fraction, Fraction]) -> list[Fraction]:
@@ -232,20 +217,20 @@ class OverrunAdvisor:
         if routine is None or not 0 <= index < len(routine.steps):
             return None
         step = routine.steps[index]
-        name = _field_name(step.kind, _labels(group[0].where))
-        if name is None:
+        labels = _labels(group[0].where)
+        window = step.window(labels.get("phase"), "rep" in labels)
+        if window is None:
             return None
+        name = window.field
         timing = Timing.of(self.settings, routine.defaults)
-        if name == "cycle":
-            current = to_fraction(getattr(step, "cycle", None) or timing.breath)
+        if isinstance(window, CycleWindow):
+            current = to_fraction(window.seconds or timing.breath)
             unit, top = "s", Fraction(CYCLE_RANGE[1])
             step_by = Fraction(1)
         else:
-            d = getattr(step, name, None)
+            d = window.duration
             if d is None:  # a transition without its own duration
                 d = Duration(unit="seconds", value=float(timing.transition / timing.pace))
-            if not isinstance(d, Duration) or (step.kind == "hold" and d.unit != "seconds"):
-                return None
             current = to_fraction(d.value)
             top = Fraction(DURATION_LIMITS[d.unit])
             unit = {"seconds": "s", "breaths": "breaths", "counts": "counts"}[d.unit]
@@ -256,7 +241,7 @@ class OverrunAdvisor:
 
         def with_value(v: Fraction) -> Routine:
             value: float | Duration = float(v)
-            if name != "cycle":
+            if not isinstance(window, CycleWindow):
                 value = Duration(unit=field_unit, value=float(v))  # type: ignore[arg-type]
             steps = list(routine.steps)
             steps[index] = step.model_copy(update={name: value})

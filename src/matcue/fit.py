@@ -280,17 +280,17 @@ def _left_range(old: StepBase, new: StepBase, minutes: float) -> str | None:
     ``reps_range`` (``rounds_range``), which it does only to reach a length the
     range cannot: "to reach 5 minutes, Cat-Cow went to 4 reps, below its
     reps_range [6, 8]"."""
-    for count, field_ in (("reps", "reps_range"), ("rounds", "rounds_range")):
-        rng = getattr(old, field_, None)
-        n = getattr(new, count, None)
-        if rng is None or not isinstance(n, int) or rng[0] <= n <= rng[1]:
-            continue
-        side = "below" if n < rng[0] else "above"
-        return (
-            f"  to reach {minutes:g} minutes, {old.display_name} went to {n} {count}, "
-            f"{side} its {field_} [{rng[0]}, {rng[1]}]"
-        )
-    return None
+    count, fitted = old.fit_count(), new.fit_count()
+    if count is None or fitted is None or count.range is None:
+        return None
+    (lo, hi), n = count.range, fitted.value
+    if not isinstance(n, int) or lo <= n <= hi:
+        return None  # a count per set is not reported
+    side = "below" if n < lo else "above"
+    return (
+        f"  to reach {minutes:g} minutes, {old.display_name} went to {n} {count.field}, "
+        f"{side} its {count.range_field} [{lo}, {hi}]"
+    )
 
 
 def describe_changes(

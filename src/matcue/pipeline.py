@@ -216,7 +216,7 @@ def _prepare(
     timeline.meta.update(meta)
     timeline.warnings[:0] = warnings  # the voice's language first
     log.debug("schedule: %d events, %.1f s", len(timeline.events), timeline.duration)
-    return Prepared(timeline, clips, changes, unspoken_notes(source, settings))
+    return Prepared(timeline, clips, changes, unspoken_notes(source, settings, script))
 
 
 def render(

@@ -137,9 +137,14 @@ def build_script(source: Source, settings: Settings) -> tuple[cuescript.CueScrip
     return script, changes
 
 
-def unspoken_notes(source: Source, settings: Settings) -> list[str]:
+def unspoken_notes(
+    source: Source, settings: Settings, script: cuescript.CueScript | None = None
+) -> list[str]:
     """The routine's own texts the session leaves unsaid, each ``FILE:LINE: FIELD:
-    not spoken...`` with the reason (:mod:`matcue.unspoken`); none for a cue script."""
+    not spoken...`` with the reason (:mod:`matcue.unspoken`); none for a cue script.
+    ``script``: the cue script :func:`build_script` made for ``source`` under
+    ``settings``, taken as it is unless ``--minutes`` changed the routine (the notes
+    name the file's own steps), so the templates are not rendered again."""
     from .unspoken import unspoken_notes as notes
 
     routine = source.routine
@@ -147,7 +152,7 @@ def unspoken_notes(source: Source, settings: Settings) -> list[str]:
         return []
     if settings.week is not None:
         routine, _changes = routine_at_week(routine, settings.week)
-    return notes(routine, settings)
+    return notes(routine, settings, script if settings.minutes is None else None)
 
 
 def _build_script(
@@ -310,8 +315,7 @@ def _check_content(
 
 def _field_saying(routine: Routine, phrase: str) -> tuple[str | int, ...] | None:
     """The routine field whose text is ``phrase`` (the first found), for its line."""
-    loaded = getattr(routine, "_loaded", None)
-    stack: list[tuple[tuple[str | int, ...], object]] = [((), getattr(loaded, "data", None))]
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), routine.file_data)]
     while stack:
         path, value = stack.pop(0)
         if isinstance(value, str) and value.strip() and value.strip() in phrase:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from fractions import Fraction
 
 from . import cuescript
 from .cuescript import Block, CueScript, Say, StepMark, format_seconds
 from .routine import Routine
-from .routine.step_base import spoken_name
+from .routine.step_base import Plan, Said
 from .settings import Settings
 from .spoken import spoken_numbers
 from .templating import build_context, render_script_text
@@ -56,16 +56,18 @@ class _Text:
     path: Path_
     text: str
     step: int | None = None
-    phase: str | None = None
-    """The cue phase that speaks it (move, hold, inhale, ...); None: any line of the step."""
+    said: Said | None = None
+    """What the step says of it (None: a text of the routine's own)."""
 
     @property
-    def field(self) -> tuple[str | int, ...]:
+    def field(self) -> Path_:
         """The path within its step: ``("cues", "move")``, ``("setup", 0)``..."""
-        if self.step is None:
-            return tuple(self.path)
-        at = 4 if len(self.path) > 3 and self.path[2] == "steps" else 2
-        return tuple(self.path[at:])
+        return self.said.field if self.said is not None else self.path
+
+    @property
+    def phase(self) -> str | None:
+        """The cue phase that speaks it (move, hold, inhale, ...); None: any line of the step."""
+        return self.said.phase if self.said is not None else None
 
 
 # ---------------------------------------------------------------- comparing
@@ -140,75 +142,25 @@ def _matches(sentence: str, pool: set[str]) -> bool:
 # ---------------------------------------------------------------- what the routine says
 
 
-def _lines(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _variants(base: Path_, value: Any, step: int, phase: str | None) -> list[_Text]:
-    """One text per phrasing: ``cues.move`` for one, ``cues.move[k]`` for several."""
-    lines = _lines(value)
-    if len(lines) == 1:
-        return [_Text(base, lines[0], step, phase)]
-    return [_Text((*base, k), line, step, phase) for k, line in enumerate(lines)]
-
-
 def supplied_texts(routine: Routine) -> list[_Text]:
     """Every text the routine file gives, with its field path (a step a rounds group
-    wrote out once per round: once per round, with the group's own path)."""
+    wrote out: once per round, with the group's own path); each step says which of
+    its texts its template may speak (:meth:`~matcue.routine.step_base.StepBase.spoken_texts`)."""
     out = [_Text(("title",), routine.title)]
     if routine.safety:
         out.append(_Text(("safety",), routine.safety))
-    for field in ("intro", "outro"):
-        value = getattr(routine, field)
-        many = not isinstance(value, str)
-        for i, line in enumerate(_lines(value)):
-            out.append(_Text((field, i) if many else (field,), line))
+    for field, lines in (("intro", routine.intro), ("outro", routine.outro)):
+        out += [_Text((field, i), line) for i, line in enumerate(lines)]
     paths = routine.step_paths()
     for i, step in enumerate(routine.steps):
-        base: Path_ = paths[i]
-        # The name is said unless announce is false; spoken: is said in its place.
-        if step.announce and step.spoken is not None:
-            out.append(_Text((*base, "spoken"), step.spoken, i))
-        elif step.announce and "name" in step.model_fields_set:
-            out.append(_Text((*base, "name"), spoken_name(step.name), i))
-        for k, line in enumerate(step.setup):
-            out.append(_Text((*base, "setup", k), line, i))
-        if step.brief:
-            out.append(_Text((*base, "brief"), step.brief, i))
-        if step.switch:
-            out.append(_Text((*base, "switch"), step.switch, i, "transition"))
-        text = getattr(step, "text", None)
-        if isinstance(text, list):
-            out += [_Text((*base, "text", k), line, i) for k, line in enumerate(text)]
-        elif isinstance(text, str):
-            out.append(_Text((*base, "text"), text, i))
-        for k, line in enumerate(getattr(step, "reminders", ())):
-            out.append(_Text((*base, "reminders", k), line, i, "rest"))
-        for k, line in enumerate(getattr(step, "refine", ())):
-            out.append(_Text((*base, "refine", k), line, i))
-        for k, mv in enumerate(getattr(step, "movements", ())):
-            out.append(_Text((*base, "movements", k, "cue"), mv.cue, i))
-            if mv.word:
-                out.append(_Text((*base, "movements", k, "word"), mv.word, i))
-        if step.kind == "hold":
-            # said on a hold, or on the exhales of a hold guided by breaths
-            out += [_Text((*base, "cues", k), c, i) for k, c in enumerate(step.cues)]
-            if step.release:
-                out.append(_Text((*base, "release"), step.release, i))
-        if step.kind in ("breath", "reps"):
-            for group in ("cues", "words"):
-                for phase, value in getattr(step, group).model_dump().items():
-                    if value:
-                        out += _variants((*base, group, phase), value, i, phase)
+        out += [_Text((*paths[i], *said.field), said.text, i, said) for said in step.spoken_texts()]
     return out
 
 
 # ---------------------------------------------------------------- why not
 
 
-def _seconds(value: Any) -> str:
+def _seconds(value: Fraction) -> str:
     return format_seconds(cuescript.to_fraction(value))
 
 
@@ -216,30 +168,12 @@ def _many(n: int, thing: str) -> str:
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
-def _designed(t: _Text, routine: Routine, verbosity: str) -> bool:
+def _designed(t: _Text, verbosity: str) -> bool:
     """True when ``t`` is a designed alternative to a text that is said in its place."""
-    if t.step is None:
-        return False
-    step = routine.steps[t.step]
-    field = t.field[0]
-    if field == "words" and step.kind in ("breath", "reps"):
-        cue = getattr(step.cues, str(t.field[1]))
-        return verbosity == "full" and bool(cue)
-    if field == "movements":  # a flow: the cue at full, the word at minimal
-        if t.field[-1] == "word":
-            return verbosity == "full"
-        movements = getattr(step, "movements", [])
-        return verbosity == "minimal" and bool(movements[int(t.field[1])].word)
-    if field == "cues" and step.kind in ("breath", "reps") and verbosity == "minimal":
-        return True
-    if field == "brief":
-        return verbosity != "minimal" and bool(step.setup)
-    if field == "setup":
-        return verbosity == "minimal" and bool(step.brief)
-    return False
+    return t.said is not None and verbosity in t.said.instead_at
 
 
-def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[dict[str, Any]]) -> str:
+def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[Plan]) -> str:
     """Why ``t`` is not said, in plain words (the built-in templates' rules)."""
     v = settings.verbosity
     at = f"not spoken at {v} verbosity"
@@ -337,7 +271,7 @@ def find_unspoken(
     said = {t.path for t in texts if heard.says(t)}  # in any round of a rounds group
     missing: list[_Text] = []
     for t in texts:
-        if t.path not in said and not _designed(t, routine, settings.verbosity):
+        if t.path not in said and not _designed(t, settings.verbosity):
             said.add(t.path)  # named once
             missing.append(t)
     if not missing:
@@ -352,8 +286,12 @@ def find_unspoken(
     return out
 
 
-def unspoken_notes(routine: Routine, settings: Settings) -> list[str]:
+def unspoken_notes(
+    routine: Routine, settings: Settings, script: CueScript | None = None
+) -> list[str]:
     """:func:`find_unspoken` as note lines, for the routine as its file gives it
     (``--minutes`` repeats and rescales steps; what is left out does not depend
-    on it, and the lines must name the file's own steps)."""
-    return [u.note for u in find_unspoken(routine, replace(settings, minutes=None))]
+    on it, and the lines must name the file's own steps). ``script``: the cue
+    script ``routine`` renders to under ``settings`` without ``--minutes``, when
+    the caller has it already (rendered here when not given)."""
+    return [u.note for u in find_unspoken(routine, replace(settings, minutes=None), script)]

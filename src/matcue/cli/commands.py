@@ -172,9 +172,9 @@ def check(files: tuple[str, ...], week: int | None, verbosity: str | None) -> No
         source = load_source(name)
         if source.routine is not None:
             settings = resolve_settings(source, _overrides(week=week, verbosity=verbosity))
-            build_script(source, settings)
+            script, _changes = build_script(source, settings)
             check_voice(source, settings, engine_required=False)
-            for note in unspoken_notes(source, settings):
+            for note in unspoken_notes(source, settings, script):
                 click.echo(f"note: {note}")
 
     check_each(files, check_one)

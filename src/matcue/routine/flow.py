@@ -4,6 +4,7 @@ Its place among the kinds is :data:`matcue.routine.steps.AnyStep`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -13,7 +14,18 @@ from matcue.cuescript import to_fraction
 from matcue.limits import CYCLE_RANGE, MAX_MOVEMENTS, MAX_ROUNDS
 from matcue.timing import Seconds, Timing
 
-from .step_base import Plan, RepsRange, StepBase, check_range, raise_all, scaled_count
+from .step_base import (
+    Count,
+    CycleWindow,
+    Plan,
+    RepsRange,
+    Said,
+    StepBase,
+    Window,
+    check_range,
+    raise_all,
+    scaled_count,
+)
 from .text import fail
 from .values import Duration, DurationField, Flag, Int, Line, Name, Num, StartPhase, _exact_mul
 
@@ -70,7 +82,7 @@ class FlowStep(StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> FlowStep:
-        raise_all(check_range(self, "rounds"))
+        raise_all(check_range(self.fit_count()))
         return self
 
     def movement_lengths(self, cycle: Fraction, timing: Timing) -> list[Fraction]:
@@ -85,6 +97,14 @@ class FlowStep(StepBase):
             else:
                 out.append(Fraction(timing.duration(d)))
         return out
+
+    def _spoken_texts(self) -> Iterator[Said]:
+        # At full verbosity each movement's cue is said, at minimal its word (if given).
+        for k, m in enumerate(self.movements):
+            cue_gives_way = frozenset({"minimal"}) if m.word else frozenset()
+            yield Said(("movements", k, "cue"), m.cue, instead_at=cue_gives_way)
+            if m.word:
+                yield Said(("movements", k, "word"), m.word, instead_at=frozenset({"full"}))
 
     def _plan(self, timing: Timing) -> Plan:
         c = to_fraction(self.cycle) * timing.pace if self.cycle is not None else timing.cycle
@@ -114,6 +134,12 @@ class FlowStep(StepBase):
 
     def fit_values(self) -> dict[str, Any]:
         return {"rounds": self.rounds}
+
+    def fit_count(self) -> Count:
+        return Count("rounds", self.rounds, self.rounds_range)
+
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        return CycleWindow(self.cycle)
 
     def durations(self) -> dict[str, Duration]:
         return {

@@ -186,6 +186,12 @@ class Routine(BaseModel):
     _filename: str = PrivateAttr(default="<routine>")
     _loaded: LoadedYaml | None = PrivateAttr(default=None)
 
+    @property
+    def file_data(self) -> object:
+        """The plain data of the file the routine was loaded from (None: not loaded
+        from a file)."""
+        return self._loaded.data if self._loaded is not None else None
+
     def line_of(self, path: Path_) -> int:
         """The file's line of ``path`` (of its nearest parent when it is not in the
         file; 1 for a routine not loaded from a file)."""
@@ -195,7 +201,7 @@ class Routine(BaseModel):
         """The path in the file of every step of :attr:`steps` (a step a rounds group
         wrote out: the group's step, ``steps[2].steps[0]``, for every round)."""
         plain: list[Path_] = [("steps", i) for i in range(len(self.steps))]
-        data = self._loaded.data if self._loaded is not None else None
+        data = self.file_data
         items = data.get("steps") if isinstance(data, dict) else None
         if not isinstance(items, list):
             return plain

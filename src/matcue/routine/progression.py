@@ -11,13 +11,15 @@ a progression gains its ``per_week`` amounts (reps, sets, hold), never past its
 - ``hold``: reps steps (their ``hold``) and hold steps (their ``duration``), in the
   unit the hold is written in (seconds, breaths or counts).
 
-This module only knows steps by their fields (it imports no step kind), so the
-kinds stay in :mod:`matcue.routine.steps`.
+This module only knows steps by what they say they can grow (each kind's
+:meth:`~matcue.routine.step_base.StepBase.growth`), so the kinds stay in
+:mod:`matcue.routine.steps`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,14 +33,37 @@ if TYPE_CHECKING:
     from .model import Routine
     from .step_base import StepBase
 
-HOLD_FIELD: dict[str, str] = {"reps": "hold", "hold": "duration"}
-"""The field a ``hold`` increment lengthens, by step kind."""
-TAKES: dict[str, tuple[str, ...]] = {
-    "breath": ("reps",),
-    "reps": ("reps", "sets", "hold"),
-    "hold": ("hold",),
-}
-"""The amounts each step kind can progress by."""
+
+@dataclass(frozen=True)
+class Growth:
+    """What a step kind can gain week to week, with the step's values: None where
+    the kind does not progress by that amount (a breath step has no sets)."""
+
+    reps: int | list[int] | None = None
+    """Its rep count (a breath step's cycles; a reps step's, or one per set)."""
+    reps_range: tuple[int, int] | None = None
+    """The range ``--minutes`` may choose reps from (it moves along with them)."""
+    sets: int | None = None
+    hold: Duration | None = None
+    """How long it holds (a reps step's ``hold``, a hold step's ``duration``)."""
+    hold_field: str = "hold"
+    """The field that holds it."""
+
+    @property
+    def takes(self) -> tuple[str, ...]:
+        """The amounts the kind can progress by."""
+        given = (("reps", self.reps), ("sets", self.sets), ("hold", self.hold))
+        return tuple(key for key, value in given if value is not None)
+
+    def update(self) -> dict[str, object]:
+        """These values by the step's field names (those given)."""
+        fields: dict[str, object] = {
+            "reps": self.reps,
+            "reps_range": self.reps_range,
+            "sets": self.sets,
+            self.hold_field: self.hold,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 class Amounts(BaseModel):
@@ -88,8 +113,9 @@ def problems(step: StepBase) -> list[tuple[Path_, str]]:
     prog = step.progression
     if prog is None:
         return []
-    takes = TAKES.get(step.kind, ())
-    if not takes:
+    growth = step.growth()
+    takes = growth.takes if growth is not None else ()
+    if growth is None or not takes:
         return [
             (
                 ("progression",),
@@ -97,8 +123,9 @@ def problems(step: StepBase) -> list[tuple[Path_, str]]:
             )
         ]
     out: list[tuple[Path_, str]] = []
-    for part in ("per_week", "max"):
-        for key in getattr(prog, part).given():
+    parts = (("per_week", prog.per_week), ("max", prog.max))
+    for part, amounts in parts:
+        for key in amounts.given():
             if key not in takes:
                 out.append(
                     (
@@ -106,11 +133,10 @@ def problems(step: StepBase) -> list[tuple[Path_, str]]:
                         f"a {step.kind} step progresses by {', '.join(takes)} only",
                     )
                 )
-    hold_field = HOLD_FIELD.get(step.kind)
-    if hold_field is not None:
-        hold: Duration = getattr(step, hold_field)
-        for part in ("per_week", "max"):
-            value = getattr(prog, part).hold
+    hold = growth.hold
+    if hold is not None:
+        for part, amounts in parts:
+            value = amounts.hold
             if value is not None and hold.unit == "counts" and value != int(value):
                 out.append(
                     (
@@ -126,20 +152,22 @@ def problems(step: StepBase) -> list[tuple[Path_, str]]:
                     f"({num(hold.value)} {hold.unit})",
                 )
             )
-    for key in ("reps", "sets"):
-        cap = getattr(prog.max, key)
-        value = getattr(step, key, None)
-        top = max(value) if isinstance(value, list) else value
-        if cap is not None and key in takes and top is not None and cap < top:
+    counts: tuple[tuple[str, int | None, int | list[int] | None], ...] = (
+        ("reps", prog.max.reps, growth.reps),
+        ("sets", prog.max.sets, growth.sets),
+    )
+    for key, cap, count in counts:
+        top = max(count) if isinstance(count, list) else count
+        if cap is not None and top is not None and cap < top:
             out.append(
                 (
                     ("progression", "max", key),
                     f"{cap} is below the step's week-1 {key} ({top})",
                 )
             )
-    if isinstance(getattr(step, "reps", None), list):
-        for part in ("per_week", "max"):
-            if getattr(prog, part).sets is not None:
+    if isinstance(growth.reps, list):
+        for part, amounts in parts:
+            if amounts.sets is not None:
                 out.append(
                     (
                         ("progression", part, "sets"),
@@ -168,35 +196,39 @@ def _low(reps: int | list[int]) -> int:
 def step_at_week(step: StepBase, week: int) -> StepBase:
     """``step`` as it is in ``week`` (itself when it has no progression or in week 1)."""
     prog = step.progression
-    if prog is None or prog.steps_at(week) == 0:
+    growth = step.growth()
+    if prog is None or growth is None or prog.steps_at(week) == 0:
         return step
     n = prog.steps_at(week)
     add, cap = prog.per_week, prog.max
-    update: dict[str, Any] = {}
-    for key, limit in (("reps", MAX_REPS), ("sets", MAX_SETS)):
-        inc = getattr(add, key)
-        if inc is not None:
-            old = getattr(step, key)
-            if isinstance(old, list):  # reps per set: every set gains
-                update[key] = [int(_grown(o, inc * n, getattr(cap, key), limit)) for o in old]
-            else:
-                update[key] = int(_grown(old, inc * n, getattr(cap, key), limit))
-    if "reps" in update and getattr(step, "reps_range", None) is not None:
-        # The range --minutes may choose from moves along with the reps.
-        lo, hi = step.reps_range  # type: ignore[attr-defined]
-        new_top, old_top = _top(update["reps"]), _top(step.reps)  # type: ignore[attr-defined]
-        gained = new_top - old_top
-        top = cap.reps if cap.reps is not None else MAX_REPS
-        update["reps_range"] = (
-            min(lo + gained, _low(update["reps"])),
-            max(min(hi + gained, top, MAX_REPS), new_top),
-        )
-    hold_field = HOLD_FIELD.get(step.kind)
-    if add.hold is not None and hold_field is not None:
-        old_hold: Duration = getattr(step, hold_field)
+    grown = Growth(hold_field=growth.hold_field)  # only what grows
+    if add.reps is not None and growth.reps is not None:
+        old = growth.reps
+        if isinstance(old, list):  # reps per set: every set gains
+            reps: int | list[int] = [int(_grown(o, add.reps * n, cap.reps, MAX_REPS)) for o in old]
+        else:
+            reps = int(_grown(old, add.reps * n, cap.reps, MAX_REPS))
+        grown = replace(grown, reps=reps)
+        if growth.reps_range is not None:
+            # The range --minutes may choose from moves along with the reps.
+            lo, hi = growth.reps_range
+            new_top, old_top = _top(reps), _top(old)
+            gained = new_top - old_top
+            top = cap.reps if cap.reps is not None else MAX_REPS
+            grown = replace(
+                grown,
+                reps_range=(
+                    min(lo + gained, _low(reps)),
+                    max(min(hi + gained, top, MAX_REPS), new_top),
+                ),
+            )
+    if add.sets is not None and growth.sets is not None:
+        grown = replace(grown, sets=int(_grown(growth.sets, add.sets * n, cap.sets, MAX_SETS)))
+    old_hold = growth.hold
+    if add.hold is not None and old_hold is not None:
         value = _grown(old_hold.value, add.hold * n, cap.hold, DURATION_LIMITS[old_hold.unit])
-        update[hold_field] = old_hold.model_copy(update={"value": float(value)})
-    return step.model_copy(update=update)
+        grown = replace(grown, hold=old_hold.model_copy(update={"value": float(value)}))
+    return step.grown(grown)
 
 
 def has_progression(routine: Routine) -> bool:
@@ -211,18 +243,16 @@ def routine_at_week(routine: Routine, week: int) -> tuple[Routine, list[str]]:
         return routine, [f"week {week}: this routine has no progression; it is the same every week"]
     steps = [step_at_week(s, week) for s in routine.steps]
     changes = []
-    for old, new in zip(routine.steps, steps, strict=True):
-        if new is old:
+    for old_step, new_step in zip(routine.steps, steps, strict=True):
+        old, new = old_step.growth(), new_step.growth()
+        if new_step is old_step or old is None or new is None:
             continue
         parts = []
-        for key in ("reps", "sets"):
-            if getattr(new, key, None) != getattr(old, key, None):
-                parts.append(f"{getattr(new, key)} {key} (week 1: {getattr(old, key)})")
-        field_name = HOLD_FIELD.get(old.kind)
-        if field_name and getattr(new, field_name) != getattr(old, field_name):
-            parts.append(
-                f"{field_name} {getattr(new, field_name)} (week 1: {getattr(old, field_name)})"
-            )
+        for key, a, b in (("reps", old.reps, new.reps), ("sets", old.sets, new.sets)):
+            if b != a:
+                parts.append(f"{b} {key} (week 1: {a})")
+        if new.hold != old.hold:
+            parts.append(f"{old.hold_field} {new.hold} (week 1: {old.hold})")
         if parts:
-            changes.append(f"week {week}: {old.display_name}: {', '.join(parts)}")
+            changes.append(f"week {week}: {old_step.display_name}: {', '.join(parts)}")
     return routine.model_copy(update={"steps": steps}), changes

@@ -4,6 +4,7 @@ module of its own for size; registered with the other kinds in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -26,11 +27,17 @@ from matcue.limits import (
 )
 from matcue.timing import Seconds, Timing
 
+from .progression import Growth
 from .step_base import (
+    Count,
+    DurationWindow,
     Plan,
     RepsRange,
+    Said,
     StepBase,
+    Window,
     check_range,
+    cue_texts,
     raise_all,
     rep_counts,
     scaled_duration,
@@ -102,7 +109,7 @@ class RepsStep(StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> RepsStep:
-        problems = check_range(self)
+        problems = check_range(self.fit_count())
         if isinstance(self.reps, list):
             if "sets" not in self.model_fields_set:
                 self.sets = len(self.reps)
@@ -138,6 +145,11 @@ class RepsStep(StepBase):
     def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
         # With a rep count per set ([6, 4, 2]), {reps} is the first set's.
         return {"cycle": timing.cycle, "reps": self.set_reps[0], "sets": self.sets}
+
+    def _spoken_texts(self) -> Iterator[Said]:
+        for k, line in enumerate(self.refine):
+            yield Said(("refine", k), line)
+        yield from cue_texts(self.cues.model_dump(), self.words.model_dump())
 
     def _plan(self, timing: Timing) -> Plan:
         move = timing.duration(self.move)
@@ -191,6 +203,19 @@ class RepsStep(StepBase):
 
     def fit_values(self) -> dict[str, Any]:
         return {"reps": self.reps, "rest": self.rest, "set_rest": self.set_rest}
+
+    def fit_count(self) -> Count:
+        return Count("reps", self.reps, self.reps_range)
+
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        if phase == "rest" and not in_rep:  # the rest between sets
+            return DurationWindow("set_rest", self.set_rest)
+        if phase in ("move", "hold", "release", "rest"):
+            return DurationWindow(phase, self.durations()[phase])
+        return None
+
+    def growth(self) -> Growth:
+        return Growth(reps=self.reps, reps_range=self.reps_range, sets=self.sets, hold=self.hold)
 
     def durations(self) -> dict[str, Duration]:
         return {

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
@@ -29,7 +30,7 @@ from matcue.timing import Seconds, Timing
 from matcue.yamlsafe import Path_
 
 from . import placeholders as ph
-from .progression import Progression
+from .progression import Growth, Progression
 from .progression import problems as progression_problems
 from .schema import REPS_RANGE_SCHEMA
 from .text import fail, show
@@ -46,6 +47,73 @@ class Counted(Protocol):
     def reps(self) -> int | list[int]: ...
     @property
     def reps_range(self) -> tuple[int, int] | None: ...
+
+
+@dataclass(frozen=True)
+class Count:
+    """A step's count that ``--minutes`` scales within a range of the routine's:
+    a breath or reps step's ``reps`` (``reps_range``), a flow's ``rounds``
+    (``rounds_range``)."""
+
+    field: str
+    value: int | list[int]
+    """The count (a reps step's may be one per set)."""
+    range: tuple[int, int] | None
+
+    @property
+    def range_field(self) -> str:
+        return f"{self.field}_range"
+
+
+@dataclass(frozen=True)
+class Said:
+    """A text of the routine file that a step's template may speak."""
+
+    field: Path_
+    """Its path within the step: ``("cues", "move")``, ``("setup", 0)``, ..."""
+    text: str
+    phase: str | None = None
+    """The cue phase that speaks it (move, hold, inhale, ...); None: any line of the step."""
+    instead_at: frozenset[str] = frozenset()
+    """The verbosities at which the template says another of the step's texts in
+    its place, by design (short ``words`` where the full cue is said)."""
+
+
+@dataclass(frozen=True)
+class CycleWindow:
+    """The step's ``cycle`` shapes the window of a cue (for the overrun advice)."""
+
+    seconds: float | None
+    """The step's own cycle; None: the session's breath."""
+    field: str = "cycle"
+
+
+@dataclass(frozen=True)
+class DurationWindow:
+    """A duration field of the step shapes the window of a cue (for the overrun advice)."""
+
+    field: str
+    duration: Duration | None
+    """Its value; None: the session's transition."""
+
+
+Window = CycleWindow | DurationWindow
+
+
+def cue_texts(cues: Mapping[str, list[str]], words: Mapping[str, str | None]) -> Iterator[Said]:
+    """A breath or reps step's cues (each phrasing: ``cues.move`` for one,
+    ``cues.move[k]`` for several), then its short words, by phase (dumped
+    models). The template says the words in place of the cues at minimal
+    verbosity, and a phase's cue in place of its word at full."""
+    for phase, value in cues.items():
+        many = len(value) > 1
+        for k, line in enumerate(value):
+            field: Path_ = ("cues", phase, k) if many else ("cues", phase)
+            yield Said(field, line, phase, frozenset({"minimal"}))
+    for phase, word in words.items():
+        if word:
+            instead = frozenset({"full"}) if cues.get(phase) else frozenset()
+            yield Said(("words", phase), word, phase, instead)
 
 
 Plan = dict[str, Any]
@@ -242,17 +310,39 @@ class StepBase(BaseModel):
         """The kind's own entries of :meth:`plan`."""
         return {}
 
+    # -- the routine's texts it may speak
+
+    def spoken_texts(self) -> Iterator[Said]:
+        """Every text of the routine file that the step's template may speak, in the
+        order the step has them (``matcue check`` names those the script leaves
+        unsaid): what every kind has here, then the kind's own (:meth:`_spoken_texts`)."""
+        # The name is said unless announce is false; spoken: is said in its place.
+        if self.announce and self.spoken is not None:
+            yield Said(("spoken",), self.spoken)
+        elif self.announce and "name" in self.model_fields_set:
+            yield Said(("name",), spoken_name(self.name))
+        # At minimal verbosity 'brief' is said in place of 'setup'; otherwise 'setup'.
+        setup_gives_way = frozenset({"minimal"}) if self.brief else frozenset()
+        for k, line in enumerate(self.setup):
+            yield Said(("setup", k), line, instead_at=setup_gives_way)
+        if self.brief:
+            instead = frozenset({"full", "brief"}) if self.setup else frozenset()
+            yield Said(("brief",), self.brief, instead_at=instead)
+        if self.switch:
+            yield Said(("switch",), self.switch, "transition")
+        yield from self._spoken_texts()
+
+    def _spoken_texts(self) -> Iterator[Said]:
+        """The kind's own texts of :meth:`spoken_texts`."""
+        return iter(())
+
     # -- the numbers its text may say
 
     def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
         """The value of each of the kind's :attr:`placeholders` under ``timing``
-        (seconds as heard; spoken rounded to whole numbers): the breath cycle, and
-        the ``duration`` of a kind that has one as ``seconds``."""
-        values: dict[str, Fraction | int] = {"cycle": timing.cycle}
-        duration = getattr(self, "duration", None)
-        if isinstance(duration, Duration):
-            values["seconds"] = timing.duration(duration)
-        return values
+        (seconds as heard; spoken rounded to whole numbers): the breath cycle here,
+        and what a kind adds (a ``duration`` as ``seconds``, ...)."""
+        return {"cycle": timing.cycle}
 
     def with_values(self, timing: Timing, word: Callable[[int], str]) -> Self:
         """This step with every placeholder in its text replaced by its value as a
@@ -263,11 +353,12 @@ class StepBase(BaseModel):
         """This step with the placeholders named in ``values`` filled in (numbers as
         ``word`` says them); itself when its text has none."""
         update: dict[str, Any] = {}
-        for field, value in self.model_dump().items():
+        dumped = self.model_dump()
+        for field, current in self:  # every field with its value (pydantic's iteration)
+            value = dumped[field]
             if field in ph.NOT_TEXT or not any(ph.names_in(t) for _, t in ph.texts(value)):
                 continue
             new = ph.filled(value, values, word)
-            current = getattr(self, field)
             update[field] = (
                 current.model_copy(update=new) if isinstance(current, BaseModel) else new
             )
@@ -284,6 +375,28 @@ class StepBase(BaseModel):
     def fit_values(self) -> dict[str, Any]:
         """The quantities :meth:`scaled` may change, by field (for the report)."""
         return {}
+
+    def fit_count(self) -> Count | None:
+        """The count :meth:`scaled` keeps within a range of the routine's (unless
+        relaxed), if the kind has one."""
+        return None
+
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        """The field that shapes the time a cue at ``phase`` is spoken in (``in_rep``:
+        the cue is inside a repetition), which the overrun advice offers to raise;
+        None when no field of the step does."""
+        return None
+
+    # -- how --week changes it
+
+    def growth(self) -> Growth | None:
+        """What ``--week`` may grow in this kind (its reps, sets, hold), with the
+        step's week-1 values; None: the kind does not progress."""
+        return None
+
+    def grown(self, growth: Growth) -> Self:
+        """This step with the values ``growth`` gives (the fields it names)."""
+        return self.model_copy(update=growth.update())
 
     # -- how long it takes
 
@@ -304,16 +417,15 @@ def rep_counts(reps: int | list[int]) -> list[int]:
     return list(reps) if isinstance(reps, list) else [reps]
 
 
-def check_range(step: object, field: str = "reps") -> list[tuple[Path_, str]]:
-    """``field`` (a count, or a count per set) against the step's ``<field>_range``."""
+def check_range(count: Count) -> list[tuple[Path_, str]]:
+    """A count (or a count per set) against its range."""
     out: list[tuple[Path_, str]] = []
-    rng = getattr(step, f"{field}_range")
+    field, rng, value = count.field, count.range, count.value
     if rng is not None:
         lo, hi = rng
         if lo > hi:
             out.append(((f"{field}_range",), f"the minimum {lo} is larger than the maximum {hi}"))
             return out
-        value = getattr(step, field)
         for i, n in enumerate(rep_counts(value)):
             if not lo <= n <= hi:
                 where: Path_ = (field, i) if isinstance(value, list) else (field,)

@@ -14,6 +14,7 @@ block for it in the session template. See docs/architecture.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
@@ -51,14 +52,21 @@ from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
 
 from .flow import FlowStep
+from .progression import Growth
 from .reps import RepsStep as RepsStep
 from .schema import LINES_SCHEMA
 from .spacing import calm_lines, phase_counts
 from .step_base import (
+    Count,
+    CycleWindow,
+    DurationWindow,
     Plan,
     RepsRange,
+    Said,
     StepBase,
+    Window,
     check_range,
+    cue_texts,
     raise_all,
     scaled_duration,
     scaled_reps,
@@ -106,6 +114,10 @@ class SayStep(StepBase):
     pause: Num | None = Field(default=None, ge=PAUSE_RANGE[0], le=PAUSE_RANGE[1])
     """Silence after each line in seconds, 0..30; null = defaults.pause."""
 
+    def _spoken_texts(self) -> Iterator[Said]:
+        for k, line in enumerate(self.text):
+            yield Said(("text", k), line)
+
     def _plan(self, timing: Timing) -> Plan:
         return {
             "text": list(self.text),
@@ -132,6 +144,10 @@ class TransitionStep(StepBase):
     def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
         return {"cycle": timing.cycle, "seconds": self._plan(timing)["duration"]}
 
+    def _spoken_texts(self) -> Iterator[Said]:
+        if self.text is not None:
+            yield Said(("text",), self.text)
+
     def _plan(self, timing: Timing) -> Plan:
         own = self.duration
         return {
@@ -147,6 +163,9 @@ class TransitionStep(StepBase):
 
     def fit_values(self) -> dict[str, Any]:
         return {"duration": self.duration}
+
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        return DurationWindow("duration", self.duration) if phase == "transition" else None
 
     def durations(self) -> dict[str, Duration]:
         return {"duration": self.duration} if self.duration is not None else {}
@@ -200,7 +219,7 @@ class BreathStep(StepBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> BreathStep:
-        problems = check_range(self)
+        problems = check_range(self.fit_count())
         if self.pattern is not None:
             problems += self.pattern.problems(self.model_fields_set)
         elif self.cycle is not None:
@@ -312,11 +331,25 @@ class BreathStep(StepBase):
             "count_aloud": self.count,
         }
 
+    def _spoken_texts(self) -> Iterator[Said]:
+        for k, line in enumerate(self.refine):
+            yield Said(("refine", k), line)
+        yield from cue_texts(self.cues.model_dump(), self.words.model_dump())
+
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
 
     def fit_values(self) -> dict[str, Any]:
         return {"reps": self.reps}
+
+    def fit_count(self) -> Count:
+        return Count("reps", self.reps, self.reps_range)
+
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        return CycleWindow(self.cycle)
+
+    def growth(self) -> Growth:
+        return Growth(reps=self.reps, reps_range=self.reps_range)
 
     def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
         own = float(self.pattern.total) if self.pattern is not None else self.cycle
@@ -370,6 +403,18 @@ class HoldStep(StepBase):
         return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
 
     placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
+
+    def _spoken_texts(self) -> Iterator[Said]:
+        for k, line in enumerate(self.reminders):
+            yield Said(("reminders", k), line, "rest")
+        # said on a hold, or on the exhales of a hold guided by breaths
+        for k, line in enumerate(self.cues):
+            yield Said(("cues", k), line)
+        if self.release:
+            yield Said(("release",), self.release)
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)
@@ -443,6 +488,15 @@ class HoldStep(StepBase):
     def fit_values(self) -> dict[str, Any]:
         return {"duration": self.duration}
 
+    def window(self, phase: str | None, in_rep: bool) -> Window | None:
+        # A hold in breaths or counts is paced by --breath or --count, not its value.
+        if phase == "hold" and self.duration.unit == "seconds":
+            return DurationWindow("duration", self.duration)
+        return None
+
+    def growth(self) -> Growth:
+        return Growth(hold=self.duration, hold_field="duration")
+
     def durations(self) -> dict[str, Duration]:
         return {"duration": self.duration}
 
@@ -473,6 +527,13 @@ class RestStep(StepBase):
         return value
 
     placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
+
+    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
+        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
+
+    def _spoken_texts(self) -> Iterator[Said]:
+        for k, line in enumerate(self.reminders):
+            yield Said(("reminders", k), line, "rest")
 
     def _plan(self, timing: Timing) -> Plan:
         total = timing.duration(self.duration)
