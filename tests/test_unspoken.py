@@ -289,3 +289,91 @@ def test_a_refinement_is_not_said_in_the_rest_after_a_sets_last_rep(tmp_path):
     )
     assert code == 0
     assert [n.split(": ")[2] for n in notes] == ["steps[0].refine[0]"]
+
+
+COUNTED = textwrap.dedent(
+    """\
+    title: Counted
+    steps:
+      - kind: reps
+        name: Pelvic tilt
+        reps: 2
+        hold: {counts: 2}
+        cues:
+          move: Tilt the pelvis.
+          hold: Keep the ribs soft.
+          release: Release.
+    """
+)
+
+
+@pytest.fixture
+def counted_renders(monkeypatch) -> list[str]:
+    """The names of the templates rendered from here on: every render of the cue
+    script goes through ``templating.render_guarded`` (the real one still renders)."""
+    import matcue.templating as templating
+
+    names: list[str] = []
+    real = templating.render_guarded
+
+    def counting_render_guarded(template, context):
+        names.append(template.name)
+        return real(template, context)
+
+    monkeypatch.setattr(templating, "render_guarded", counting_render_guarded)
+    return names
+
+
+def test_render_renders_the_cue_script_once_and_takes_its_notes_from_it(tmp_path, counted_renders):
+    from matcue.pipeline import load_source, render, resolve_settings
+
+    path = tmp_path / "r.yaml"
+    path.write_text(COUNTED, encoding="utf-8")
+    source = load_source(str(path))
+    result = render(source, resolve_settings(source, {}), tmp_path / "r.mp3", transcript=False)
+    assert counted_renders == ["session.cue.j2"]
+    assert [n.split(": ", 2)[1:] for n in result.notes] == [
+        [
+            "steps[0].cues.hold",
+            "not spoken: the hold is counted aloud, so hold cues are not spoken; set count: false",
+        ]
+    ]
+
+
+def test_check_renders_the_cue_script_once(tmp_path, counted_renders):
+    code, notes = notes_of(COUNTED, tmp_path)
+    assert code == 0 and len(notes) == 1
+    assert counted_renders == ["session.cue.j2"]
+
+
+REFINED = textwrap.dedent(
+    """\
+    title: Refined
+    steps:
+      - kind: reps
+        name: Pelvic tilt
+        reps: 2
+        cues:
+          move: Tilt the pelvis.
+          release: Release.
+        refine: [Keep the ribs soft.]
+    """
+)
+
+
+def test_notes_under_minutes_are_those_of_the_files_own_routine(tmp_path):
+    # --minutes gives the step more reps, enough for its refinement; the notes are
+    # about the routine as the file gives it, so the render's fitted script is not
+    # taken for them.
+    from matcue.pipeline import load_source, resolve_settings
+    from matcue.source import build_script, unspoken_notes
+
+    path = tmp_path / "r.yaml"
+    path.write_text(REFINED, encoding="utf-8")
+    source = load_source(str(path))
+    fitted = resolve_settings(source, {"minutes": 3.0})
+    script, _changes = build_script(source, fitted)
+    assert any("Keep the ribs soft" in line for line in script.phrases())
+    notes = unspoken_notes(source, fitted, script)
+    assert [n.split(": ", 2)[1] for n in notes] == ["steps[0].refine[0]"]
+    assert notes == unspoken_notes(source, resolve_settings(source, {}))
