@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import phrases
@@ -34,6 +35,7 @@ from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError
 from .routine import Routine
 from .routine.placeholders import fill
+from .routine.step_base import Plan
 from .settings import Settings
 from .spoken import spoken_numbers
 from .template_guard import ConfinedLoader, GuardedSandbox, TemplateLimit, render_guarded
@@ -82,7 +84,7 @@ def _finalize(value: Any) -> Any:
 
 
 @jinja2.pass_context
-def _sentence(context: Any, text: str) -> str:
+def _sentence(context: Context, text: str) -> str:
     """Routine text as one spoken sentence: numbers written as words in the
     routine's language (:func:`matcue.spoken.spoken_numbers`), a full stop added
     when it has no end mark."""
@@ -90,18 +92,18 @@ def _sentence(context: Any, text: str) -> str:
     return text if not text or text[-1] in ".!?…:" else text + "."
 
 
-def _catalogue(context: Any) -> phrases.Catalogue:
+def _catalogue(context: Context) -> phrases.Catalogue:
     return phrases.catalogue(str(context.get("language", phrases.REFERENCE)))
 
 
 @jinja2.pass_context
-def _number_word(context: Any, n: int) -> str:
+def _number_word(context: Context, n: int) -> str:
     """``n`` as a word in the routine's language."""
     return _catalogue(context).word(n)
 
 
 @jinja2.pass_context
-def _say(context: Any, key: str, turn: int = 0, **params: Any) -> str:
+def _say(context: Context, key: str, turn: int = 0, **params: Any) -> str:
     """A phrase of the routine's language (:meth:`matcue.phrases.Catalogue.say`)."""
     try:
         return _catalogue(context).say(key, turn, **params)
@@ -168,7 +170,7 @@ def _lines(value: str | list[str] | None) -> list[str]:
     return [str(v) for v in value]
 
 
-def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
+def breath_cycles(steps: list[Plan]) -> str | None:
     """The breath cycles the session paces, in seconds as heard (pace applied), e.g.
     ``"12, 15"``: a step's own cycle where it fixes one, else ``--breath`` or the
     routine's. None when no step is paced by the breath (then ``--breath`` did nothing)."""
@@ -176,7 +178,7 @@ def breath_cycles(steps: list[dict[str, Any]]) -> str | None:
     return ", ".join(format_seconds(c) for c in cycles) or None
 
 
-def _own_words(plan: dict[str, Any], catalogue: phrases.Catalogue) -> dict[str, Any]:
+def _own_words(plan: Plan, catalogue: phrases.Catalogue) -> Plan:
     """Short words a step left out (null), and the chapter title of a step left
     unnamed, filled in from the language's catalogue."""
     words = plan.get("words")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from matcue.timing import Seconds, Timing
 from .step_base import (
     Count,
     CycleWindow,
+    FitValue,
     Plan,
     RepsRange,
     Said,
@@ -132,7 +133,7 @@ class FlowStep(StepBase):
         rounds = scaled_count(self.rounds, self.rounds_range, factor, relaxed)
         return self.model_copy(update={"rounds": min(rounds, MAX_ROUNDS)})
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"rounds": self.rounds}
 
     def fit_count(self) -> Count:

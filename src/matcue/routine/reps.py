@@ -31,6 +31,7 @@ from .progression import Growth
 from .step_base import (
     Count,
     DurationWindow,
+    FitValue,
     Plan,
     RepsRange,
     Said,
@@ -201,7 +202,7 @@ class RepsStep(StepBase):
             update["set_rest"] = scaled_duration(self.set_rest, factor, FIT_REST_BOUNDS)
         return self.model_copy(update=update)
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"reps": self.reps, "rest": self.rest, "set_rest": self.set_rest}
 
     def fit_count(self) -> Count:

@@ -119,6 +119,9 @@ def cue_texts(cues: Mapping[str, list[str]], words: Mapping[str, str | None]) ->
 Plan = dict[str, Any]
 """What a template receives for one step (see docs/templates.md)."""
 
+FitValue = int | list[int] | Duration | None
+"""A quantity ``--minutes`` may change: a count (per set), or a duration."""
+
 
 @functools.lru_cache(maxsize=1)
 def _round_suffix() -> re.Pattern[str]:
@@ -372,7 +375,7 @@ class StepBase(BaseModel):
         shorten a session that cannot otherwise fit)."""
         return self
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         """The quantities :meth:`scaled` may change, by field (for the report)."""
         return {}
 

@@ -60,6 +60,7 @@ from .step_base import (
     Count,
     CycleWindow,
     DurationWindow,
+    FitValue,
     Plan,
     RepsRange,
     Said,
@@ -161,7 +162,7 @@ class TransitionStep(StepBase):
         duration = scaled_duration(self.duration, factor, FIT_TRANSITION_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"duration": self.duration}
 
     def window(self, phase: str | None, in_rep: bool) -> Window | None:
@@ -339,7 +340,7 @@ class BreathStep(StepBase):
     def scaled(self, factor: float, relaxed: bool = False) -> Self:
         return self.model_copy(update={"reps": scaled_reps(self, factor, relaxed)})
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"reps": self.reps}
 
     def fit_count(self) -> Count:
@@ -485,7 +486,7 @@ class HoldStep(StepBase):
         duration = scaled_duration(self.duration, factor, FIT_HOLD_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"duration": self.duration}
 
     def window(self, phase: str | None, in_rep: bool) -> Window | None:
@@ -554,7 +555,7 @@ class RestStep(StepBase):
         duration = scaled_duration(self.duration, factor, FIT_REST_BOUNDS)
         return self.model_copy(update={"duration": duration})
 
-    def fit_values(self) -> dict[str, Any]:
+    def fit_values(self) -> dict[str, FitValue]:
         return {"duration": self.duration}
 
     def durations(self) -> dict[str, Duration]:

@@ -12,6 +12,8 @@ is made once here, so every template (and a user's) words the same rep alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from fractions import Fraction
 from typing import Any
 
 from matcue.limits import (
@@ -92,7 +94,7 @@ def turns(
     return out
 
 
-def roomiest(windows: dict[str, Any]) -> str | None:
+def roomiest(windows: Mapping[str, Fraction | int]) -> str | None:
     """The window a refinement goes to: the longest of ``windows`` (name -> seconds, in
     order; a tie goes to the first), if it is at least REFINE_MIN_SECONDS."""
     best = None
