@@ -14,8 +14,9 @@ shrinks the window, and only ever offers a value it has seen fit).
 The routine's own field comes first: the advice names the field of the step
 that shapes the window ("raise 'move' of step 'Lift' (line 42) to 2.5 s"), tried
 the same way, before the flags that change the whole session. A field is offered
-for a reps step's move, hold, release, rest and set_rest, a breath step's cycle,
-a transition's duration and the duration of a hold in seconds.
+for a reps step's move, hold, release, rest and set_rest, a breath step's or a
+flow's cycle, a transition's duration and the duration of a hold in seconds: each
+kind says which (:meth:`~matcue.routine.step_base.StepBase.window`).
 
 ``--rate`` changes the speech, not the window: the clip's length is taken to
 scale inversely with the rate (as espeak-ng's and piper's do, to within a few

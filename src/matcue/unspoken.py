@@ -19,6 +19,8 @@ words are said somewhere else.
 Designed alternatives are not reported: short ``words`` where the full cue is
 said in their place (full verbosity, or a breath or reps step at minimal), and
 ``brief`` where ``setup`` is said (or ``setup`` where ``brief`` is, at minimal).
+Each step kind lists the texts it may speak, and these alternatives, itself
+(:meth:`~matcue.routine.step_base.StepBase.spoken_texts`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,13 @@ its behaviour in one class:
   times with the pace applied, as plain data);
 - :meth:`~matcue.routine.step_base.StepBase.scaled`: how ``--minutes`` stretches or shrinks it;
 - :meth:`~matcue.routine.step_base.StepBase.anchored_seconds`: how long its timed part takes (the
-  estimate a routine's 4-hour limit is checked against).
+  estimate a routine's 4-hour limit is checked against);
+- :meth:`~matcue.routine.step_base.StepBase.spoken_texts`,
+  :meth:`~matcue.routine.step_base.StepBase.window`,
+  :meth:`~matcue.routine.step_base.StepBase.fit_count`,
+  :meth:`~matcue.routine.step_base.StepBase.growth`: the texts it may speak, the field
+  that times a cue, the count ``--minutes`` keeps in range, what ``--week`` grows.
+  Nothing outside the class reads a kind's fields by name.
 
 Adding a kind: a class here (and its entry in :data:`STEP_CLASSES`), and a
 block for it in the session template. See docs/architecture.md.
