@@ -31,7 +31,7 @@ from fractions import Fraction
 
 from . import cuescript
 from .cuescript import Block, CueScript, Say, StepMark, format_seconds
-from .routine import Routine
+from .routine import BreathStep, HoldStep, RepsStep, RestStep, Routine
 from .routine.step_base import Plan, Said
 from .settings import Settings
 from .spoken import spoken_numbers
@@ -196,7 +196,7 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[Plan]) -
         return "'brief' is spoken at minimal verbosity only, in place of 'setup'"
     if field == "setup" and v == "minimal":
         return f"{at}: minimal speaks 'brief' in place of 'setup'; give the step a 'brief'"
-    if step.kind == "reps" and field in ("cues", "words"):
+    if isinstance(step, RepsStep) and field in ("cues", "words"):
         if phase == "hold":
             if plan["hold"] == 0:
                 return "the step has no hold (hold: 0), so hold cues are not spoken; give a 'hold'"
@@ -214,7 +214,7 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[Plan]) -
                 )
         if field == "words" and v == "brief":
             return f"{at}: the first rep uses the full 'cues', the rest the short 'words'"
-    if step.kind == "hold" and field == "cues":
+    if isinstance(step, HoldStep) and field == "cues":
         guide = plan["guide"]
         if guide == "count":
             return "the hold is counted aloud (guide: count), so its cues are not spoken"
@@ -237,14 +237,14 @@ def _reason(t: _Text, routine: Routine, settings: Settings, plans: list[Plan]) -
             "the step has too few reps for this refinement (one is said now and then, in "
             "place of a cue); add reps or give fewer refinements"
         )
-    if field == "cues" and step.kind in ("breath", "reps") and len(t.field) > 2:
+    if field == "cues" and isinstance(step, (BreathStep, RepsStep)) and len(t.field) > 2:
         if v == "full":
             return (
                 "the step has too few reps with full cues for this phrasing (phrasings are "
                 "said in turn); add reps or give fewer phrasings"
             )
         return f"{at}: it says only the first phrasing, on the first reps, then the short 'words'"
-    if step.kind == "rest" and field == "reminders":
+    if isinstance(step, RestStep) and field == "reminders":
         if v == "minimal":
             return f"{at}: minimal says only 'Still resting'"
         room = len(plan["offsets"])
