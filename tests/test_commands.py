@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_routine_corpus import expected_problems
 
 from matcue.cli import main
 from matcue.pipeline import load_source, prepare, resolve_settings
@@ -30,7 +31,7 @@ def test_check_prints_the_expected_problems_and_exits_2(bad, monkeypatch):
     monkeypatch.chdir(ROOT)
     rel = f"tests/corpus/{bad.name}"
     r = CliRunner().invoke(main, ["check", rel])
-    expected = bad.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    expected = expected_problems(bad)
     assert r.exit_code == 2
     assert r.output.splitlines() == expected
     assert "Traceback" not in r.output
