@@ -8,7 +8,8 @@ its behaviour in one class:
 - :meth:`~matcue.routine.step_base.StepBase.anchored_seconds`: how long its timed part takes (the
   estimate a routine's 4-hour limit is checked against).
 
-Adding a kind: a class here (and its entry in :data:`STEP_CLASSES`), and a
+Adding a kind: a class here (and its name in :data:`AnyStep`, which
+:data:`STEP_CLASSES` is built from), and a
 block for it in the session template. See docs/architecture.md.
 """
 
