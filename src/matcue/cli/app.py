@@ -31,6 +31,7 @@ from ..limits import (
     WEEK_RANGE,
     span,
 )
+from .interrupts import install_interrupt_handlers
 
 log = logging.getLogger("matcue")
 
@@ -322,8 +323,6 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       matcue render my.cue         render an edited cue script as it stands
     """
     _State.debug = debug
-    from ..atomic import install_interrupt_handlers
-
     # Ctrl-C and a kill both unwind (temporary files removed); a second one is ignored.
     restore = install_interrupt_handlers()
     if restore is not None:
