@@ -3,6 +3,7 @@ choosing a voice before a render."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,6 @@ speaks with eSpeak NG's voices; elsewhere with the system's)."""
 
 def _rows(engine: str | None, model: str | None, *, catalogue: bool) -> list[dict[str, Any]]:
     """One row per voice: id, engine, language, gender, quality, licence, installed."""
-    import sys
-
     from ..errors import MatcueError
     from ..speech import get_engine
 
