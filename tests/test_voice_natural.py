@@ -433,6 +433,11 @@ def test_cache_cap_setting_and_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert r.exit_code == 0, r.output
     assert f"folder: {tmp_path}" in r.output and "clips: 3" in r.output
     assert "cap: 0.5 MB" in r.output
+    assert "also:" not in r.output
+    (tmp_path / "piper-models").mkdir()
+    (tmp_path / "piper-models" / "x.onnx").write_bytes(b"\0" * 3 * 1024 * 1024)
+    r = CliRunner().invoke(main, ["cache", "info"])
+    assert "also: piper-models 3.0 MB (not under the cap)" in r.output  # shown, not hidden
     r = CliRunner().invoke(main, ["cache", "clear"])
     assert r.exit_code == 0 and r.output == "removed 3 clips\n"
     assert ClipCache().info().clips == 0
