@@ -282,6 +282,10 @@ def test_a_package_can_add_an_engine_through_the_entry_point_group(
     r = CliRunner().invoke(main, ["say", "Hi.", "--engine", "tone", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.stat().st_size > 1000
+    r = CliRunner().invoke(main, ["voices", "--no-catalogue"])
+    assert r.exit_code == 0, r.output
+    # the table of every engine's voices takes in an engine a package adds
+    assert any(line.split()[:2] == ["a", "tone"] for line in r.output.splitlines()), r.output
 
 
 def test_engine_modules_do_not_import_the_speech_package() -> None:

@@ -148,7 +148,8 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--engine",
             help="Speech engine: auto (default: the bundled piper voice where piper runs, "
-            "else pyttsx3), pyttsx3 (the system voices), espeak-ng, piper.",
+            "else pyttsx3), pyttsx3 (the system voices), espeak-ng, piper, or another "
+            "registered engine ('matcue voices' lists every engine's voices).",
         ),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
         click.option(
