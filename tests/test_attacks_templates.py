@@ -8,12 +8,17 @@ and a symlink in the template folder read any file into the cue script.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
+import jinja2
 import pytest
 from click.testing import CliRunner
 
-from matcue import limits
+from matcue import limits, template_guard
 from matcue.cli import main
 
 SECRET = "the private words of another file"
@@ -118,3 +123,85 @@ def test_an_include_path_out_of_the_folder(folder: Path):
 def test_an_oversized_template(folder: Path):
     [line] = _script(folder, "# matcue cue script 1\n" + "Breathe.\n" * 40_000)
     assert "larger than 256 KiB, the limit for a template" in line
+
+
+def _guarded(source: str) -> jinja2.Template:
+    return template_guard.GuardedSandbox().from_string(source)
+
+
+def test_many_renders_start_one_watchdog_thread(monkeypatch):
+    # --minutes fitting renders the templates many times: one watcher thread for all
+    # of them, not a timer thread each.
+    starts: list[str] = []
+    real_start = threading.Thread.start
+
+    def counting_start(self: threading.Thread) -> None:
+        starts.append(self.name)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    template = _guarded("{% for i in range(n) %}{{ i }} {% endfor %}")
+    before = threading.active_count()
+    for n in range(200):
+        assert template_guard.render_guarded(template, {"n": n}).count(" ") == n
+    assert len(starts) <= 1, starts
+    watchers = [t for t in threading.enumerate() if t.name == "matcue-template-watchdog"]
+    assert len(watchers) == 1
+    assert threading.active_count() <= before + 1
+    assert not template_guard._WATCHDOG._watches  # every finished render is forgotten
+
+
+def test_an_overtime_render_beside_a_quick_one(monkeypatch):
+    # One watcher serves renders in several threads: only the one that runs over is
+    # stopped, and the others go on being watched after it.
+    monkeypatch.setattr(limits, "TEMPLATE_SECONDS", 0.3)
+    endless = _guarded(
+        "{% set l = [0] * 1000 %}{% for a in l %}{% for b in l %}{% for c in l %}"
+        "{% endfor %}{% endfor %}{% endfor %}"
+    )
+    quick = _guarded("{{ 1 + 1 }}")
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            template_guard.render_guarded(endless, {})
+        except template_guard.TemplateLimit as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    for _ in range(50):
+        assert template_guard.render_guarded(quick, {}) == "2"
+    thread.join(10)
+    assert not thread.is_alive()
+    [error] = errors
+    assert "ran for more than 0.3 seconds" in str(error)
+    with pytest.raises(template_guard.TemplateLimit, match="ran for more than"):
+        template_guard.render_guarded(endless, {})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_watchdog_of_its_own(monkeypatch):
+    monkeypatch.setattr(limits, "TEMPLATE_SECONDS", 0.3)
+    template_guard.render_guarded(_guarded("started"), {})  # the parent's watcher runs
+    endless = _guarded(
+        "{% set l = [0] * 1000 %}"
+        "{% for a in l %}{% for b in l %}{% for c in l %}{% endfor %}{% endfor %}{% endfor %}"
+    )
+    pid = os.fork()
+    if pid == 0:  # the child: stopped in time -> 0, anything else -> 1
+        code = 1
+        try:
+            template_guard.render_guarded(endless, {})
+        except template_guard.TemplateLimit:
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:  # never stopped: a child with no watcher loops for ever
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's endless render was not stopped")
+    assert os.waitstatus_to_exitcode(done[1]) == 0

@@ -22,7 +22,8 @@ import pytest
 import soundfile as sf
 from mutagen.id3 import CHAP, ID3, TIT2
 
-from matcue.atomic import atomic_output, install_interrupt_handlers, staged_outputs
+from matcue.atomic import atomic_output, staged_outputs
+from matcue.cli.interrupts import install_interrupt_handlers
 from matcue.errors import InputError
 from matcue.export import (
     Tags,

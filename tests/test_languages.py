@@ -23,6 +23,7 @@ from matcue import phrases
 from matcue.cuescript import StepMark
 from matcue.errors import InputError
 from matcue.limits import VERBOSITIES
+from matcue.routine.steps import STEP_CLASSES
 from matcue.source import build_script, load_source, resolve_settings
 from matcue.speech.base import Voice
 from matcue.speech.language import VoiceChoice, choose_voice, languages_of, pick_voice
@@ -47,6 +48,16 @@ def _fields(text: str) -> set[tuple[str, str]]:
 
 def test_the_four_languages_ship():
     assert set(phrases.available()) >= {"en", "es", "de", "fr"}
+
+
+def test_every_kind_whose_name_may_be_left_out_has_a_chapter_title():
+    """A step left unnamed takes its chapter title from the catalogue
+    (``chapter.KIND``): a new kind with a default name needs one, or rendering it
+    would fail with a KeyError (docs/architecture.md, "add a step kind")."""
+    english = _raw("en")["phrases"]
+    unnamed = [k for k, cls in STEP_CLASSES.items() if cls.default_name is not None]
+    assert unnamed  # say and transition at least
+    assert [k for k in unnamed if f"chapter.{k}" not in english] == []
 
 
 @pytest.mark.parametrize("code", TRANSLATIONS)

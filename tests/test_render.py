@@ -13,6 +13,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from matcue.cli import main
+from matcue.writers import suffix_list
 
 SR = 22050
 
@@ -279,7 +280,8 @@ def test_routine_flags_in_a_batch_with_cue_scripts_warn_and_apply_to_the_routine
 # ------------------------------------------------------- format and extension
 
 
-NAME_IT = "name a .mp3 or .wav file (or a folder, ending in '/')"
+NAME_IT = f"name a {suffix_list()} file (or a folder, ending in '/')"
+"""The registry's extensions (".mp3 or .wav"), so adding a format changes no test."""
 
 
 @pytest.mark.parametrize(

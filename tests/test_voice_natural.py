@@ -282,6 +282,10 @@ def test_a_package_can_add_an_engine_through_the_entry_point_group(
     r = CliRunner().invoke(main, ["say", "Hi.", "--engine", "tone", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert out.stat().st_size > 1000
+    r = CliRunner().invoke(main, ["voices", "--no-catalogue"])
+    assert r.exit_code == 0, r.output
+    # the table of every engine's voices takes in an engine a package adds
+    assert any(line.split()[:2] == ["a", "tone"] for line in r.output.splitlines()), r.output
 
 
 def test_engine_modules_do_not_import_the_speech_package() -> None:
@@ -433,6 +437,11 @@ def test_cache_cap_setting_and_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert r.exit_code == 0, r.output
     assert f"folder: {tmp_path}" in r.output and "clips: 3" in r.output
     assert "cap: 0.5 MB" in r.output
+    assert "also:" not in r.output
+    (tmp_path / "piper-models").mkdir()
+    (tmp_path / "piper-models" / "x.onnx").write_bytes(b"\0" * 3 * 1024 * 1024)
+    r = CliRunner().invoke(main, ["cache", "info"])
+    assert "also: piper-models 3.0 MB (not under the cap)" in r.output  # shown, not hidden
     r = CliRunner().invoke(main, ["cache", "clear"])
     assert r.exit_code == 0 and r.output == "removed 3 clips\n"
     assert ClipCache().info().clips == 0

@@ -4,7 +4,8 @@
 target's own folder (so the final rename never crosses file systems), flushes it
 to disk, and only then renames it over the target. If anything goes wrong,
 including Ctrl-C (KeyboardInterrupt), ``sys.exit`` (SystemExit) or SIGTERM once
-:func:`install_interrupt_handlers` is in place, the temporary file is
+:func:`matcue.cli.interrupts.install_interrupt_handlers` is in place (the
+command line does that), the temporary file is
 removed and any earlier file at the target is left exactly as it was.
 
 The files of one render go through :func:`staged_outputs` instead: every
@@ -24,10 +25,8 @@ import errno
 import logging
 import os
 import secrets
-import signal
 import stat
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -412,59 +411,8 @@ def _write_error(exc: OSError, what: str) -> BaseException:
     return RenderError(f"cannot write {what}: {exc.strerror}; earlier files were left as they were")
 
 
-class _Interrupts:
-    """The first stopping signal (:data:`STOP_SIGNALS`) raises KeyboardInterrupt; any
-    later one is ignored.
-
-    Cleanup runs in ``finally`` blocks as the KeyboardInterrupt unwinds. A second
-    Ctrl-C (an impatient user, or a terminal that sends it twice) must not cut that
-    short, and must not arrive after Python has put the default handlers back at
-    exit, which would kill the process by SIGINT after it printed its one line."""
-
-    triggered = False
-
-    @classmethod
-    def handle(cls, signum: int, frame: object) -> None:
-        cls.triggered = True
-        for sig in _SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-        raise KeyboardInterrupt(f"interrupted by signal {signum}")
-
-
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
 """Every signal whose default action ends the process and that a program may catch:
 Ctrl-C, kill, the terminal closing (HUP), Ctrl-\\ (QUIT), and the user signals and
 timer alarms nobody in matcue uses. Each ends a render with one line, its temporary
 files removed."""
-
-_SIGNALS = tuple(getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name))
-
-
-def install_interrupt_handlers() -> Callable[[], None] | None:
-    """Turn the first stopping signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2,
-    SIGALRM) into KeyboardInterrupt in the main thread
-    and ignore any after it, so ``finally`` and :func:`atomic_output` clean up
-    when a render is stopped by Ctrl-C or killed politely (``kill``, a service
-    manager, CI timeouts). Call once from the CLI.
-
-    Returns a function that puts the previous handlers back (it does nothing once
-    an interrupt has arrived, so the process ends with the signals ignored), or
-    None where it cannot apply: off the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    # A signal the process was started with ignored (a background job of a
-    # non-interactive shell, nohup) stays ignored, as Python itself keeps it.
-    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-    _Interrupts.triggered = False
-    for sig, handler in previous.items():
-        if handler != signal.SIG_IGN:
-            signal.signal(sig, _Interrupts.handle)
-
-    def restore() -> None:
-        if _Interrupts.triggered:
-            return
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-
-    return restore

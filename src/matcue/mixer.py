@@ -121,11 +121,9 @@ def _noise_loudness(kind: str, sample_rate: int) -> float:
 # --- the mixer ------------------------------------------------------------------
 
 
-def _clip_array(value: Any, key: str, sample_rate: int) -> np.ndarray:
-    samples = getattr(value, "samples", value)
-    rate = getattr(value, "sample_rate", sample_rate)
-    if rate != sample_rate:
-        raise RenderError(f"clip {key!r} is at {rate} Hz, the session at {sample_rate} Hz")
+def _clip_array(samples: np.ndarray, key: str) -> np.ndarray:
+    """A clip's samples (already at the session's rate: the synthesizer resamples
+    them) as a mono float32 array."""
     # float32 as the engines deliver it (no float64 copy of every clip: half the memory);
     # it is added into the float64 mix buffer.
     arr = np.asarray(samples, dtype=np.float32)
@@ -152,7 +150,7 @@ class _BedReader:
 class Mixer:
     """Pre-computes everything the chunks need from the timeline, then mixes on demand."""
 
-    def __init__(self, timeline: Timeline, clips: Mapping[str, Any], settings: MixSettings):
+    def __init__(self, timeline: Timeline, clips: Mapping[str, np.ndarray], settings: MixSettings):
         if settings.channels not in (1, 2):
             raise InputError(f"channels must be 1 or 2, not {settings.channels}")
         self.tl = timeline
@@ -172,7 +170,7 @@ class Mixer:
                     f"no audio clip {ev.clip!r} for speech {ev.text!r} at sample {ev.start}"
                 )
             if ev.clip not in arrays:
-                arrays[ev.clip] = _clip_array(clips[ev.clip], ev.clip, sr)
+                arrays[ev.clip] = _clip_array(clips[ev.clip], ev.clip)
                 if settings.speech_volume != 1.0:
                     arrays[ev.clip] = arrays[ev.clip] * np.float32(settings.speech_volume)
             clip = arrays[ev.clip]

@@ -205,57 +205,104 @@ class _Overtime(TemplateLimit):
         )
 
 
-class _Watchdog:
-    """Stops a render that outlives the time limit, even inside a loop that calls
-    nothing (``{% for a in l %}{% for b in l %}...``): a timer thread raises
-    :class:`_Overtime` in the rendering thread (``PyThreadState_SetAsyncExc``; it
-    lands at the next bytecode)."""
+class _Watch:
+    """One render under watch: its thread, its deadline, and where it was stopped."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done = False
-        self._thread = threading.get_ident()
-        self._timer = self._timer_for(limits.TEMPLATE_SECONDS)
-        self._waits = 0
+    def __init__(self, thread: int, deadline: float) -> None:
+        self.thread = thread
+        self.deadline = deadline
+        self.waits = 0
+        self.fired = False
         self.where: tuple[str, int] | None = None
 
-    def _timer_for(self, seconds: float) -> threading.Timer:
-        timer = threading.Timer(seconds, self._fire)
-        timer.daemon = True
-        return timer
-
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
+    def __enter__(self) -> _Watch:
+        _WATCHDOG.add(self)
         return self
 
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            where = _running_template_line(sys._current_frames().get(self._thread))
-            if where is None and self._waits < WATCHDOG_WAITS:
-                # Not inside a template yet (a loaded machine, or matcue's own work
-                # between renders): an exception raised now would land in whatever
-                # runs, an import even, and name no template line. Look again shortly.
-                self._waits += 1
-                self._timer = self._timer_for(WATCHDOG_WAIT_SECONDS)
-                self._timer.start()
-                return
-            self.where = where
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self._thread), ctypes.py_object(_Overtime)
-            )
-
     def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._done = True
-            self._timer.cancel()
+        _WATCHDOG.remove(self)
+
+
+class _Watchdog:
+    """Stops a render that outlives the time limit, even inside a loop that calls
+    nothing (``{% for a in l %}{% for b in l %}...``): it raises :class:`_Overtime`
+    in the rendering thread (``PyThreadState_SetAsyncExc``; it lands at the next
+    bytecode).
+
+    One daemon thread per process watches the deadlines of every render under way,
+    sleeping until the nearest; it is started by the first render (and again in a
+    forked child, which does not inherit it), so ``--minutes`` fitting, which
+    renders many times, starts one thread, not one per render."""
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._watches: set[_Watch] = set()
+        self._thread: threading.Thread | None = None
+
+    def _after_fork(self) -> None:
+        # The watcher thread is not copied into a child, and its lock may have been
+        # held at the fork: start afresh, keeping the forking thread's own renders.
+        me = threading.get_ident()
+        kept = {w for w in self._watches if w.thread == me and not w.fired}
+        self._reset()
+        for watch in kept:
+            self.add(watch)
+
+    def add(self, watch: _Watch) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="matcue-template-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._watches.add(watch)
+            self._cond.notify()
+
+    def remove(self, watch: _Watch) -> None:
+        with self._cond:
+            self._watches.discard(watch)
+            if watch.fired:
+                # Fired just as the render ended: an exception still pending would
+                # land after the render, outside anything that expects it. Drop it.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(watch.thread), None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for watch in [w for w in self._watches if w.deadline <= now]:
+                    self._expire(watch)
+                nearest = min((w.deadline for w in self._watches), default=None)
+                self._cond.wait(None if nearest is None else max(0.0, nearest - now))
+
+    def _expire(self, watch: _Watch) -> None:
+        where = _running_template_line(sys._current_frames().get(watch.thread))
+        if where is None and watch.waits < WATCHDOG_WAITS:
+            # Not inside a template yet (a loaded machine, or matcue's own work
+            # between renders): an exception raised now would land in whatever
+            # runs, an import even, and name no template line. Look again shortly.
+            watch.waits += 1
+            watch.deadline = time.monotonic() + WATCHDOG_WAIT_SECONDS
+            return
+        watch.where = where
+        watch.fired = True
+        self._watches.discard(watch)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(watch.thread), ctypes.py_object(_Overtime)
+        )
 
 
 WATCHDOG_WAIT_SECONDS = 0.05
 WATCHDOG_WAITS = 40
 """After the time limit, the watchdog waits up to 40 x 50 ms for the rendering thread
 to be inside a template before it stops it anyway."""
+
+_WATCHDOG = _Watchdog()
 
 
 def _running_template_line(frame: Any) -> tuple[str, int] | None:
@@ -275,12 +322,12 @@ def render_guarded(template: jinja2.Template, context: dict[str, Any]) -> str:
     """Render ``template`` within the limits: time, output size, depth, includes."""
     token = _budget.set(_Budget())
     data = _ticking(context)  # before the clock starts: preparing data is not the template's time
-    watchdog = _Watchdog()
+    watch = _Watch(threading.get_ident(), time.monotonic() + limits.TEMPLATE_SECONDS)
     try:
-        with watchdog:
+        with watch:
             return _render(template, data)
     except _Overtime as exc:
-        exc.where = watchdog.where
+        exc.where = watch.where
         raise
     finally:
         _budget.reset(token)

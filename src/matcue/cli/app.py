@@ -31,6 +31,7 @@ from ..limits import (
     WEEK_RANGE,
     span,
 )
+from .interrupts import install_interrupt_handlers
 
 log = logging.getLogger("matcue")
 
@@ -147,7 +148,8 @@ def voice_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--engine",
             help="Speech engine: auto (default: the bundled piper voice where piper runs, "
-            "else pyttsx3), pyttsx3 (the system voices), espeak-ng, piper.",
+            "else pyttsx3), pyttsx3 (the system voices), espeak-ng, piper, or another "
+            "registered engine ('matcue voices' lists every engine's voices).",
         ),
         click.option("--voice", help="Voice id (see 'matcue voices')."),
         click.option(
@@ -322,8 +324,6 @@ def main(ctx: click.Context, debug: bool, quiet: bool) -> None:
       matcue render my.cue         render an edited cue script as it stands
     """
     _State.debug = debug
-    from ..atomic import install_interrupt_handlers
-
     # Ctrl-C and a kill both unwind (temporary files removed); a second one is ignored.
     restore = install_interrupt_handlers()
     if restore is not None:

@@ -19,7 +19,8 @@ def cache() -> None:
 @cache.command("info")
 @handle_errors
 def cache_info() -> None:
-    """Where the cache is, how many clips it holds, their size and the cap."""
+    """Where the cache is, how many clips it holds, their size and the cap, and
+    what else the folder holds."""
     from ..speech.cache import MAX_ENV_VAR, ClipCache
 
     info = ClipCache().info()
@@ -27,6 +28,9 @@ def cache_info() -> None:
     click.echo(f"clips: {info.clips}")
     click.echo(f"size: {_mb(info.bytes)}")
     click.echo(f"cap: {_mb(info.max_bytes)} (set {MAX_ENV_VAR} to change it)")
+    if info.others:
+        listed = ", ".join(f"{name} {_mb(size)}" for name, size in info.others.items())
+        click.echo(f"also: {listed} (not under the cap)")
 
 
 @cache.command("clear")

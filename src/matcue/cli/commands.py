@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -191,8 +193,6 @@ def check(files: tuple[str, ...], week: int | None, verbosity: str | None) -> No
 @handle_errors
 def new(name: str, output: Path | None) -> None:
     """Write a commented starter routine NAME.yaml to edit."""
-    import re
-
     from ..errors import InputError
     from ..starter import starter_routine
 
@@ -212,8 +212,6 @@ def new(name: str, output: Path | None) -> None:
 @handle_errors
 def schema() -> None:
     """Print the JSON Schema of the routine format (for editor completion)."""
-    import json
-
     from ..routine import routine_schema
 
     click.echo(json.dumps(routine_schema(), indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from pathlib import Path
 
 import click
@@ -18,8 +19,6 @@ STUDIO_EXTRA = (
 def _lan_address() -> str:
     """This machine's address on the local network (the one a route out would use;
     nothing is sent)."""
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed, no packet leaves

@@ -3,6 +3,7 @@ choosing a voice before a render."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ speaks with eSpeak NG's voices; elsewhere with the system's)."""
 
 def _rows(engine: str | None, model: str | None, *, catalogue: bool) -> list[dict[str, Any]]:
     """One row per voice: id, engine, language, gender, quality, licence, installed."""
-    import sys
-
     from ..errors import MatcueError
-    from ..speech import get_engine
+    from ..speech import AUTO, engine_names, get_engine
 
-    names = [engine] if engine else ["piper", "pyttsx3", "espeak-ng"]
+    # Every engine (piper first, as the default voice); engines a package adds last.
+    first = ["piper", "pyttsx3", "espeak-ng"]
+    names = [engine] if engine else first + [n for n in engine_names() if n not in (AUTO, *first)]
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     for name in names:

@@ -7,6 +7,7 @@ plan) with the settings and the week of its progression to render it at.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
@@ -126,8 +127,6 @@ def slot_problems(programme: Programme) -> list[tuple[Path_, str]]:
 
 def session_slot(session: SessionPlan) -> str:
     """The slot of a session: its own, or made from the routine's name or file name."""
-    import re
-
     if session.slot is not None:
         return session.slot
     stem = session.routine.replace("\\", "/").rsplit("/", 1)[-1]

@@ -14,7 +14,8 @@ its behaviour in one class:
   that times a cue, the count ``--minutes`` keeps in range, what ``--week`` grows.
   Nothing outside the class reads a kind's fields by name.
 
-Adding a kind: a class here (and its entry in :data:`STEP_CLASSES`), and a
+Adding a kind: a class here (and its name in :data:`AnyStep`, which
+:data:`STEP_CLASSES` is built from), and a
 block for it in the session template. See docs/architecture.md.
 """
 

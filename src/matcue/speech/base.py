@@ -5,6 +5,7 @@ package that imports it)."""
 from __future__ import annotations
 
 import difflib
+import shlex
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -142,8 +143,6 @@ LIST_VOICES_HINT = "Run `{command}` to list the voices this engine has."
 
 def voices_command(engine: str, model: str | None = None) -> str:
     """The ``matcue voices`` command line that lists ``engine``'s voices (for hints)."""
-    import shlex
-
     command = "matcue voices"
     if engine != "auto":
         command += f" --engine {shlex.quote(engine)}"

@@ -89,6 +89,9 @@ class CacheInfo:
     clips: int
     bytes: int
     max_bytes: int
+    others: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Bytes in each other folder of the cache (patched voice models, gains, fits):
+    not counted against the cap."""
 
 
 def _settings_dict(settings: SpeechSettings | dict[str, Any]) -> dict[str, Any]:
@@ -273,7 +276,28 @@ class ClipCache:
 
     def info(self) -> CacheInfo:
         entries = self._entries()
-        return CacheInfo(self.root, len(entries), sum(e[1] for e in entries), max_bytes())
+        return CacheInfo(
+            self.root, len(entries), sum(e[1] for e in entries), max_bytes(), self._others()
+        )
+
+    def _others(self) -> dict[str, int]:
+        """Bytes in each folder of the cache but the clips'."""
+        sizes: dict[str, int] = {}
+        try:
+            folders = sorted(p for p in self.root.iterdir() if p.is_dir() and p.name != "clips")
+        except OSError:
+            return sizes
+        for folder in folders:
+            total = 0
+            for entry in folder.rglob("*"):
+                try:
+                    st = entry.lstat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+            sizes[folder.name] = total
+        return sizes
 
     def evict(self, limit: int | None = None) -> int:
         """Delete the least recently used clips until the rest take at most ``limit``

@@ -21,8 +21,8 @@ import logging
 import os
 from importlib import metadata
 
-from matcue.errors import EngineUnavailable
-from matcue.speech.base import Engine, EngineFactory
+from matcue.errors import EngineUnavailable, MatcueError
+from matcue.speech.base import Engine, EngineFactory, match_voice
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +102,6 @@ def resolve(name: str, voice: str | None = None) -> str:
 
 
 def _has_voice(name: str, voice: str) -> bool:
-    from matcue.errors import MatcueError
-    from matcue.speech.base import match_voice
-
     try:
         engine = get_engine(name)
         try:

@@ -30,6 +30,7 @@ import numpy as np
 import soxr
 
 from matcue.errors import MatcueError, SpeechError
+from matcue.loudness import integrated_loudness
 from matcue.speech.base import Clip, Engine, SpeechSettings
 from matcue.speech.cache import ClipCache
 from matcue.speech.registry import get_engine
@@ -68,8 +69,6 @@ class SynthStats:
 def clip_loudness(samples: np.ndarray, sample_rate: int) -> float:
     """BS.1770 integrated loudness of a clip (LUFS); a clip shorter than one 400 ms
     block is measured repeated, i.e. its K-weighted mean power."""
-    from matcue.loudness import integrated_loudness
-
     n = int(math.ceil(GATE_S * sample_rate))
     if 0 < len(samples) < n:
         samples = np.tile(samples, int(math.ceil(n / len(samples))) + 1)

@@ -15,6 +15,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,6 @@ def builtin_names() -> list[str]:
 
 
 def builtin_text(name: str) -> str:
-    from importlib import resources
-
     if name not in builtin_names():
         raise InputError(f"{name}: no built-in routine of that name")
     return (resources.files("matcue.library") / f"{name}.yaml").read_text(encoding="utf-8")
