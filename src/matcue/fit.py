@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__, phrases
@@ -137,7 +137,7 @@ def search(
     """Find the :class:`FitPlan` for ``settings.minutes``."""
     assert settings.minutes is not None
     target = settings.minutes * 60
-    plain = replace(settings, minutes=None)
+    plain = settings.model_copy(update={"minutes": None})
 
     memo: dict[str, float] = {}
 
