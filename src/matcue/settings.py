@@ -25,14 +25,21 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 
 from .cuescript import to_fraction
 from .errors import InputError
-from .limits import BED_VOLUME_RANGE, PACE_FACTORS, PACE_RANGE, VERBOSITIES, WEEK_RANGE, span
+from .limits import (
+    BED_VOLUME_RANGE,
+    BITRATE_DEFAULT,
+    PACE_FACTORS,
+    PACE_RANGE,
+    SAMPLE_RATE_DEFAULT,
+    VERBOSITIES,
+    WEEK_RANGE,
+    span,
+)
 from .mp3 import allowed_bitrates
 from .routine.text import num
 from .routine.values import Defaults, EngineName, Flag, Int, Num, Pace, SessionSettings
 from .speech import unknown_engine_message
 from .writers import DEFAULT_FORMAT, formats
-
-DEFAULT_SAMPLE_RATE = 22050
 
 
 class Settings(SessionSettings):
@@ -63,9 +70,9 @@ class Settings(SessionSettings):
     """The bed's level in dB relative to speech, -60..0; None = the mixer's."""
     channels: Int = Field(default=1, ge=1, le=2)
     """1 (mono) or 2 (stereo)."""
-    sample_rate: Int = DEFAULT_SAMPLE_RATE
+    sample_rate: Int = SAMPLE_RATE_DEFAULT
     """Samples per second of the audio."""
-    bitrate: Int = 64
+    bitrate: Int = BITRATE_DEFAULT
     """The MP3 bitrate in kbit/s (constant), one the sample rate allows."""
     format: str = DEFAULT_FORMAT
     """The audio writer (:mod:`matcue.writers`): ``mp3`` or ``wav``."""
@@ -82,7 +89,7 @@ class Settings(SessionSettings):
     @field_validator("bitrate")
     @classmethod
     def _allowed_bitrate(cls, value: int, info: ValidationInfo) -> int:
-        allowed = allowed_bitrates(info.data.get("sample_rate", DEFAULT_SAMPLE_RATE))
+        allowed = allowed_bitrates(info.data.get("sample_rate", SAMPLE_RATE_DEFAULT))
         if allowed and value not in allowed:
             raise ValueError("not an MP3 bitrate")
         return value
@@ -196,7 +203,7 @@ def _flag_message(key: str, value: Any, values: dict[str, Any]) -> str:
         return f"--format: expected one of {', '.join(formats())}, got {value!r}"
     if key == "channels":
         return f"--channels: expected 1 or 2, got {value}"
-    allowed = allowed_bitrates(values.get("sample_rate", DEFAULT_SAMPLE_RATE))
+    allowed = allowed_bitrates(values.get("sample_rate", SAMPLE_RATE_DEFAULT))
     rates = ", ".join(map(str, allowed))
     return f"--bitrate: expected one of {rates} (kbit/s), got {_show(value)}"
 
