@@ -233,7 +233,7 @@ def fit_key(routine: Routine, settings: Settings) -> str:
     h.update(routine.model_dump_json().encode())
     # Which steps open a round of a rounds group ("Round two.") is not in the dump.
     h.update(repr([s._round for s in routine.steps]).encode())
-    h.update(repr(sorted(vars(settings).items())).encode())
+    h.update(repr(sorted(settings.model_dump().items())).encode())
     here = Path(__file__).parent
     for pattern in _CODE:
         for path in sorted(here.glob(pattern)):
