@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Annotated, Any, cast, get_args, get_origin
 
 import annotated_types
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -48,7 +48,9 @@ class Settings(SessionSettings):
 
     The fields a routine file or a programme may set come from
     :class:`~matcue.routine.values.SessionSettings`; here a render's own value
-    replaces the files' "not set" (``None``) where one is needed."""
+    replaces the files' "not set" (``None``) where one is needed. ``Settings()`` is
+    matcue's defaults alone: for a routine, take ``merge(routine.defaults, flags)``
+    (its breath, pace, ... are then the routine's where no flag is given)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -121,11 +123,6 @@ class Limit:
     low_open: bool = False
     """True: ``low`` itself is not accepted (volume 0 would be silence)."""
 
-    @property
-    def span(self) -> str:
-        """``"2 to 60"``: the range as help texts say it."""
-        return span((self.low, self.high))
-
     def message(self, value: object) -> str:
         kind = "a whole number" if self.integer else "a number"
         lo, hi = _show(self.low), _show(self.high)
@@ -137,24 +134,20 @@ class Limit:
 def _limit(key: str, unit: str = "") -> Limit:
     """The range the field ``key`` of :class:`Settings` accepts, and its flag."""
     field = Settings.model_fields[key]
-    bounds: dict[str, float] = {}
+    low = high = math.nan
+    low_open = False
     for item in field.metadata:
         if isinstance(item, annotated_types.Gt):
-            bounds["low"] = float(cast(float, item.gt))
-            bounds["low_open"] = True
+            low, low_open = float(cast(float, item.gt)), True
         elif isinstance(item, annotated_types.Ge):
-            bounds["low"] = float(cast(float, item.ge))
+            low = float(cast(float, item.ge))
         elif isinstance(item, annotated_types.Le):
-            bounds["high"] = float(cast(float, item.le))
-    integer = "int" in str(field.annotation) and "float" not in str(field.annotation)
-    return Limit(
-        "--" + key.replace("_", "-"),
-        bounds["low"],
-        bounds["high"],
-        unit,
-        integer=integer,
-        low_open=bool(bounds.get("low_open")),
-    )
+            high = float(cast(float, item.le))
+    # Int, or Int | None: a member whose type (under Annotated) is int
+    members = get_args(field.annotation) or (field.annotation,)
+    integer = any((get_args(m)[0] if get_origin(m) is Annotated else m) is int for m in members)
+    flag = "--" + key.replace("_", "-")
+    return Limit(flag, low, high, unit, integer=integer, low_open=low_open)
 
 
 LIMITS: dict[str, Limit] = {
