@@ -140,3 +140,19 @@ def test_docs_show_the_values_files_really_hold() -> None:
     docs = (Path(__file__).resolve().parent.parent / "docs" / "output.md").read_text()
     assert "pace=1.0" not in docs and "verbosity: normal" not in docs
     assert "pace: normal" in docs and "verbosity: full" in docs
+
+
+@pytest.mark.parametrize(
+    ("flag", "recorded"), [(None, "2"), ("1.50", "1.5"), ("FAST", "fast"), ("0.5", "0.5")]
+)
+def test_the_pace_is_recorded_as_the_value_used(flag: str | None, recorded: str) -> None:
+    """The settings hold a pace as a name or a factor (one settings type, issue 10),
+    so a routine's ``pace: 2`` and ``--pace 2`` record one text, as a short decimal."""
+    from matcue.routine import parse_routine
+    from matcue.settings import merge
+
+    routine = parse_routine(
+        "matcue: 1\ntitle: T\ndefaults: {pace: 2}\nsteps:\n  - {kind: say, text: Hi.}\n",
+        filename="t.yaml",
+    )
+    assert merge(routine.defaults, {"pace": flag}).pace_text == recorded

@@ -323,23 +323,23 @@ def test_str_of_choices_is_the_yaml_word() -> None:
 
 def test_every_routine_default_reaches_the_settings() -> None:
     """Regression for issue 10: settings.merge copied the routine's defaults through
-    a hand-kept list of keys; now it takes every field of Defaults, so each must be
-    a setting of the same name, and each value given in a file must arrive."""
-    from dataclasses import fields
-
+    a hand-kept list of keys, into a second settings type with strings for enums;
+    now a routine's defaults are a layer of the one settings type, so each is a
+    setting of the same name and type, and each value given in a file arrives."""
     from matcue.routine import Defaults
+    from matcue.routine.values import Pace, Verbosity
     from matcue.settings import Settings, merge
 
-    assert set(Defaults.model_fields) <= {f.name for f in fields(Settings)}
+    assert issubclass(Settings, Defaults)
     given = Defaults(
         breath=12, pace=1.1, verbosity="brief", count=2, transition=7, pause=2,
         engine="espeak-ng", voice="en", rate=150, volume=0.5,
     )  # fmt: skip
     settings = merge(given, {})
-    assert {key: getattr(settings, key) for key in Defaults.model_fields} == {
+    assert settings.model_dump(include=set(Defaults.model_fields)) == {
         "breath": 12,
-        "pace": "1.1",
-        "verbosity": "brief",
+        "pace": 1.1,
+        "verbosity": Verbosity.brief,
         "count": 2,
         "transition": 7,
         "pause": 2,
@@ -348,4 +348,36 @@ def test_every_routine_default_reaches_the_settings() -> None:
         "rate": 150,
         "volume": 0.5,
     }
-    assert type(settings.verbosity) is str  # the enum's plain value, as a flag gives it
+    # a flag gives a pace and a verbosity as text; the settings hold their types
+    flagged = merge(given, {"pace": " Slow ", "verbosity": "minimal"})
+    assert (flagged.pace, flagged.verbosity) == (Pace.slow, Verbosity.minimal)
+    assert flagged.pace_text == "slow" and merge(None, {"pace": "1.50"}).pace_text == "1.5"
+
+
+def test_the_settings_choices_are_the_limits_choices() -> None:
+    """The Pace and Verbosity enums of the settings type list what limits.py (which
+    the CLI's --verbosity choices and messages read) lists, in its order."""
+    from matcue.limits import PACE_FACTORS, VERBOSITIES
+    from matcue.routine.values import Pace, Verbosity
+
+    assert tuple(v.value for v in Verbosity) == VERBOSITIES
+    assert tuple(p.value for p in Pace) == tuple(PACE_FACTORS)
+
+
+def test_a_flag_is_checked_by_the_field_a_routine_file_is_checked_by() -> None:
+    """One settings type: --rate and a routine's defaults.rate share one range, and
+    the flag's message reads it from the field (issue 10)."""
+    from matcue.errors import InputError
+    from matcue.routine import Defaults
+    from matcue.settings import LIMITS, Settings, merge
+
+    assert Settings.model_fields["rate"].metadata == Defaults.model_fields["rate"].metadata
+    assert (LIMITS["rate"].low, LIMITS["rate"].high) == (60, 450)
+    assert merge(None, {"rate": 450}).rate == 450
+    with pytest.raises(InputError, match=r"^--rate: expected a whole number from 60 to 450"):
+        merge(None, {"rate": 451})
+    # several wrong: the first in the order a render checks them
+    with pytest.raises(InputError, match=r"^--pace: "):
+        merge(None, {"rate": 451, "breath": 1, "pace": "9"})
+    with pytest.raises(InputError, match=r"^--breath: "):
+        merge(None, {"rate": 451, "breath": 1, "verbosity": "loud"})

@@ -87,3 +87,36 @@ def test_every_field_description_states_the_range_it_checks() -> None:
             span = f"{_number(low)}..{_number(high)}"
             assert span in (info.description or ""), f"{model.__name__}.{name}: says no {span}"
     assert checked >= 12
+
+
+def _defaults_table() -> dict[str, tuple[str, str]]:
+    """``field -> (type and limits, default)`` from the defaults table of the doc."""
+    section = DOC.split("## defaults", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \| ([^|]+) \|", section, flags=re.M)
+    return {name: (limits.strip(), default.strip()) for name, limits, default in rows}
+
+
+def test_doc_defaults_table_says_the_settings_ranges_and_defaults() -> None:
+    """The table describes the one settings type: a row per field of a routine's
+    defaults, with the range and default the model has (issue 10: one home for
+    every limit and default, which the docs read)."""
+    from annotated_types import Ge, Gt, Le
+
+    from matcue.routine.text import num
+
+    table = _defaults_table()
+    assert set(table) == set(r.Defaults.model_fields)
+    for name, field in r.Defaults.model_fields.items():
+        limits, default = table[name]
+        value = field.default
+        shown = (
+            "null" if value is None else f"`{num(value) if isinstance(value, float) else value}`"
+        )
+        assert default == shown, (name, default, shown)
+        low = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
+        above = next((m.gt for m in field.metadata if isinstance(m, Gt)), None)
+        high = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+        if low is not None:
+            assert f"{num(low)}–{num(high)}" in limits, (name, limits)
+        if above is not None:
+            assert f"more than {num(above)}, at most {num(high)}" in limits, (name, limits)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 
 from .cuescript import format_seconds, parse_script, to_fraction
@@ -126,7 +126,7 @@ class OverrunAdvisor:
     ) -> None:
         self.routine = routine
         self.fitted = settings.minutes is not None  # steps may differ from the file's
-        self.settings = replace(settings, minutes=None, strict=False)
+        self.settings = settings.model_copy(update={"minutes": None, "strict": False})
         self.lengths = dict(lengths)
         per_char = [n / len(t) for t, n in self.lengths.items() if t]
         self._per_char = statistics.median(per_char) if per_char else settings.sample_rate / 15
@@ -197,17 +197,17 @@ class OverrunAdvisor:
             _Option(
                 "--breath",
                 _grid(breath, BREATH_STEP, BREATH_RANGE),
-                lambda v: replace(s, breath=float(v)),
+                lambda v: s.model_copy(update={"breath": float(v)}),
             ),
             _Option(
                 "--count",
                 _grid(count, COUNT_STEP, COUNT_RANGE),
-                lambda v: replace(s, count=float(v)),
+                lambda v: s.model_copy(update={"count": float(v)}),
             ),
             _Option(
                 "--pace",
                 _grid(pace, PACE_STEP, PACE_RANGE),
-                lambda v: replace(s, pace=_show(v)),
+                lambda v: s.model_copy(update={"pace": float(_show(v))}),
             ),
         ]
 

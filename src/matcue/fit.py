@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__, phrases
@@ -137,7 +137,7 @@ def search(
     """Find the :class:`FitPlan` for ``settings.minutes``."""
     assert settings.minutes is not None
     target = settings.minutes * 60
-    plain = replace(settings, minutes=None)
+    plain = settings.model_copy(update={"minutes": None})
 
     memo: dict[str, float] = {}
 
@@ -233,7 +233,7 @@ def fit_key(routine: Routine, settings: Settings) -> str:
     h.update(routine.model_dump_json().encode())
     # Which steps open a round of a rounds group ("Round two.") is not in the dump.
     h.update(repr([s._round for s in routine.steps]).encode())
-    h.update(repr(sorted(vars(settings).items())).encode())
+    h.update(repr(sorted(settings.model_dump().items())).encode())
     here = Path(__file__).parent
     for pattern in _CODE:
         for path in sorted(here.glob(pattern)):

@@ -50,6 +50,11 @@ MINUTES_RANGE = (1, 240)
 """``--minutes``: the session length to fit, in minutes."""
 BED_VOLUME_RANGE = (-60, 0)
 """``--bed-volume``: the bed's level in dB relative to speech."""
+SAMPLE_RATE_DEFAULT = 22050
+"""Samples per second of a rendered session."""
+BITRATE_DEFAULT = 64
+"""``--bitrate``: an MP3's constant bitrate in kbit/s (one of those the sample rate
+allows: :func:`matcue.mp3.allowed_bitrates`)."""
 
 # ---------------------------------------------------------------- routine file
 

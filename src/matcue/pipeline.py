@@ -321,7 +321,7 @@ def language_voice(language: str, settings: Settings) -> tuple[Settings, list[st
     """``settings`` with the engine and voice a routine in ``language`` speaks with
     (:func:`matcue.speech.language.choose_voice`), the notices and the warnings."""
     choice = choose_voice(language, settings.engine, settings.voice, settings.voice_model)
-    chosen = replace(settings, engine=choice.engine, voice=choice.voice)
+    chosen = settings.model_copy(update={"engine": choice.engine, "voice": choice.voice})
     return chosen, choice.notices, choice.warnings
 
 
@@ -346,8 +346,8 @@ def _meta(
     script renders as it stands, so its own ``pace`` and ``verbosity`` stay."""
     meta = {"routine": source.name}
     if source.routine is not None:
-        meta["pace"] = str(settings.pace)
-        meta["verbosity"] = settings.verbosity
+        meta["pace"] = settings.pace_text
+        meta["verbosity"] = settings.verbosity.value
         if settings.minutes:
             meta["minutes"] = f"{settings.minutes:g}"
         if settings.week:

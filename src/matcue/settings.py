@@ -1,78 +1,106 @@
 """Session settings: what the user chose, merged over the routine's defaults.
 
+:class:`Settings` is the one settings type: every setting a render takes, typed,
+with its range (from :mod:`matcue.limits`), default and description. It is the
+last of three layers (see :mod:`matcue.routine.values`): a routine file's
+``defaults:`` (:class:`~matcue.routine.values.Defaults`) and a programme's
+``settings:`` (:class:`~matcue.routine.values.SessionSettings`) are the settings
+those files may set, and :class:`Settings` adds those only the flags give.
+
 Only the options the user actually gave override the routine file (``None``
-means "not given"), as in mkdocs' ``load_config``.
+means "not given"), as in mkdocs' ``load_config``. The flags are checked by the
+same model as the files; a problem is reported naming the flag and what it
+accepts (:func:`merge`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from enum import Enum
-from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, cast, get_args, get_origin
+
+import annotated_types
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .cuescript import to_fraction
 from .errors import InputError
 from .limits import (
     BED_VOLUME_RANGE,
-    BREATH_RANGE,
-    COUNT_RANGE,
-    MINUTES_RANGE,
+    BITRATE_DEFAULT,
     PACE_FACTORS,
     PACE_RANGE,
-    RATE_RANGE,
+    SAMPLE_RATE_DEFAULT,
     VERBOSITIES,
-    VOLUME_RANGE,
     WEEK_RANGE,
     span,
 )
 from .mp3 import allowed_bitrates
-from .routine import Defaults
-from .speech import engine_name, unknown_engine_message
+from .routine.text import num
+from .routine.values import Defaults, EngineName, Flag, Int, Num, Pace, SessionSettings
+from .speech import unknown_engine_message
 from .writers import DEFAULT_FORMAT, formats
 
-DEFAULT_SAMPLE_RATE = 22050
 
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(SessionSettings):
     """Everything that shapes a render. Defaults are matcue's; a routine's
-    ``defaults`` and then the command line override them."""
+    ``defaults`` and then the command line override them (:func:`merge`).
 
-    pace: str = "normal"
-    """slow | normal | fast, or a factor such as 1.25 (scales anchored time)."""
-    breath: float | None = None
-    """Seconds per breath cycle for breath-paced steps without their own cycle."""
-    minutes: float | None = None
-    """Fit the session to about this many minutes."""
-    week: int | None = None
+    The fields a routine file or a programme may set come from
+    :class:`~matcue.routine.values.SessionSettings`; here a render's own value
+    replaces the files' "not set" (``None``) where one is needed. ``Settings()`` is
+    matcue's defaults alone: for a routine, take ``merge(routine.defaults, flags)``
+    (its breath, pace, ... are then the routine's where no flag is given)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engine: EngineName = "auto"
+    """The speech engine: auto (the default), pyttsx3, espeak-ng or piper."""
+    chime: Flag = True
+    """A soft bell at step changes and the end."""
+    breath_tone: Flag = False
+    """A quiet tone that follows the breath."""
+    week: Int | None = Field(default=None, ge=WEEK_RANGE[0], le=WEEK_RANGE[1])
     """Which week of the routine's progression to render (1..52); None = week 1."""
-    verbosity: str = "full"
-    engine: str = "auto"
-    voice: str | None = None
-    rate: int | None = None
-    volume: float | None = None
     voice_model: str | None = None
+    """A voice model file for engines that need one (piper)."""
     templates: Path | None = None
-    count: float | None = None
-    transition: float | None = None
-    pause: float | None = None
-    chime: bool = True
-    breath_tone: bool = False
+    """A folder of the user's own templates (overriding built-ins by name)."""
     bed: str | None = None
-    bed_volume: float | None = None
-    channels: int = 1
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    bitrate: int = 64
+    """A background bed: pink, brown, or an audio file."""
+    bed_volume: Num | None = Field(default=None, ge=BED_VOLUME_RANGE[0], le=BED_VOLUME_RANGE[1])
+    """The bed's level in dB relative to speech, -60..0; None = the mixer's."""
+    channels: Int = Field(default=1, ge=1, le=2)
+    """1 (mono) or 2 (stereo)."""
+    sample_rate: Int = SAMPLE_RATE_DEFAULT
+    """Samples per second of the audio."""
+    bitrate: Int = BITRATE_DEFAULT
+    """The MP3 bitrate in kbit/s (constant), one the sample rate allows."""
     format: str = DEFAULT_FORMAT
     """The audio writer (:mod:`matcue.writers`): ``mp3`` or ``wav``."""
-    strict: bool = False
+    strict: Flag = False
+    """A cue that does not fit its timed window is an error."""
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in formats():
+            raise ValueError("unknown format")
+        return value
+
+    @field_validator("bitrate")
+    @classmethod
+    def _allowed_bitrate(cls, value: int, info: ValidationInfo) -> int:
+        allowed = allowed_bitrates(info.data.get("sample_rate", SAMPLE_RATE_DEFAULT))
+        if allowed and value not in allowed:
+            raise ValueError("not an MP3 bitrate")
+        return value
 
     @property
-    def pace_factor(self) -> Fraction:
-        return parse_pace(self.pace)
+    def pace_text(self) -> str:
+        """The pace as the tags and transcript record it: its name, or the factor
+        (``1.25``)."""
+        return str(self.pace) if isinstance(self.pace, Pace) else num(self.pace)
 
 
 def _show(value: object) -> str:
@@ -84,7 +112,8 @@ def _show(value: object) -> str:
 
 @dataclass(frozen=True)
 class Limit:
-    """The accepted range of a numeric setting, as its flag reports it."""
+    """The accepted range of a numeric setting, as its flag reports it (read from
+    the field of :class:`Settings`: see :func:`_limit`)."""
 
     flag: str
     low: float
@@ -94,14 +123,6 @@ class Limit:
     low_open: bool = False
     """True: ``low`` itself is not accepted (volume 0 would be silence)."""
 
-    def accepts(self, value: float) -> bool:
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            return False  # NaN and infinities compare false or slip past a range
-        if self.integer and value != int(value):
-            return False
-        above = value > self.low if self.low_open else value >= self.low
-        return above and value <= self.high
-
     def message(self, value: object) -> str:
         kind = "a whole number" if self.integer else "a number"
         lo, hi = _show(self.low), _show(self.high)
@@ -110,80 +131,96 @@ class Limit:
         return f"{self.flag}: expected {kind} {span}{unit}, got {_show(value)}"
 
 
+def _limit(key: str, unit: str = "") -> Limit:
+    """The range the field ``key`` of :class:`Settings` accepts, and its flag."""
+    field = Settings.model_fields[key]
+    low = high = math.nan
+    low_open = False
+    for item in field.metadata:
+        if isinstance(item, annotated_types.Gt):
+            low, low_open = float(cast(float, item.gt)), True
+        elif isinstance(item, annotated_types.Ge):
+            low = float(cast(float, item.ge))
+        elif isinstance(item, annotated_types.Le):
+            high = float(cast(float, item.le))
+    # Int, or Int | None: a member whose type (under Annotated) is int
+    members = get_args(field.annotation) or (field.annotation,)
+    integer = any((get_args(m)[0] if get_origin(m) is Annotated else m) is int for m in members)
+    flag = "--" + key.replace("_", "-")
+    return Limit(flag, low, high, unit, integer=integer, low_open=low_open)
+
+
 LIMITS: dict[str, Limit] = {
-    "breath": Limit("--breath", float(BREATH_RANGE[0]), float(BREATH_RANGE[1]), "seconds"),
-    "minutes": Limit("--minutes", *MINUTES_RANGE, "minutes"),
-    "count": Limit("--count", float(COUNT_RANGE[0]), float(COUNT_RANGE[1]), "seconds"),
-    "week": Limit("--week", *WEEK_RANGE, integer=True),
-    "rate": Limit("--rate", *RATE_RANGE, "words per minute", integer=True),
-    "volume": Limit("--volume", *VOLUME_RANGE, low_open=True),
-    "bed_volume": Limit("--bed-volume", *BED_VOLUME_RANGE, "dB"),
+    "breath": _limit("breath", "seconds"),
+    "minutes": _limit("minutes", "minutes"),
+    "count": _limit("count", "seconds"),
+    "week": _limit("week"),
+    "rate": _limit("rate", "words per minute"),
+    "volume": _limit("volume"),
+    "bed_volume": _limit("bed_volume", "dB"),
 }
-"""Every numeric setting a flag can give (``--pace`` and ``--bitrate`` have rules of
-their own: a name or factor, and the MP3 bitrates)."""
+"""Every numeric setting a flag can give, as its flag reports it, in the order a
+render checks them (``--pace`` and ``--bitrate`` have rules of their own: a name or
+factor, and the MP3 bitrates)."""
 
 PACE_MESSAGE = (
     f"--pace: expected {', '.join(PACE_FACTORS)} or a factor from {span(PACE_RANGE)}, got {{value}}"
 )
 
 
-def parse_pace(value: str | float | int) -> Fraction:
-    text = str(value).strip().lower()
+def _pace_flag(value: str) -> Pace | float:
+    """``--pace``: a name (in any case) or a factor written as a decimal number."""
+    text = value.strip().lower()
     if text in PACE_FACTORS:
-        return PACE_FACTORS[text]
+        return Pace(text)
     try:
         factor = to_fraction(text)
     except ValueError:
         raise InputError(PACE_MESSAGE.format(value=repr(value))) from None
     if not PACE_RANGE[0] <= factor <= PACE_RANGE[1]:
         raise InputError(PACE_MESSAGE.format(value=repr(value)))
-    return factor
+    return float(factor)
 
 
-def from_defaults(defaults: Defaults) -> dict[str, Any]:
-    """A routine's ``defaults:`` as settings: every field the routine file may set
-    is a setting of the same name (enums as their plain value; unset ones left out)."""
-    return {
-        # a pace is a name or a factor; Settings keeps it as text, as --pace gives it
-        key: str(value) if key == "pace" else value.value if isinstance(value, Enum) else value
-        for key, value in defaults.model_dump().items()
-        if value is not None
-    }
+def _flag_message(key: str, value: Any, values: dict[str, Any]) -> str:
+    """What the flag ``key`` says about the bad ``value`` (``values``: every setting)."""
+    if key in LIMITS:
+        return LIMITS[key].message(value)
+    if key == "pace":
+        return PACE_MESSAGE.format(value=repr(value))
+    if key == "verbosity":
+        return f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {value!r}"
+    if key == "engine":
+        return f"--engine: {unknown_engine_message(value)}"
+    if key == "format":
+        return f"--format: expected one of {', '.join(formats())}, got {value!r}"
+    if key == "channels":
+        return f"--channels: expected 1 or 2, got {value}"
+    allowed = allowed_bitrates(values.get("sample_rate", SAMPLE_RATE_DEFAULT))
+    rates = ", ".join(map(str, allowed))
+    return f"--bitrate: expected one of {rates} (kbit/s), got {_show(value)}"
+
+
+_CHECK_ORDER = ("pace", *LIMITS, "verbosity", "engine", "format", "channels", "bitrate")
+"""The flag reported first when several are wrong."""
 
 
 def merge(routine_defaults: Defaults | None, overrides: dict[str, Any]) -> Settings:
     """Settings from matcue's defaults, then the routine's, then the user's
-    (``None`` values in ``overrides`` mean "not given")."""
-    names = {f.name for f in fields(Settings)}
-    base = from_defaults(routine_defaults) if routine_defaults is not None else {}
-    given = {k: v for k, v in overrides.items() if v is not None and k in names}
-    settings = replace(Settings(), **{**base, **given})
-    validate(settings)
-    return settings
-
-
-def validate(settings: Settings) -> None:
-    """InputError naming the flag and what it accepts, for the first bad setting."""
-    parse_pace(settings.pace)
-    for key, limit in LIMITS.items():
-        value = vars(settings)[key]
-        if value is not None and not limit.accepts(value):
-            raise InputError(limit.message(value))
-    if settings.verbosity not in VERBOSITIES:
-        raise InputError(
-            f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {settings.verbosity!r}"
-        )
-    if engine_name(settings.engine) is None:
-        raise InputError(f"--engine: {unknown_engine_message(settings.engine)}")
-    if settings.format not in formats():
-        raise InputError(
-            f"--format: expected one of {', '.join(formats())}, got {settings.format!r}"
-        )
-    if settings.channels not in (1, 2):
-        raise InputError(f"--channels: expected 1 or 2, got {settings.channels}")
-    allowed = allowed_bitrates(settings.sample_rate)
-    if allowed and settings.bitrate not in allowed:
-        raise InputError(
-            f"--bitrate: expected one of {', '.join(map(str, allowed))} (kbit/s), "
-            f"got {_show(settings.bitrate)}"
-        )
+    (``None`` values in ``overrides`` mean "not given"). InputError naming the
+    flag and what it accepts, for the first bad setting."""
+    given = {k: v for k, v in overrides.items() if v is not None and k in Settings.model_fields}
+    if isinstance(given.get("pace"), str):
+        given["pace"] = _pace_flag(given["pace"])
+    base = routine_defaults.model_dump(exclude_none=True) if routine_defaults is not None else {}
+    values = {**base, **given}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        bad = {str(error["loc"][0]): error["msg"] for error in exc.errors() if error["loc"]}
+        for key in _CHECK_ORDER:
+            if key in bad:
+                raise InputError(_flag_message(key, values[key], values)) from None
+        # a setting no flag checks by a rule of its own (a too long --voice)
+        key, msg = next(iter(bad.items()))
+        raise InputError(f"--{key.replace('_', '-')}: {msg}, got {values[key]!r}") from None

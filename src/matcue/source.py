@@ -196,10 +196,8 @@ def _check_session_length(
     if seconds <= MAX_SESSION_SECONDS:
         _check_spoken_length(script, name, settings.rate)
         return
-    breath = settings.breath if settings.breath is not None else routine.defaults.breath
-    count = settings.count if settings.count is not None else routine.defaults.count
     raise InputError(
-        f"{name}: at breath {breath:g} s, count {count:g} s and pace "
+        f"{name}: at breath {settings.breath:g} s, count {settings.count:g} s and pace "
         f"{float(settings.pace_factor):g} the timed parts add up to about {hours(seconds)}; "
         "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
         "--pace, brings it under)"

@@ -213,7 +213,7 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
         "routine": routine.name or "routine",
         "pace": format_seconds(settings.pace_factor),
         "breath": breath_cycles(steps),
-        "verbosity": settings.verbosity,
+        "verbosity": settings.verbosity.value,
     }
     return {
         "routine": {
@@ -227,7 +227,7 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
         "steps": steps,
         "language": routine.language,
         "meta": meta,
-        "verbosity": settings.verbosity,
+        "verbosity": settings.verbosity.value,
         "full": settings.verbosity == "full",
         "brief": settings.verbosity == "brief",
         "minimal": settings.verbosity == "minimal",

@@ -77,21 +77,18 @@ class Timing:
 
     @classmethod
     def of(cls, settings: Settings, defaults: Defaults) -> Timing:
-        """The flags where given (``settings``), else the routine's ``defaults``."""
+        """The tempo ``settings`` give (the routine's ``defaults`` merged with the
+        flags: :func:`matcue.settings.merge`); ``defaults`` is the routine's own."""
         pace = settings.pace_factor
-
-        def pick(flag: float | None, default: float) -> Fraction:
-            return to_fraction(flag if flag is not None else default)
-
         return cls(
             pace=pace,
-            breath=pick(settings.breath, defaults.breath),
-            count=pick(settings.count, defaults.count) * pace,
-            transition=pick(settings.transition, defaults.transition) * pace,
-            pause=Seconds(pick(settings.pause, defaults.pause)),
+            breath=to_fraction(settings.breath),
+            count=to_fraction(settings.count) * pace,
+            transition=to_fraction(settings.transition) * pace,
+            pause=Seconds(to_fraction(settings.pause)),
             base_breath=to_fraction(defaults.breath),
             # Settings carry the routine's breath when no --breath was given.
-            breath_given=settings.breath is not None and settings.breath != defaults.breath,
+            breath_given=settings.breath != defaults.breath,
         )
 
     def duration(self, d: Duration) -> Seconds:

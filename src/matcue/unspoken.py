@@ -26,7 +26,7 @@ Each step kind lists the texts it may speak, and these alternatives, itself
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 
 from . import cuescript
@@ -296,4 +296,5 @@ def unspoken_notes(
     on it, and the lines must name the file's own steps). ``script``: the cue
     script ``routine`` renders to under ``settings`` without ``--minutes``, when
     the caller has it already (rendered here when not given)."""
-    return [u.note for u in find_unspoken(routine, replace(settings, minutes=None), script)]
+    plain = settings.model_copy(update={"minutes": None})
+    return [u.note for u in find_unspoken(routine, plain, script)]

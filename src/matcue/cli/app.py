@@ -26,6 +26,7 @@ from ..limits import (
     MINUTES_RANGE,
     PACE_RANGE,
     RATE_RANGE,
+    SAMPLE_RATE_DEFAULT,
     VERBOSITIES,
     VOLUME_RANGE,
     WEEK_RANGE,
@@ -56,7 +57,8 @@ class FlagError(click.ClickException):
 class Number(click.ParamType):
     """A finite number (or whole number) for the setting ``key``. Text that is no
     such number fails with the flag's accepted range (see ``settings.LIMITS``); the
-    range itself is checked with everything else in ``settings.validate``."""
+    range itself is checked with every other setting by the settings model
+    (``settings.merge``)."""
 
     def __init__(self, key: str, *, integer: bool = False) -> None:
         self.key = key
@@ -82,9 +84,8 @@ def _expected(key: str, value: str) -> str:
     if key in LIMITS:
         return LIMITS[key].message(value)
     from ..mp3 import allowed_bitrates
-    from ..settings import DEFAULT_SAMPLE_RATE
 
-    rates = ", ".join(map(str, allowed_bitrates(DEFAULT_SAMPLE_RATE)))
+    rates = ", ".join(map(str, allowed_bitrates(SAMPLE_RATE_DEFAULT)))
     return f"--{key}: expected one of {rates} (kbit/s), got {value}"
 
 

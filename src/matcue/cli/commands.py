@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..limits import BED_VOLUME_RANGE, BITRATE_DEFAULT, SAMPLE_RATE_DEFAULT, span
+from ..mp3 import allowed_bitrates
 from ..writers import default_suffix, formats, suffix_list
 from .app import (
     Number,
@@ -24,6 +26,9 @@ from .app import (
     voice_options,
     week_option,
 )
+
+_BITRATES = allowed_bitrates(SAMPLE_RATE_DEFAULT)
+"""The MP3 bitrates ``--bitrate`` takes at the default sample rate."""
 
 
 @main.command()
@@ -59,13 +64,16 @@ from .app import (
 @click.option(
     "--bed-volume",
     type=Number("bed_volume"),
-    help="Bed level in dB relative to speech, -60 to 0 (default -24).",
+    help=f"Bed level in dB relative to speech, {span(BED_VOLUME_RANGE)} (default -24).",
 )
 @click.option("--stereo", is_flag=True, default=None, help="Write a stereo file (default mono).")
 @click.option(
     "--bitrate",
     type=Number("bitrate", integer=True),
-    help="MP3 bitrate in kbit/s (constant), 8 to 160. Default 64.",
+    help=(
+        "MP3 bitrate in kbit/s (constant), "
+        f"{span((_BITRATES[0], _BITRATES[-1]))}. Default {BITRATE_DEFAULT}."
+    ),
 )
 @click.option(
     "--strict",

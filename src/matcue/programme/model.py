@@ -21,37 +21,14 @@ from matcue.limits import (
     MAX_PROGRAMME_WEEKS,
     MAX_SUMMARY,
     MAX_TITLE,
-    MINUTES_RANGE,
     WEEK_RANGE,
 )
 from matcue.routine.text import SLUG_PATTERN, show
-from matcue.routine.values import Defaults, Flag, Int, Num
+from matcue.routine.values import Int, SessionSettings
 from matcue.yamlsafe import Path_
 
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=SLUG_PATTERN)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE)]
-
-
-class SessionSettings(Defaults):
-    """Settings for a session, as ``matcue render`` flags give them; only those
-    written here override the routine's own ``defaults``."""
-
-    minutes: Num | None = Field(default=None, ge=MINUTES_RANGE[0], le=MINUTES_RANGE[1])
-    """Fit the session to about this many minutes, 1..240."""
-    chime: Flag | None = None
-    """A soft bell at step changes and the end (null: on)."""
-    breath_tone: Flag | None = None
-    """A quiet tone that follows the breath (null: off)."""
-
-    def overrides(self) -> dict[str, Any]:
-        """The settings written in the file, as :func:`matcue.settings.merge` takes them."""
-        out: dict[str, Any] = {}
-        for key in sorted(self.model_fields_set):
-            value = getattr(self, key)
-            if value is None:
-                continue
-            out[key] = str(value) if key in ("pace", "verbosity") else value
-        return out
 
 
 class SessionPlan(BaseModel):

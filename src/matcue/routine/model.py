@@ -262,7 +262,7 @@ class Routine(BaseModel):
             s.anchored_seconds(breath=d.breath, count=d.count, transition=d.transition)
             for s in self.steps
         )
-        return raw * d.pace_factor
+        return raw * float(d.pace_factor)
 
     def main_indices(self) -> list[int]:
         """0-based indexes of the main-part steps: those named in ``main``, or every

@@ -33,6 +33,7 @@ from matcue.limits import (
     MAX_NAME,
     MAX_REPS,
     MAX_SETS,
+    MINUTES_RANGE,
     PACE_FACTORS,
     PACE_RANGE,
     PATTERN_MOVE_RANGE,
@@ -104,6 +105,8 @@ class Guide(_Choice):
 
 
 Int = Annotated[int, Strict()]
+EngineName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+"""A speech engine's name (checked against the engines by the settings)."""
 Num = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 Flag = Annotated[bool, Strict()]
 
@@ -256,6 +259,14 @@ def _check_pace(value: Any) -> Any:
     return float(value)
 
 
+# The settings of a session are one type in three layers, by who may set them: a
+# routine file's ``defaults:`` (Defaults), a programme's ``settings:`` (those and
+# --minutes, --chime, --breath-tone: SessionSettings), and every setting a render
+# takes (matcue.settings.Settings, which the flags fill). Each setting is written
+# once, in the layer of the first who may set it: its type, range (from
+# matcue.limits), default and description.
+
+
 class Defaults(BaseModel):
     """Session defaults. Command-line flags override them."""
 
@@ -280,7 +291,7 @@ class Defaults(BaseModel):
     """Seconds for a transition (including 'switch sides'), 0..120."""
     pause: Num = Field(default=PAUSE_DEFAULT, ge=PAUSE_RANGE[0], le=PAUSE_RANGE[1])
     """Seconds of silence after each flowing spoken line, 0..30."""
-    engine: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)] | None = None
+    engine: EngineName | None = None
     """Speech engine name: 'pyttsx3', 'espeak-ng' or 'piper'; null = the default engine."""
     voice: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LINE)] | None = None
     """Engine voice id; null = the engine's default voice."""
@@ -300,11 +311,33 @@ class Defaults(BaseModel):
         return value
 
     @property
-    def pace_factor(self) -> float:
-        """The multiplier for anchored intervals."""
+    def pace_factor(self) -> Fraction:
+        """The multiplier for anchored intervals, exactly (a factor as written: 1.1
+        is eleven tenths)."""
         if isinstance(self.pace, Pace):
-            return float(PACE_FACTORS[self.pace.value])
-        return float(self.pace)
+            return PACE_FACTORS[self.pace.value]
+        return Fraction(repr(float(self.pace)))
+
+
+class SessionSettings(Defaults):
+    """Settings for a session, as ``matcue render`` flags give them; only those
+    written here override the routine's own ``defaults``."""
+
+    minutes: Num | None = Field(default=None, ge=MINUTES_RANGE[0], le=MINUTES_RANGE[1])
+    """Fit the session to about this many minutes, 1..240."""
+    chime: Flag | None = None
+    """A soft bell at step changes and the end (null: on)."""
+    breath_tone: Flag | None = None
+    """A quiet tone that follows the breath (null: off)."""
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings written in the file, as :func:`matcue.settings.merge` takes them
+        (a pace and a verbosity as text, as their flags give them)."""
+        given = self.model_dump(include=self.model_fields_set, exclude_none=True)
+        return {
+            key: str(value) if key in ("pace", "verbosity") else value
+            for key, value in sorted(given.items())
+        }
 
 
 # ---------------------------------------------------------------------------

@@ -228,10 +228,10 @@ def default_settings(source: Any) -> dict[str, Any]:
 
     s = resolve_settings(source, {})
     return {
-        "pace": str(s.pace),
+        "pace": s.pace_text,
         "breath": s.breath,
         "minutes": s.minutes,
-        "verbosity": s.verbosity,
+        "verbosity": s.verbosity.value,
         "voice": s.voice,
         "rate": s.rate,
         "chime": s.chime,
