@@ -62,6 +62,19 @@ class FlowStep(StepBase):
     """A sequence of movements, one per breath phase, repeated for rounds with
     nothing in between: the breath rhythm is never broken."""
 
+    starter_example: ClassVar[str] = """\
+    # flow: movements on the breath, one per in- or out-breath, repeated in rounds
+    # with nothing in between ("Round two." is said with the first cue).
+    - kind: flow
+      name: Cat and cow flow
+      rounds: 3
+      movements:
+        - {breath: inhale, cue: Look forward and let the belly drop.}
+        - {breath: exhale, cue: Round the back and tuck the chin.}
+        - {breath: inhale, cue: Sit back toward your heels.}
+        - {breath: exhale, cue: Come forward onto your hands and knees.}
+    """
+
     timed: ClassVar[bool] = True
     kind: Literal["flow"]
     """Step kind: 'flow'."""

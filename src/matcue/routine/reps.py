@@ -68,6 +68,23 @@ if TYPE_CHECKING:  # typing.Self is 3.11+
 class RepsStep(StepBase):
     """Repetitions (move, hold, release, rest) in sets."""
 
+    starter_example: ClassVar[str] = """\
+    # reps: move, hold, release and rest, repeated, in sets.
+    - kind: reps
+      name: Bridge
+      reps: 5                # or one count per set: [6, 4, 2] (then leave out sets)
+      sets: 1
+      move: 2                # seconds to lift
+      hold: {counts: 3}      # counted aloud because it is in counts
+      release: 2
+      rest: 3
+      setup: Feet flat, hip width apart, arms by your sides.
+      cues:
+        move: Press through your feet and lift your hips.
+        release: Roll down slowly.
+        rest: Rest.
+    """
+
     timed: ClassVar[bool] = True
     kind: Literal["reps"]
     """Step kind: 'reps'."""

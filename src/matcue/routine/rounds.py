@@ -10,7 +10,7 @@ nest one level deep: a group's steps cannot be groups.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,18 @@ ROUTINE_KINDS: tuple[str, ...] = (*STEP_KINDS, GROUP_KIND)
 
 class RoundsGroup(BaseModel):
     """Steps done for a number of rounds, one round after another."""
+
+    starter_example: ClassVar[str] = """\
+    # rounds: a group of steps done for several rounds ("Round two." opens each
+    # round after the first). Its steps are written as above, for example:
+    # - kind: rounds
+    #   rounds: 2
+    #   steps:
+    #     - kind: hold
+    #       name: Child's pose
+    #       duration: {breaths: 3}
+    """
+    """Its block (all comment) in the ``matcue new`` starter (:mod:`matcue.starter`)."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 

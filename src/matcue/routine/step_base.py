@@ -163,7 +163,16 @@ class StepBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
+    starter_example: ClassVar[str]
+    """The kind once, as the ``matcue new`` starter shows it (:mod:`matcue.starter`):
+    a list item of YAML (indented as the kind's class is; the starter removes the
+    indent), with a comment above it saying what the kind is for and comments on
+    its fields. It must load: ``tests/test_routine.py`` loads the starter and checks
+    it shows every kind."""
     default_name: ClassVar[str | None] = None
+    """The chapter title of a step whose ``name`` may be left out; None: ``name`` is
+    required. A kind with one needs ``chapter.KIND`` in every phrase catalogue
+    (the title in the routine's language)."""
     timed: ClassVar[bool] = False
     """True for breath/hold/reps steps (the default main part)."""
     placeholders: ClassVar[tuple[str, ...]] = ("cycle",)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Union, get_args
 
 from pydantic import (
     BeforeValidator,
@@ -38,16 +38,11 @@ from matcue.errors import InputError
 from matcue.limits import (
     BREATH_HOLD_RANGE,
     CYCLE_RANGE,
-    FIT_HOLD_BOUNDS,
     FIT_REST_BOUNDS,
     FIT_TRANSITION_BOUNDS,
-    HALFWAY_HOLD_SECONDS,
-    HALFWAY_MIN_BREATHS,
-    HOLD_EVERY_RANGE,
     MAX_REPS,
     MIN_MOVING_SECONDS,
     PAUSE_RANGE,
-    QUIET_LIMIT_SECONDS,
     REST_EVERY_DEFAULT,
     REST_EVERY_RANGE,
     REST_QUIET_END_SECONDS,
@@ -59,10 +54,11 @@ from matcue.limits import DURATION_LIMITS as DURATION_LIMITS
 from matcue.timing import Seconds, Timing, seconds
 
 from .flow import FlowStep
+from .hold import HoldStep as HoldStep
 from .progression import Growth
 from .reps import RepsStep as RepsStep
 from .schema import LINES_SCHEMA
-from .spacing import calm_lines, phase_counts
+from .spacing import phase_counts
 from .step_base import (
     Count,
     CycleWindow,
@@ -87,7 +83,6 @@ from .values import (
     Duration,
     DurationField,
     Flag,
-    Guide,
     Int,
     Line,
     Lines,
@@ -108,6 +103,14 @@ if TYPE_CHECKING:  # typing.Self is 3.11+
 
 class SayStep(StepBase):
     """Spoken lines, one after another (flowing time)."""
+
+    starter_example: ClassVar[str] = """\
+    # say: lines spoken one after another; they take as long as the speech takes.
+    - kind: say
+      text:
+        - Come onto your hands and knees, wrists under shoulders.
+        - Knees under hips, back long and relaxed.
+    """
 
     default_name: ClassVar[str | None] = "Instructions"
     kind: Literal["say"]
@@ -135,6 +138,13 @@ class SayStep(StepBase):
 
 class TransitionStep(StepBase):
     """Time to move into the next position, with an optional spoken cue."""
+
+    starter_example: ClassVar[str] = """\
+    # transition: time to move into the next position.
+    - kind: transition
+      text: Slowly lower down onto your back.
+      duration: 8            # seconds, or {breaths: 2}, or {counts: 5}
+    """
 
     default_name: ClassVar[str | None] = "Transition"
     kind: Literal["transition"]
@@ -185,6 +195,29 @@ class TransitionStep(StepBase):
 
 class BreathStep(StepBase):
     """Breath-paced cycles: each cycle is inhale, optional hold, exhale, optional hold."""
+
+    starter_example: ClassVar[str] = """\
+    # breath: cycles paced by the breath. Cues are spoken on each phase.
+    - kind: breath
+      name: Cat and cow
+      reps: 6                # number of breath cycles
+      reps_range: [4, 10]    # how far --minutes may shrink or grow reps
+      split: 0.5             # share of each cycle spent breathing in
+      setup: Let your spine follow your breath.
+      brief: Cat and cow, with the breath.
+      cues:                  # one line, or a list of phrasings used in turn
+        inhale:
+          - Breathe in, let the belly drop and look forward.
+          - Breathe in and lift the chest.
+        exhale:
+          - Breathe out, round the back and tuck the chin.
+          - Breathe out and round up.
+      refine:                # said now and then in later cycles, instead of a short word
+        - Move from the tailbone.
+      words:                 # short words used at brief and minimal verbosity
+        inhale: In
+        exhale: Out
+    """
 
     timed: ClassVar[bool] = True
     kind: Literal["breath"]
@@ -364,156 +397,18 @@ class BreathStep(StepBase):
         return _exact_mul(self.reps, own or breath) * self.side_count
 
 
-class HoldStep(StepBase):
-    """A held shape for a set time."""
-
-    timed: ClassVar[bool] = True
-    kind: Literal["hold"]
-    """Step kind: 'hold'."""
-    name: Name
-    """Chapter title; required."""
-    duration: DurationField
-    """How long the shape is held (more than 0); required."""
-    guide: Guide | None = None
-    """What is said during the hold: 'breaths', 'count', 'countdown' or 'none'; null = by the
-    duration's unit (breaths -> 'breaths', counts -> 'count', seconds -> 'none')."""
-    cues: Lines = []
-    """Calm form cues spoken during the hold (full verbosity)."""
-    release: Line | None = None
-    """Cue spoken at the end of the hold."""
-    progress: ProgressField = Progress()
-    """Marks of progress: true (all), false (none) or {halfway: ...}: 'Halfway.' in the
-    middle of a hold of 20 s or more (guide 'breaths' or 'none'; a count or a countdown is
-    its own mark)."""
-    hold_here: Flag = True
-    """Say 'Hold here.' ('Hold.' at minimal verbosity) at the start of a hold guided by
-    'none' or a countdown in seconds; false = start in silence."""
-    every: Num | None = Field(default=None, ge=HOLD_EVERY_RANGE[0], le=HOLD_EVERY_RANGE[1])
-    """In a hold guided by 'none' or a 'countdown' in seconds: the longest silence,
-    in seconds (paced), 10..600, before a calm reminder; null = 20 s (not paced).
-    Reminders are spread evenly through each longer silent stretch."""
-    reminders: Lines = []
-    """Calm reminders for the silent stretches of the hold, used in turn; empty = the
-    language's own ('Keep breathing easily.', ...)."""
-
-    @field_validator("duration")
-    @classmethod
-    def _positive(cls, value: Duration) -> Duration:
-        if value.value <= 0:
-            raise fail("a hold must last more than 0")
-        return value
-
-    @property
-    def effective_guide(self) -> Guide:
-        """``guide``, or the default for the duration's unit."""
-        if self.guide is not None:
-            return self.guide
-        return {"breaths": Guide.breaths, "counts": Guide.count}.get(self.duration.unit, Guide.none)
-
-    placeholders: ClassVar[tuple[str, ...]] = ("cycle", "seconds")
-
-    def placeholder_values(self, timing: Timing) -> dict[str, Fraction | int]:
-        return {"cycle": timing.cycle, "seconds": timing.duration(self.duration)}
-
-    def _spoken_texts(self) -> Iterator[Said]:
-        for k, line in enumerate(self.reminders):
-            yield Said(("reminders", k), line, "rest")
-        # said on a hold, or on the exhales of a hold guided by breaths
-        for k, line in enumerate(self.cues):
-            yield Said(("cues", k), line)
-        if self.release:
-            yield Said(("release",), self.release)
-
-    def _plan(self, timing: Timing) -> Plan:
-        total = timing.duration(self.duration)
-        unit = self.duration.unit
-        guide = self.effective_guide.value
-        cycle, count = timing.cycle, timing.count
-        plan: Plan = {
-            "duration": total,
-            "unit": unit,
-            "guide": guide,
-            "cues": list(self.cues),
-            "release": self.release,
-        }
-        countdown: list[dict[str, Any]] = []
-        if guide == "breaths" or (guide == "countdown" and unit == "breaths"):
-            # One block per breath cycle; a remainder is a last, shorter breath.
-            plan["cycle"] = Seconds(cycle)
-            n_full = int(total // cycle)
-            blocks = [Seconds(cycle)] * n_full
-            if total - n_full * cycle > 0:
-                blocks.append(Seconds(total - n_full * cycle))
-            plan["breaths"] = [
-                {
-                    "n": i + 1,
-                    "left": len(blocks) - i,
-                    "length": length,
-                    "exhale_at": Seconds(min(cycle / 2, length / 2)),
-                }
-                for i, length in enumerate(blocks)
-            ]
-        elif guide == "count":
-            n = int(total // count) or 1
-            plan["counts"] = [Seconds(count * k) for k in range(n)]
-        elif guide == "countdown":
-            # Whole counts (of the paced count tempo) ending exactly at the release:
-            # every count of a hold in counts, the last few of a hold in seconds.
-            n = int(total // count)
-            m = n if unit == "counts" else min(n, COUNTDOWN_COUNTS)
-            countdown = [{"offset": Seconds(total - count * k), "n": k} for k in range(m, 0, -1)]
-        plan["countdown"] = countdown
-        spread: list[dict[str, Any]] = []
-        calm = calm_brief = spread  # none in a hold that speaks throughout
-        halfway: dict[str, Any] | None = None
-        long_hold = progress_marks(self.progress)["halfway"] and total >= HALFWAY_HOLD_SECONDS
-        if guide == "countdown":
-            long_hold = False  # counted down: the countdown is its progress mark
-        if guide in ("none", "countdown") and "breaths" not in plan:
-            # Cues share out the time before any countdown (a halfway mark splits it in
-            # two, each half sharing out its own cues); reminders fill long silences.
-            span = countdown[0]["offset"] if countdown else total
-            paced = to_fraction(self.every) * timing.pace if self.every is not None else None
-            limit = paced or Fraction(QUIET_LIMIT_SECONDS)
-            mid = total / 2 if long_hold else None
-            spread, calm, calm_brief = calm_lines(plan["cues"], span, limit, mid)
-            if mid is not None:
-                halfway = {"offset": Seconds(mid)}
-        elif guide == "breaths" and long_hold and len(plan["breaths"]) >= HALFWAY_MIN_BREATHS:
-            halfway = {"breath": len(plan["breaths"]) // 2 + 1}
-        plan["spread"] = spread
-        plan["calm"] = calm
-        plan["calm_brief"] = calm_brief
-        plan["halfway"] = halfway
-        plan["hold_here"] = self.hold_here
-        plan["reminders"] = list(self.reminders)
-        return plan
-
-    def scaled(self, factor: float, relaxed: bool = False) -> Self:
-        duration = scaled_duration(self.duration, factor, FIT_HOLD_BOUNDS)
-        return self.model_copy(update={"duration": duration})
-
-    def fit_values(self) -> dict[str, FitValue]:
-        return {"duration": self.duration}
-
-    def window(self, phase: str | None, in_rep: bool) -> Window | None:
-        # A hold in breaths or counts is paced by --breath or --count, not its value.
-        if phase == "hold" and self.duration.unit == "seconds":
-            return DurationWindow("duration", self.duration)
-        return None
-
-    def growth(self) -> Growth:
-        return Growth(hold=self.duration, hold_field="duration")
-
-    def durations(self) -> dict[str, Duration]:
-        return {"duration": self.duration}
-
-    def anchored_seconds(self, *, breath: float, count: float, transition: float) -> float:
-        return self.duration.to_seconds(breath, count) * self.side_count
-
-
 class RestStep(StepBase):
     """Rest or integration: a long silence with occasional calm reminders."""
+
+    starter_example: ClassVar[str] = """\
+    # rest: quiet time with an occasional reminder.
+    - kind: rest
+      name: Rest
+      duration: 60
+      every: 30              # seconds between reminders
+      reminders:
+        - Let the breath be easy.
+    """
 
     timed: ClassVar[bool] = False
     kind: Literal["rest"]
