@@ -1,4 +1,4 @@
-"""The step kinds (the flow kind is :mod:`matcue.routine.flow`). Each kind owns
+"""The step kinds (flow, reps and hold are in modules of their own). Each kind owns
 its behaviour in one class:
 
 - its fields, their defaults and their checks (the routine file's format);
@@ -14,9 +14,10 @@ its behaviour in one class:
   that times a cue, the count ``--minutes`` keeps in range, what ``--week`` grows.
   Nothing outside the class reads a kind's fields by name.
 
-Adding a kind: a class here (and its name in :data:`AnyStep`, which
-:data:`STEP_CLASSES` is built from), and a
-block for it in the session template. See docs/architecture.md.
+Adding a kind: a class here (with its ``starter_example``, and its name in
+:data:`AnyStep`, which :data:`STEP_CLASSES` is built from), its template
+``kind_KIND.cue.j2`` and its section of docs/routine-format.md. See
+docs/architecture.md.
 """
 
 from __future__ import annotations
