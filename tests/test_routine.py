@@ -366,18 +366,29 @@ def test_the_settings_choices_are_the_limits_choices() -> None:
 
 def test_a_flag_is_checked_by_the_field_a_routine_file_is_checked_by() -> None:
     """One settings type: --rate and a routine's defaults.rate share one range, and
-    the flag's message reads it from the field (issue 10)."""
-    from matcue.errors import InputError
+    the message reads it from the field (issue 10). The library names the setting;
+    the command line names it as its flag."""
+    from matcue.cli.app import message
+    from matcue.errors import SettingError
     from matcue.routine import Defaults
     from matcue.settings import LIMITS, Settings, merge
 
     assert Settings.model_fields["rate"].metadata == Defaults.model_fields["rate"].metadata
     assert (LIMITS["rate"].low, LIMITS["rate"].high) == (60, 450)
     assert merge(None, {"rate": 450}).rate == 450
-    with pytest.raises(InputError, match=r"^--rate: expected a whole number from 60 to 450"):
+    with pytest.raises(SettingError, match=r"^rate: expected a whole number from 60 to 450") as e:
         merge(None, {"rate": 451})
+    assert e.value.setting == "rate"
+    assert (
+        message(e.value)
+        == "--rate: expected a whole number from 60 to 450 words per minute, got 451"
+    )
     # several wrong: the first in the order a render checks them
-    with pytest.raises(InputError, match=r"^--pace: "):
+    with pytest.raises(SettingError, match=r"^pace: "):
         merge(None, {"rate": 451, "breath": 1, "pace": "9"})
-    with pytest.raises(InputError, match=r"^--breath: "):
+    with pytest.raises(SettingError, match=r"^breath: "):
         merge(None, {"rate": 451, "breath": 1, "verbosity": "loud"})
+    with pytest.raises(SettingError) as e:
+        merge(None, {"bed_volume": 3})
+    assert str(e.value) == "bed_volume: expected a number from -60 to 0 dB, got 3"
+    assert message(e.value) == "--bed-volume: expected a number from -60 to 0 dB, got 3"

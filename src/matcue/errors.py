@@ -3,11 +3,65 @@
 Library code raises these; it never prints or exits. ``InputError`` (exit 2)
 means the user's input or usage is wrong; ``RenderError`` (exit 1) means the
 render failed for another reason (an engine crashed, a disk filled up...).
+
+The library does not know how a front end spells a setting (the command line's
+``--breath``, a form's field): a message that names settings is a
+:class:`SettingText`, and :class:`SettingError` carries one; the front end spells
+the settings (:meth:`SettingText.spelled`) where it shows the message. ``str()``
+names them as a routine file writes them (``breath``, ``bed_volume``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import string
+from collections.abc import Callable, Iterable
+from typing import Any
+
+Spell = Callable[[str], str]
+"""How a front end names a setting (``"bed_volume"``) to its user: the command
+line as its flag (``--bed-volume``)."""
+
+
+def as_written(setting: str) -> str:
+    """A setting named as a routine file's ``defaults:`` writes it (the library's
+    own spelling, and ``str()``'s)."""
+    return setting
+
+
+class SettingText:
+    """A message that names settings. ``template`` is ``str.format`` text in which
+    each ``{field}`` that is not one of ``values`` names a setting
+    (``"{breath}: expected ..."``); the template holds no input (input goes in
+    ``values``, which are never parsed as a template)."""
+
+    def __init__(self, template: str, /, **values: Any) -> None:
+        self.template = template
+        self.values = values
+        names = (f for _, f, _, _ in string.Formatter().parse(template) if f)
+        self.settings: tuple[str, ...] = tuple(dict.fromkeys(f for f in names if f not in values))
+        """The settings the text names, in order."""
+
+    def spelled(self, spell: Spell = as_written) -> str:
+        """The text with each setting named as ``spell`` names it."""
+        return self.template.format(**{s: spell(s) for s in self.settings}, **self.values)
+
+    def __str__(self) -> str:
+        return self.spelled()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SettingText):
+            return NotImplemented
+        return (self.template, self.values) == (other.template, other.values)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SettingText({self.template!r}, **{self.values!r})"
+
+
+def spelled(text: str | SettingText, spell: Spell) -> str:
+    """``text`` with its settings (if it names any) spelled by ``spell``."""
+    return text.spelled(spell) if isinstance(text, SettingText) else text
 
 
 class MatcueError(Exception):
@@ -40,6 +94,41 @@ class ValidationError(InputError):
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Survive pickling across processes (batch renders) with problems intact.
         return (type(self), (self.problems,))
+
+
+class SettingError(InputError):
+    """A bad setting, or input that a setting would put right: its message
+    (:attr:`text`) names settings, which the front end spells
+    (``--breath: expected a number from 2 to 60 seconds, got 100`` on the command
+    line; ``breath: ...`` from ``str()``)."""
+
+    def __init__(self, text: SettingText) -> None:
+        self.text = text
+        super().__init__(str(text))
+
+    @classmethod
+    def of(cls, setting: str, detail: str) -> SettingError:
+        """The error "SETTING: detail" (what the setting accepts, and what it got)."""
+        return cls(SettingText("{" + setting + "}: {detail}", detail=detail))
+
+    @property
+    def setting(self) -> str:
+        """The (first) setting the message names."""
+        return self.text.settings[0]
+
+    @property
+    def detail(self) -> str:
+        """The message without the setting it begins with, for an error made by
+        :meth:`of` (else the whole message)."""
+        return str(self.text.values.get("detail", self.message))
+
+    def spelled(self, spell: Spell) -> str:
+        """The message, naming its settings as ``spell`` does."""
+        return self.text.spelled(spell)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Survive pickling across processes (batch renders) with its settings named.
+        return (type(self), (self.text,))
 
 
 class RenderError(MatcueError):

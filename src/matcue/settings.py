@@ -9,8 +9,9 @@ those files may set, and :class:`Settings` adds those only the flags give.
 
 Only the options the user actually gave override the routine file (``None``
 means "not given"), as in mkdocs' ``load_config``. The flags are checked by the
-same model as the files; a problem is reported naming the flag and what it
-accepts (:func:`merge`).
+same model as the files; a problem is a :class:`~matcue.errors.SettingError`
+naming the setting and what it accepts (:func:`merge`), which the command line
+shows as its flag (``--breath: expected ...``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import annotated_types
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .cuescript import to_fraction
-from .errors import InputError
+from .errors import SettingError
 from .limits import (
     BED_VOLUME_RANGE,
     BITRATE_DEFAULT,
@@ -112,10 +113,9 @@ def _show(value: object) -> str:
 
 @dataclass(frozen=True)
 class Limit:
-    """The accepted range of a numeric setting, as its flag reports it (read from
+    """The accepted range of a numeric setting, as a message reports it (read from
     the field of :class:`Settings`: see :func:`_limit`)."""
 
-    flag: str
     low: float
     high: float
     unit: str = ""
@@ -123,16 +123,21 @@ class Limit:
     low_open: bool = False
     """True: ``low`` itself is not accepted (volume 0 would be silence)."""
 
-    def message(self, value: object) -> str:
+    def detail(self, value: object) -> str:
+        """What the setting accepts and the ``value`` it got (its name goes before)."""
         kind = "a whole number" if self.integer else "a number"
         lo, hi = _show(self.low), _show(self.high)
         span = f"more than {lo} and at most {hi}" if self.low_open else f"from {lo} to {hi}"
         unit = f" {self.unit}" if self.unit else ""
-        return f"{self.flag}: expected {kind} {span}{unit}, got {_show(value)}"
+        return f"expected {kind} {span}{unit}, got {_show(value)}"
+
+    def error(self, key: str, value: object) -> SettingError:
+        """The error for the setting ``key`` given ``value``."""
+        return SettingError.of(key, self.detail(value))
 
 
 def _limit(key: str, unit: str = "") -> Limit:
-    """The range the field ``key`` of :class:`Settings` accepts, and its flag."""
+    """The range the field ``key`` of :class:`Settings` accepts."""
     field = Settings.model_fields[key]
     low = high = math.nan
     low_open = False
@@ -146,8 +151,7 @@ def _limit(key: str, unit: str = "") -> Limit:
     # Int, or Int | None: a member whose type (under Annotated) is int
     members = get_args(field.annotation) or (field.annotation,)
     integer = any((get_args(m)[0] if get_origin(m) is Annotated else m) is int for m in members)
-    flag = "--" + key.replace("_", "-")
-    return Limit(flag, low, high, unit, integer=integer, low_open=low_open)
+    return Limit(low, high, unit, integer=integer, low_open=low_open)
 
 
 LIMITS: dict[str, Limit] = {
@@ -159,56 +163,60 @@ LIMITS: dict[str, Limit] = {
     "volume": _limit("volume"),
     "bed_volume": _limit("bed_volume", "dB"),
 }
-"""Every numeric setting a flag can give, as its flag reports it, in the order a
-render checks them (``--pace`` and ``--bitrate`` have rules of their own: a name or
-factor, and the MP3 bitrates)."""
+"""Every numeric setting a flag can give, with its range, in the order a render
+checks them (pace and bitrate have rules of their own: a name or factor, and the
+MP3 bitrates)."""
 
-PACE_MESSAGE = (
-    f"--pace: expected {', '.join(PACE_FACTORS)} or a factor from {span(PACE_RANGE)}, got {{value}}"
-)
+PACE_EXPECTED = f"expected {', '.join(PACE_FACTORS)} or a factor from {span(PACE_RANGE)}"
 
 
 def _pace_flag(value: str) -> Pace | float:
-    """``--pace``: a name (in any case) or a factor written as a decimal number."""
+    """A pace given as text: a name (in any case) or a factor written as a decimal
+    number."""
     text = value.strip().lower()
     if text in PACE_FACTORS:
         return Pace(text)
     try:
         factor = to_fraction(text)
     except ValueError:
-        raise InputError(PACE_MESSAGE.format(value=repr(value))) from None
+        raise SettingError.of("pace", f"{PACE_EXPECTED}, got {value!r}") from None
     if not PACE_RANGE[0] <= factor <= PACE_RANGE[1]:
-        raise InputError(PACE_MESSAGE.format(value=repr(value)))
+        raise SettingError.of("pace", f"{PACE_EXPECTED}, got {value!r}")
     return float(factor)
 
 
-def _flag_message(key: str, value: Any, values: dict[str, Any]) -> str:
-    """What the flag ``key`` says about the bad ``value`` (``values``: every setting)."""
+def _detail(key: str, value: Any, values: dict[str, Any]) -> str:
+    """What the setting ``key`` accepts, and the bad ``value`` it got (``values``:
+    every setting)."""
     if key in LIMITS:
-        return LIMITS[key].message(value)
+        return LIMITS[key].detail(value)
     if key == "pace":
-        return PACE_MESSAGE.format(value=repr(value))
+        return f"{PACE_EXPECTED}, got {value!r}"
     if key == "verbosity":
-        return f"--verbosity: expected one of {', '.join(VERBOSITIES)}, got {value!r}"
+        return f"expected one of {', '.join(VERBOSITIES)}, got {value!r}"
     if key == "engine":
-        return f"--engine: {unknown_engine_message(value)}"
+        return unknown_engine_message(value)
     if key == "format":
-        return f"--format: expected one of {', '.join(formats())}, got {value!r}"
+        return f"expected one of {', '.join(formats())}, got {value!r}"
     if key == "channels":
-        return f"--channels: expected 1 or 2, got {value}"
-    allowed = allowed_bitrates(values.get("sample_rate", SAMPLE_RATE_DEFAULT))
-    rates = ", ".join(map(str, allowed))
-    return f"--bitrate: expected one of {rates} (kbit/s), got {_show(value)}"
+        return f"expected 1 or 2, got {value}"
+    rates = bitrates(values.get("sample_rate", SAMPLE_RATE_DEFAULT))
+    return f"expected one of {rates} (kbit/s), got {_show(value)}"
+
+
+def bitrates(sample_rate: int) -> str:
+    """The MP3 bitrates ``sample_rate`` allows, as a message lists them."""
+    return ", ".join(map(str, allowed_bitrates(sample_rate)))
 
 
 _CHECK_ORDER = ("pace", *LIMITS, "verbosity", "engine", "format", "channels", "bitrate")
-"""The flag reported first when several are wrong."""
+"""The setting reported first when several are wrong."""
 
 
 def merge(routine_defaults: Defaults | None, overrides: dict[str, Any]) -> Settings:
     """Settings from matcue's defaults, then the routine's, then the user's
-    (``None`` values in ``overrides`` mean "not given"). InputError naming the
-    flag and what it accepts, for the first bad setting."""
+    (``None`` values in ``overrides`` mean "not given"). A SettingError naming the
+    setting and what it accepts, for the first bad one."""
     given = {k: v for k, v in overrides.items() if v is not None and k in Settings.model_fields}
     if isinstance(given.get("pace"), str):
         given["pace"] = _pace_flag(given["pace"])
@@ -220,7 +228,7 @@ def merge(routine_defaults: Defaults | None, overrides: dict[str, Any]) -> Setti
         bad = {str(error["loc"][0]): error["msg"] for error in exc.errors() if error["loc"]}
         for key in _CHECK_ORDER:
             if key in bad:
-                raise InputError(_flag_message(key, values[key], values)) from None
-        # a setting no flag checks by a rule of its own (a too long --voice)
+                raise SettingError.of(key, _detail(key, values[key], values)) from None
+        # a setting without a rule of its own here (a too long voice)
         key, msg = next(iter(bad.items()))
-        raise InputError(f"--{key.replace('_', '-')}: {msg}, got {values[key]!r}") from None
+        raise SettingError.of(key, f"{msg}, got {values[key]!r}") from None

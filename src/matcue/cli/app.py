@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ..errors import MatcueError, ValidationError
+from ..errors import MatcueError, SettingError, SettingText, ValidationError, spelled
 from ..limits import (
     BREATH_RANGE,
     COUNT_RANGE,
@@ -79,14 +79,32 @@ class Number(click.ParamType):
 
 
 def _expected(key: str, value: str) -> str:
-    from ..settings import LIMITS
+    from ..settings import LIMITS, bitrates
 
     if key in LIMITS:
-        return LIMITS[key].message(value)
-    from ..mp3 import allowed_bitrates
+        return f"{flag(key)}: {LIMITS[key].detail(value)}"
+    return f"{flag(key)}: expected one of {bitrates(SAMPLE_RATE_DEFAULT)} (kbit/s), got {value}"
 
-    rates = ", ".join(map(str, allowed_bitrates(SAMPLE_RATE_DEFAULT)))
-    return f"--{key}: expected one of {rates} (kbit/s), got {value}"
+
+_FLAGS = {"output": "-o"}
+"""Settings whose option is not ``--`` and the setting's name with dashes."""
+
+
+def flag(setting: str) -> str:
+    """The option that gives ``setting`` (``bed_volume`` -> ``--bed-volume``): how
+    the command line names a setting in the library's messages
+    (:class:`~matcue.errors.SettingText`)."""
+    return _FLAGS.get(setting) or "--" + setting.replace("_", "-")
+
+
+def as_flags(text: str | SettingText) -> str:
+    """A library message (or note) as the command line says it: settings as flags."""
+    return spelled(text, flag)
+
+
+def message(exc: MatcueError) -> str:
+    """The text of ``exc`` as the command line shows it (settings named as flags)."""
+    return exc.spelled(flag) if isinstance(exc, SettingError) else str(exc)
 
 
 verbosity_option = click.option(
@@ -203,7 +221,7 @@ def error_lines(exc: MatcueError, name: str | None = None) -> list[str]:
     routine ``name`` (in a batch) where the line does not already."""
     if isinstance(exc, ValidationError):
         return bounded(list(exc.problems))
-    lines = str(exc).splitlines() or [""]
+    lines = message(exc).splitlines() or [""]
     if name is None:
         return bounded([f"matcue: {line}" for line in lines])
     return bounded(
@@ -236,7 +254,7 @@ def check_each(names: tuple[str, ...], check_one: Callable[[str], object]) -> No
         except ValidationError as exc:
             problems.extend(exc.problems)
         except MatcueError as exc:
-            problems.append(str(exc))
+            problems.append(message(exc))
         else:
             click.echo(f"{name}: ok")
     if problems:

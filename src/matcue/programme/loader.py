@@ -4,12 +4,11 @@ and its settings checked; the built-in programmes."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from matcue.errors import InputError, MatcueError, ValidationError
+from matcue.errors import InputError, MatcueError, SettingError, ValidationError
 from matcue.routine import Routine, builtin_names, load_builtin, parse_routine
 from matcue.routine.loader import validate_document
 from matcue.routine.text import did_you_mean, show
@@ -23,8 +22,6 @@ from matcue.yamlsafe import (
 )
 
 from .model import Programme, slot_problems
-
-_FLAG = re.compile(r"^--[a-z-]+: ")
 
 
 @dataclass(frozen=True)
@@ -114,11 +111,11 @@ def _resolve(result: LoadedProgramme, loaded: LoadedYaml) -> None:
             overrides = {**prog.settings.overrides(), **session.settings.overrides()}
             try:
                 merge(ref.routine.defaults, overrides)
-            except InputError as exc:
-                key = str(exc).split(":", 1)[0].lstrip("-").replace("-", "_")
+            except SettingError as exc:
+                key = exc.setting
                 where = "settings" if key in session.settings.model_fields_set else None
                 path = (*at, "settings", key) if where else ("settings", key)
-                add(path, _FLAG.sub("", str(exc)))
+                add(path, exc.detail)
     if own or problems:
         raise ValidationError([text for _, text in sorted(own)] + problems)
 

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MatcueError, ValidationError
+from ..errors import InputError, MatcueError, SettingError, ValidationError
 
 ROUTINE_MAX_BYTES = 1024 * 1024
 """The routine file limit of the library (``yamlsafe.MAX_BYTES``)."""
@@ -71,18 +71,31 @@ def split_problem(text: str) -> Problem:
     return Problem(text=text, line=int(m["line"]), field=m["field"], message=m["message"])
 
 
+def spell(setting: str) -> str:
+    """How the studio names a setting in a message: as the flag of ``matcue
+    render`` that gives it (``bed_volume`` -> ``--bed-volume``). The form's fields
+    post the same settings, and the studio shows the messages the command line
+    prints, so one text serves a user of both; naming the form's own labels
+    instead would be this function."""
+    return "--" + setting.replace("_", "-")
+
+
+def _text(exc: MatcueError) -> str:
+    return exc.spelled(spell) if isinstance(exc, SettingError) else str(exc)
+
+
 def problems_of(exc: MatcueError) -> list[Problem]:
     """The problems a library error reports, each as the CLI prints it."""
     if isinstance(exc, ValidationError):
         return [split_problem(p) for p in exc.problems]
-    return [Problem(text=f"matcue: {line}", message=line) for line in str(exc).splitlines()]
+    return [Problem(text=f"matcue: {line}", message=line) for line in _text(exc).splitlines()]
 
 
 def one_line(exc: MatcueError) -> str:
     """The message ``matcue render`` prints for ``exc`` (see cli.app._fail)."""
     if isinstance(exc, ValidationError):
         return "\n".join(exc.problems)
-    return "\n".join(f"matcue: {line}" for line in str(exc).splitlines())
+    return "\n".join(f"matcue: {line}" for line in _text(exc).splitlines())
 
 
 # ---------------------------------------------------------------- routines
@@ -254,30 +267,30 @@ def parse_overrides(form: dict[str, str], bed_dir: Path | None = None) -> dict[s
             continue
         if key in ("chime", "breath_tone"):
             if raw not in ("on", "off"):
-                raise InputError(f"--{key.replace('_', '-')}: expected on or off, got {raw!r}")
+                raise SettingError.of(key, f"expected on or off, got {raw!r}")
             out[key] = raw == "on"
         elif key in _NUMBERS:
             try:
                 out[key] = _NUMBERS[key](raw)
             except ValueError:
-                msg = LIMITS[key].message(raw) if key in LIMITS else f"--{key}: not a number"
-                raise InputError(msg) from None
+                detail = LIMITS[key].detail(raw) if key in LIMITS else "not a number"
+                raise SettingError.of(key, detail) from None
         elif key == "bed":
             if raw == "none":
                 continue
             if raw not in BED_CHOICES:
                 if bed_dir is None or not NAME_FILE_RE.fullmatch(raw):
-                    raise InputError(
-                        f"--bed: expected pink, brown or an uploaded file, got {raw!r}"
+                    raise SettingError.of(
+                        "bed", f"expected pink, brown or an uploaded file, got {raw!r}"
                     )
                 path = bed_dir / raw
                 if not path.is_file() or path.is_symlink():
-                    raise InputError(f"--bed: no uploaded bed named {raw!r}")
+                    raise SettingError.of("bed", f"no uploaded bed named {raw!r}")
                 raw = str(path)
             out[key] = raw
         else:
             out[key] = raw
-    merge(None, out)  # the checks of settings.validate, with the flag's message
+    merge(None, out)  # the checks of settings.merge, with the setting's message
     return out
 
 
