@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import writes_through
-from .errors import InputError, MatcueError
+from .errors import InputError, MatcueError, SettingError, SettingText
 from .pipeline import RenderResult, load_source, render, resolve_settings
 from .writers import format_for_suffix, suffix_list, writer_for
 
@@ -53,13 +53,24 @@ def audio_format(output: Path | str | None, fmt: str | None) -> str | None:
     if named is None:
         suffix = Path(output).suffix.lower()
         what = f"unknown audio extension {suffix!r}" if suffix else "no extension"
-        raise InputError(
-            f"-o {output}: {what}; name a {suffix_list()} file (or a folder, ending in '/')"
+        raise SettingError(
+            SettingText(
+                "{output} {path}: {what}; name a {suffixes} file (or a folder, ending in '/')",
+                path=output,
+                what=what,
+                suffixes=suffix_list(),
+            )
         )
     if fmt is not None and fmt != named:
-        raise InputError(
-            f"--format {fmt}: -o {output} names {writer_for(named).label} file; "
-            f"leave --format out or name a {writer_for(fmt).suffixes[0]} file"
+        raise SettingError(
+            SettingText(
+                "{format} {fmt}: {output} {path} names {label} file; "
+                "leave {format} out or name a {suffix} file",
+                fmt=fmt,
+                path=output,
+                label=writer_for(named).label,
+                suffix=writer_for(fmt).suffixes[0],
+            )
         )
     return named
 

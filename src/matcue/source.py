@@ -14,7 +14,14 @@ from typing import Any
 
 from . import cuescript
 from .atomic import atomic_output
-from .errors import EngineUnavailable, InputError, MatcueError, ValidationError
+from .errors import (
+    EngineUnavailable,
+    InputError,
+    MatcueError,
+    SettingError,
+    SettingText,
+    ValidationError,
+)
 from .fit import FitCache, fit_routine
 from .limits import (
     MAX_CHAPTERS,
@@ -196,11 +203,17 @@ def _check_session_length(
     if seconds <= MAX_SESSION_SECONDS:
         _check_spoken_length(script, name, settings.rate)
         return
-    raise InputError(
-        f"{name}: at breath {settings.breath:g} s, count {settings.count:g} s and pace "
-        f"{float(settings.pace_factor):g} the timed parts add up to about {hours(seconds)}; "
-        "the limit for a session is 4 hours (a shorter --breath or --count, or a faster "
-        "--pace, brings it under)"
+    raise SettingError(
+        SettingText(
+            "{name}: at breath {b:g} s, count {c:g} s and pace {p:g} the timed parts add up "
+            "to about {length}; the limit for a session is 4 hours (a shorter {breath} or "
+            "{count}, or a faster {pace}, brings it under)",
+            name=name,
+            b=settings.breath,
+            c=settings.count,
+            p=float(settings.pace_factor),
+            length=hours(seconds),
+        )
     )
 
 
@@ -355,7 +368,7 @@ def check_voice(source: Source, settings: Settings, *, engine_required: bool = T
         routine = source.routine
         if routine is not None and routine.defaults.voice == settings.voice:
             raise ValidationError([routine.problem(("defaults", "voice"), str(exc))]) from None
-        raise InputError(f"--voice: {exc}") from None
+        raise SettingError.of("voice", str(exc)) from None
 
 
 def input_files(source: Source) -> list[tuple[Path, str]]:

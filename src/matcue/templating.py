@@ -32,7 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from . import phrases
 from .cuescript import _format_attrs, escape_text, format_seconds
-from .errors import InputError
+from .errors import InputError, SettingError
 from .routine import Routine
 from .routine.placeholders import fill
 from .routine.step_base import Plan
@@ -127,7 +127,7 @@ def template_dirs(user_dir: Path | None = None) -> list[Path]:
 def build_environment(user_dir: Path | None = None) -> SandboxedEnvironment:
     """The sandboxed Jinja environment: user templates over built-in ones."""
     if user_dir is not None and not user_dir.is_dir():
-        raise InputError(f"--templates: {user_dir}: not a folder")
+        raise SettingError.of("templates", f"{user_dir}: not a folder")
     return _environment(str(user_dir) if user_dir is not None else None)
 
 

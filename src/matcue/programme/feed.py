@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from matcue import __version__
-from matcue.errors import InputError
+from matcue.errors import InputError, SettingError, SettingText
 from matcue.timeline import Timeline
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
@@ -75,9 +75,12 @@ def check_base_url(url: str) -> str:
     InputError unless it is an http(s) address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(
-            f"--base-url {url}: expected an http:// or https:// address of the folder, "
-            "such as https://example.org/back/"
+        raise SettingError(
+            SettingText(
+                "{base_url} {url}: expected an http:// or https:// address of the folder, "
+                "such as https://example.org/back/",
+                url=url,
+            )
         )
     return url if url.endswith("/") else url + "/"
 

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from matcue.cuescript import format_seconds, to_fraction
-from matcue.errors import InputError
+from matcue.errors import SettingError, SettingText
 from matcue.limits import (
     BREATH_HOLD_RANGE,
     CYCLE_RANGE,
@@ -338,10 +338,14 @@ class BreathStep(StepBase):
         lengths = self.phases(c, scale)
         holds = sum((n for p, n in lengths if p.startswith("hold")), Fraction(0))
         if c - holds < MIN_MOVING_SECONDS:
-            raise InputError(
-                f"step '{self.name}': with a {format_seconds(c)} s breath cycle its holds "
-                f"({format_seconds(holds)} s) leave less than 1 s to breathe; "
-                "use a longer --breath or a slower --pace"
+            raise SettingError(
+                SettingText(
+                    "step '{step}': with a {c} s breath cycle its holds ({holds} s) leave "
+                    "less than 1 s to breathe; use a longer {breath} or a slower {pace}",
+                    step=self.name,
+                    c=format_seconds(c),
+                    holds=format_seconds(holds),
+                )
             )
         cues = self.cues.model_dump()
         words = self.words.model_dump()
