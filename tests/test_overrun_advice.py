@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from cli_process import run_cli
 
+from matcue.cli.app import flag
 from matcue.limits import BREATH_RANGE, COUNT_RANGE, PACE_RANGE, RATE_RANGE
 from matcue.pipeline import load_source, prepare, resolve_settings
 from matcue.routine.values import Duration
@@ -77,9 +78,10 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def overruns(path: Path, **overrides: object) -> dict[tuple[str, str], str]:
-    """(step, cue text) -> the warning, for a real render of ``path`` up to the mix."""
+    """(step, cue text) -> the warning, for a real render of ``path`` up to the mix,
+    with the settings named as the command line names them."""
     source = load_source(str(path))
-    prepared = prepare(source, resolve_settings(source, overrides))
+    prepared = prepare(source, resolve_settings(source, overrides), spell=flag)
     out = {}
     for warning in prepared.timeline.warnings:
         m = WARNING_RE.match(warning)
@@ -91,6 +93,17 @@ def overruns(path: Path, **overrides: object) -> dict[tuple[str, str], str]:
 def fixes(warning: str) -> dict[str, str]:
     advice = warning.split(" speed; ", 1)[1]
     return dict(FIX_RE.findall(advice))
+
+
+def test_the_library_names_a_setting_as_its_caller_spells_it(tight: Path) -> None:
+    """Issue 10: the flags are the command line's; a library caller that gives no
+    spelling gets the settings as a routine's defaults: name them."""
+    source = load_source(str(tight))
+    plain = prepare(source, resolve_settings(source, {})).timeline.warnings
+    flags = prepare(source, resolve_settings(source, {}), spell=flag).timeline.warnings
+    assert plain and not any("--" in w for w in plain)
+    assert any("it fits with breath " in w for w in plain)
+    assert [w.replace("--", "") for w in flags] == plain
 
 
 def test_advice_names_only_options_that_shape_the_step(tight: Path) -> None:

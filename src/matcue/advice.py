@@ -18,6 +18,10 @@ for a reps step's move, hold, release, rest and set_rest, a breath step's or a
 flow's cycle, a transition's duration and the duration of a hold in seconds: each
 kind says which (:meth:`~matcue.routine.step_base.StepBase.window`).
 
+The settings are named as the caller spells them (``spell``: the command line
+passes its flags, ``--breath 12``; the library's own spelling is the name a
+routine's ``defaults:`` writes, ``breath 12``).
+
 ``--rate`` changes the speech, not the window: the clip's length is taken to
 scale inversely with the rate (as espeak-ng's and piper's do, to within a few
 percent between 80 and 450 wpm), with a margin on top.
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .cuescript import format_seconds, parse_script, to_fraction
-from .errors import MatcueError
+from .errors import MatcueError, Spell, as_written
 from .limits import BREATH_RANGE, COUNT_RANGE, CYCLE_RANGE, DURATION_LIMITS, PACE_RANGE, RATE_RANGE
 from .routine import Routine
 from .routine.step_base import CycleWindow
@@ -64,7 +68,8 @@ or four times it, whichever is more."""
 
 @dataclass(frozen=True)
 class _Option:
-    flag: str
+    name: str
+    """The setting (``breath``), or the routine field (``steps[2].move``)."""
     grid: list[Fraction]
     settings: Callable[[Fraction], Settings]
     routine: Callable[[Fraction], Routine] | None = None
@@ -111,7 +116,8 @@ class OverrunAdvisor:
 
     ``routine`` is the routine as rendered (after any ``--minutes`` fitting), or
     None for a cue script rendered as it stands; ``lengths`` the clip length in
-    samples of every phrase already spoken; ``rate`` the speaking rate in use.
+    samples of every phrase already spoken; ``rate`` the speaking rate in use;
+    ``spell`` how the advice names a setting (``--breath`` on the command line).
     """
 
     def __init__(
@@ -123,7 +129,9 @@ class OverrunAdvisor:
         sound_length: Callable[[str], int],
         rate: int,
         max_speedup: float = 1.25,
+        spell: Spell = as_written,
     ) -> None:
+        self.spell = spell
         self.routine = routine
         self.fitted = settings.minutes is not None  # steps may differ from the file's
         self.settings = settings.model_copy(update={"minutes": None, "strict": False})
@@ -143,10 +151,10 @@ class OverrunAdvisor:
         return known if known is not None else round(len(text) * self._per_char)
 
     def _overrunning(
-        self, flag: str, value: Fraction, settings: Settings, routine: Routine | None = None
+        self, name: str, value: Fraction, settings: Settings, routine: Routine | None = None
     ) -> set[Key] | None:
         """The cues that still overrun with ``settings`` (None: it does not render)."""
-        memo_key = (flag, value)
+        memo_key = (name, value)
         if memo_key not in self._memo:
             assert self.routine is not None  # only a routine has options to try
             try:
@@ -171,7 +179,7 @@ class OverrunAdvisor:
         def fits(i: int) -> bool:
             value = option.grid[i]
             routine = option.routine(value) if option.routine is not None else None
-            still = self._overrunning(option.flag, value, option.settings(value), routine)
+            still = self._overrunning(option.name, value, option.settings(value), routine)
             return still is not None and key not in still
 
         grid = option.grid
@@ -192,20 +200,20 @@ class OverrunAdvisor:
         s = self.settings
         timing = Timing.of(s, self.routine.defaults)
         breath, pace = timing.breath, timing.pace
-        count = timing.count / pace  # the --count value, not the paced count
+        count = timing.count / pace  # the count setting, not the paced count
         return [
             _Option(
-                "--breath",
+                "breath",
                 _grid(breath, BREATH_STEP, BREATH_RANGE),
                 lambda v: s.model_copy(update={"breath": float(v)}),
             ),
             _Option(
-                "--count",
+                "count",
                 _grid(count, COUNT_STEP, COUNT_RANGE),
                 lambda v: s.model_copy(update={"count": float(v)}),
             ),
             _Option(
-                "--pace",
+                "pace",
                 _grid(pace, PACE_STEP, PACE_RANGE),
                 lambda v: s.model_copy(update={"pace": float(_show(v))}),
             ),
@@ -287,10 +295,10 @@ class OverrunAdvisor:
             for option in options:
                 value = self._smallest(option, key)
                 if value is not None:
-                    fixes.append(f"{option.flag} {_show(value)}")
+                    fixes.append(f"{self.spell(option.name)} {_show(value)}")
             rate = self._rate(group)
             if rate is not None:
-                fixes.append(f"--rate {rate}")
+                fixes.append(f"{self.spell('rate')} {rate}")
             shorten = (
                 "shorten the cue"
                 if self.routine is not None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import writes_through
-from .errors import InputError, MatcueError, SettingError, SettingText
+from .errors import InputError, MatcueError, SettingError, SettingText, Spell, as_written
 from .pipeline import RenderResult, load_source, render, resolve_settings
 from .writers import format_for_suffix, suffix_list, writer_for
 
@@ -91,8 +91,10 @@ def render_one(
     transcript: bool,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
+    spell: Spell = as_written,
 ) -> RenderResult:
-    """Render the routine or cue script ``name`` to its output (see :func:`output_path`)."""
+    """Render the routine or cue script ``name`` to its output (see :func:`output_path`);
+    ``spell`` names a setting in the overrun advice (:func:`matcue.pipeline.render`)."""
     fmt = audio_format(output, overrides.get("format"))
     source = load_source(name)
     settings = resolve_settings(source, {**overrides, "format": fmt})
@@ -108,6 +110,7 @@ def render_one(
         transcript=transcript,
         progress=progress,
         synth_workers=synth_workers,
+        spell=spell,
     )
 
 

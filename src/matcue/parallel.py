@@ -26,7 +26,7 @@ from typing import Any
 
 from .atomic import STOP_SIGNALS
 from .batch import render_one
-from .errors import MatcueError, RenderError
+from .errors import MatcueError, RenderError, Spell, as_written
 from .pipeline import RenderResult
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def _job(
     output: Path | str | None,
     timeline_path: Path | str | None,
     transcript: bool,
+    spell: Spell,
 ) -> RenderResult:
     # While rendering, SIGTERM (and every other stopping signal but Ctrl-C, which is
     # the parent's) unwinds, removing the .part files, instead of killing.
@@ -86,7 +87,9 @@ def _job(
         signal.signal(sig, _raise_interrupt)
     try:
         # One synthesis process per job: the batch itself already fills the cores.
-        return render_one(name, overrides, output, timeline_path, transcript, synth_workers=1)
+        return render_one(
+            name, overrides, output, timeline_path, transcript, synth_workers=1, spell=spell
+        )
     except KeyboardInterrupt:
         if os.getppid() != parent:  # the parent is gone: nobody to report to
             os._exit(1)
@@ -139,15 +142,19 @@ def render_parallel(
     on_result: Callable[[str, RenderResult], None],
     on_failure: Callable[[str, MatcueError], None],
     workers: int | None = None,
+    spell: Spell = as_written,
 ) -> list[tuple[str, MatcueError]]:
     """Render every name; ``on_result`` or ``on_failure`` hears of each one as it
-    finishes. Returns the failures as ``(name, error)`` in the order they were given."""
+    finishes. Returns the failures as ``(name, error)`` in the order they were given.
+    ``spell`` (a module-level function: it goes to the worker processes) names a
+    setting in the overrun advice."""
     jobs = [Job(n, overrides, output, timeline_path, transcript) for n in names]
     failures = render_jobs(
         jobs,
         on_result=lambda i, result: on_result(names[i], result),
         on_failure=lambda i, error: on_failure(names[i], error),
         workers=workers,
+        spell=spell,
     )
     return [(names[i], error) for i, error in failures]
 
@@ -158,6 +165,7 @@ def render_jobs(
     on_result: Callable[[int, RenderResult], None],
     on_failure: Callable[[int, MatcueError], None],
     workers: int | None = None,
+    spell: Spell = as_written,
 ) -> list[tuple[int, MatcueError]]:
     """Render every job, one process per core; ``on_result`` or ``on_failure`` hears
     of each (by its index) as it finishes. Returns the failures as ``(index, error)``
@@ -171,7 +179,9 @@ def render_jobs(
     )
     try:
         futures: dict[Future[RenderResult], int] = {
-            pool.submit(_job, j.name, j.overrides, j.output, j.timeline_path, j.transcript): i
+            pool.submit(
+                _job, j.name, j.overrides, j.output, j.timeline_path, j.transcript, spell
+            ): i
             for i, j in enumerate(jobs)
         }
         for future in as_completed(futures):

@@ -19,6 +19,7 @@ from . import cuescript
 from . import schedule as schedule_mod
 from .advice import OverrunAdvisor
 from .atomic import staged_outputs, writes_through
+from .errors import Spell, as_written
 from .estimate import estimate_seconds
 from .export import tags_from_timeline, write_timeline_json, write_vtt
 from .mix import MixSettings, MixStream, render_chunks
@@ -150,12 +151,16 @@ def prepare(
     *,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
+    spell: Spell = as_written,
 ) -> Prepared:
     """Cue script, speech clips and schedule for ``source`` under ``settings``.
 
-    ``progress("synthesis", fraction)`` follows the synthesis from 0 to 1."""
+    ``progress("synthesis", fraction)`` follows the synthesis from 0 to 1; ``spell``
+    names a setting in the overrun advice (the command line's flags: ``--breath``)."""
     bar = ProgressBar(progress)
-    prepared = _prepare(source, settings, bar=bar, synth_workers=synth_workers, alone=True)
+    prepared = _prepare(
+        source, settings, bar=bar, synth_workers=synth_workers, alone=True, spell=spell
+    )
     bar(1.0)
     return prepared
 
@@ -167,6 +172,7 @@ def _prepare(
     bar: ProgressBar,
     synth_workers: int,
     alone: bool,
+    spell: Spell,
 ) -> Prepared:
     """:func:`prepare`, with the synthesis on ``bar``: all of it when ``alone``, else
     the share of the render's time it is expected to take (none for cached phrases)."""
@@ -200,6 +206,7 @@ def _prepare(
         lengths={text: len(clip) for text, clip in clips.items()},
         sound_length=lambda name: sound_length(name, sr),
         rate=rate,
+        spell=spell,
     )
     plan = schedule_mod.schedule(
         script,
@@ -228,10 +235,12 @@ def render(
     transcript: bool = True,
     progress: Callable[[str, float], None] | None = None,
     synth_workers: int = 2,
+    spell: Spell = as_written,
 ) -> RenderResult:
     """Render ``source`` to ``output`` (in the format ``settings.format`` names, by its
     writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
-    a JSON timeline."""
+    a JSON timeline. ``spell`` names a setting in the overrun advice (see
+    :func:`prepare`)."""
     started = time.monotonic()
     # A transcript goes beside a file; standard output, a device or a FIFO has no "beside".
     beside = transcript and not writes_through(output)
@@ -252,7 +261,9 @@ def render(
         )
         json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
         bar = ProgressBar(progress)
-        prepared = _prepare(source, settings, bar=bar, synth_workers=synth_workers, alone=False)
+        prepared = _prepare(
+            source, settings, bar=bar, synth_workers=synth_workers, alone=False, spell=spell
+        )
         timeline, clips = prepared.timeline, prepared.clips
         sr = settings.sample_rate
 

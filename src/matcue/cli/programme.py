@@ -9,7 +9,16 @@ from typing import Any
 
 import click
 
-from .app import _overrides, _quiet, check_each, handle_errors, main, quiet_option, voice_options
+from .app import (
+    _overrides,
+    _quiet,
+    check_each,
+    flag,
+    handle_errors,
+    main,
+    quiet_option,
+    voice_options,
+)
 
 
 @main.group()
@@ -149,6 +158,7 @@ def render(
         base_url=base_url,
         on_session=on_session,
         on_failure=lambda session, error: report_failure(session.stem, error, echo),
+        spell=flag,
     )
     if not quiet:
         echo(

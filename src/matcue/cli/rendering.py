@@ -22,7 +22,7 @@ from ..errors import InputError, MatcueError
 from ..parallel import render_parallel
 from ..pipeline import ROUTINE_SETTINGS, RenderResult, is_cue_script
 from ..reading import STDIN
-from .app import bounded, error_lines
+from .app import bounded, error_lines, flag
 
 ROUTINE_FLAGS: dict[str, str] = {key: "--" + key for key in ROUTINE_SETTINGS}
 """The flags of the settings that only a routine can honour (``ROUTINE_SETTINGS``):
@@ -174,6 +174,7 @@ def render_many(
             transcript=transcript,
             on_result=lambda _name, result: report(result, echo, quiet),
             on_failure=lambda name, error: report_failure(name, error, echo),
+            spell=flag,
         )
         if failures:
             raise BatchError(len(names), failures)
@@ -181,7 +182,7 @@ def render_many(
     name = names[0]
     bar = Progress(name, show_progress)
     try:
-        result = render_one(name, overrides, output, timeline_path, transcript, bar)
+        result = render_one(name, overrides, output, timeline_path, transcript, bar, spell=flag)
     finally:
         bar.done()
     report(result, echo, quiet)

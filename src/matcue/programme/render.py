@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from matcue.atomic import atomic_output
-from matcue.errors import InputError, MatcueError
+from matcue.errors import InputError, MatcueError, Spell, as_written
 from matcue.parallel import Job, render_jobs
 from matcue.pipeline import RenderResult
 
@@ -129,11 +129,13 @@ def render_programme(
     on_session: Callable[[PlannedSession, str, RenderResult | None], None] | None = None,
     on_failure: Callable[[PlannedSession, MatcueError], None] | None = None,
     workers: int | None = None,
+    spell: Spell = as_written,
 ) -> ProgrammeRender:
     """Render every session of ``loaded`` into ``folder`` that is not there already,
     then write the feed and the playlist. ``extra`` are settings for every session
     (``--engine``, ``--voice``...). ``on_session(session, what, result)`` hears of each
-    session: ``what`` is 'rendered', 'linked' or 'kept'."""
+    session: ``what`` is 'rendered', 'linked' or 'kept'. ``spell`` names a setting in
+    the overrun advice (:func:`matcue.parallel.render_jobs`)."""
     base = check_base_url(base_url) if base_url else ""
     sessions = expand(loaded, extra)
     folder = Path(folder)
@@ -216,7 +218,7 @@ def render_programme(
             for s in to_render
         ]
         log.info("programme %s: %d sessions to render", loaded.programme.name, len(jobs))
-        render_jobs(jobs, on_result=finished, on_failure=failed, workers=workers)
+        render_jobs(jobs, on_result=finished, on_failure=failed, workers=workers, spell=spell)
     for s in pending:
         if s.stem in done.rendered:
             continue

@@ -361,7 +361,7 @@ def render(
     ``batch.render_one``), with ``progress(stage, fraction)`` reporting as it goes."""
     from ..batch import render_one
 
-    result = render_one(arg, overrides, output, timeline_path, True, progress)
+    result = render_one(arg, overrides, output, timeline_path, True, progress, spell=spell)
     sr = result.timeline.sample_rate
     return Rendered(
         output=result.output,
