@@ -28,39 +28,40 @@ def as_written(setting: str) -> str:
     return setting
 
 
-class SettingText:
+class SettingText(str):
     """A message that names settings. ``template`` is ``str.format`` text in which
     each ``{field}`` that is not one of ``values`` names a setting
     (``"{breath}: expected ..."``); the template holds no input (input goes in
-    ``values``, which are never parsed as a template)."""
+    ``values``, which are never parsed as a template).
 
-    def __init__(self, template: str, /, **values: Any) -> None:
-        self.template = template
-        self.values = values
+    It is a ``str`` (the text with the settings as a routine file names them), so a
+    note made of it goes wherever text goes; a front end that spells settings its
+    own way calls :meth:`spelled`."""
+
+    template: str
+    values: dict[str, Any]
+    settings: tuple[str, ...]
+    """The settings the text names, in order."""
+
+    def __new__(cls, template: str, /, **values: Any) -> SettingText:
         names = (f for _, f, _, _ in string.Formatter().parse(template) if f)
-        self.settings: tuple[str, ...] = tuple(dict.fromkeys(f for f in names if f not in values))
-        """The settings the text names, in order."""
+        settings = tuple(dict.fromkeys(f for f in names if f not in values))
+        text = template.format(**{s: as_written(s) for s in settings}, **values)
+        obj = super().__new__(cls, text)
+        obj.template, obj.values, obj.settings = template, values, settings
+        return obj
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:
+        # pickled (a batch's results and errors cross processes) as template and values
+        return (self.template,), self.values
 
     def spelled(self, spell: Spell = as_written) -> str:
         """The text with each setting named as ``spell`` names it."""
         return self.template.format(**{s: spell(s) for s in self.settings}, **self.values)
 
-    def __str__(self) -> str:
-        return self.spelled()
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SettingText):
-            return NotImplemented
-        return (self.template, self.values) == (other.template, other.values)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"SettingText({self.template!r}, **{self.values!r})"
-
-
-def spelled(text: str | SettingText, spell: Spell) -> str:
-    """``text`` with its settings (if it names any) spelled by ``spell``."""
+def spelled(text: str, spell: Spell) -> str:
+    """``text`` with its settings (if it is a :class:`SettingText`) spelled by ``spell``."""
     return text.spelled(spell) if isinstance(text, SettingText) else text
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import __version__, phrases
 from .cuescript import parse_script
+from .errors import SettingText
 from .estimate import estimate_seconds
 from .limits import FIT_SCALE_RANGE
 from .routine import Routine, TransitionStep
@@ -99,7 +100,11 @@ def apply_plan(routine: Routine, plan: FitPlan, minutes: float) -> tuple[Routine
     """The fitted routine and the changes to report, from a :class:`FitPlan`."""
     if plan.unchanged:
         return routine, [
-            f"--minutes {minutes:g}: already about {plan.before / 60:.1f} minutes; nothing changed"
+            SettingText(
+                "{minutes} {m:g}: already about {b:.1f} minutes; nothing changed",
+                m=minutes,
+                b=plan.before / 60,
+            )
         ]
     base = _shortened(routine) if plan.short_setup else routine
     fitted = _scaled(with_rounds(base, plan.rounds), plan.factor, plan.relaxed)
@@ -302,7 +307,14 @@ def describe_changes(
     minutes: float,
     extra: list[str] | None = None,
 ) -> list[str]:
-    changes = [f"--minutes {minutes:g}: about {before / 60:.1f} -> {after / 60:.1f} minutes"]
+    changes: list[str] = [
+        SettingText(
+            "{minutes} {m:g}: about {b:.1f} -> {a:.1f} minutes",
+            m=minutes,
+            b=before / 60,
+            a=after / 60,
+        )
+    ]
     for old, new in zip(original.steps, fitted.steps, strict=False):
         fitted_values = new.fit_values()
         for field_, a in old.fit_values().items():

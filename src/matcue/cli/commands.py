@@ -17,6 +17,7 @@ from .app import (
     Number,
     _overrides,
     _quiet,
+    as_flags,
     check_each,
     handle_errors,
     main,
@@ -148,7 +149,7 @@ def script(
     cue, changes = build_script(source, settings)
     if not _quiet(ctx, quiet):
         for change in changes:
-            click.echo(f"matcue: {change}", err=True)
+            click.echo(f"matcue: {as_flags(change)}", err=True)
     text = print_script(cue)
     if output and str(output) != "-":
         write_script(text, output, source)

@@ -22,7 +22,7 @@ from ..errors import InputError, MatcueError
 from ..parallel import render_parallel
 from ..pipeline import ROUTINE_SETTINGS, RenderResult, is_cue_script
 from ..reading import STDIN
-from .app import bounded, error_lines, flag
+from .app import as_flags, bounded, error_lines, flag
 
 ROUTINE_FLAGS: dict[str, str] = {key: "--" + key for key in ROUTINE_SETTINGS}
 """The flags of the settings that only a routine can honour (``ROUTINE_SETTINGS``):
@@ -99,7 +99,7 @@ def report(result: RenderResult, echo: Callable[[str], None], quiet: bool) -> No
     for line in bounded([f"matcue: note: {n}" for n in result.notes], "notes"):
         echo(line)
     for change in result.changes:
-        echo(f"matcue: {change}")
+        echo(f"matcue: {as_flags(change)}")
     extra = f" + {result.transcript.name}" if result.transcript else ""
     where = "standard output" if is_stdout(result.output) else result.output
     echo(f"wrote {where}{extra} ({_format_duration(result.duration)})")

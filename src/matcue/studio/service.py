@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, MatcueError, SettingError, ValidationError
+from ..errors import InputError, MatcueError, SettingError, ValidationError, spelled
 
 ROUTINE_MAX_BYTES = 1024 * 1024
 """The routine file limit of the library (``yamlsafe.MAX_BYTES``)."""
@@ -372,7 +372,7 @@ def render(
             for c in result.timeline.chapters
         ],
         warnings=list(result.warnings),
-        changes=list(result.changes),
+        changes=[spelled(c, spell) for c in result.changes],
         transcript=result.transcript,
         timeline_json=result.timeline_json,
     )
