@@ -240,7 +240,7 @@ def render(
     """Render ``source`` to ``output`` (in the format ``settings.format`` names, by its
     writer in :mod:`matcue.writers`), with a WebVTT transcript beside it and optionally
     a JSON timeline. ``spell`` names a setting in the overrun advice (see
-    :func:`prepare`)."""
+    :func:`prepare`) and an output (``output``, ``timeline``) in a message about it."""
     started = time.monotonic()
     # A transcript goes beside a file; standard output, a device or a FIFO has no "beside".
     beside = transcript and not writes_through(output)
@@ -251,15 +251,11 @@ def render(
         # No output may replace a file the render reads.
         for path, what in render_inputs(source, settings):
             outputs.protect(path, what)
-        audio_tmp = outputs.add(output, "-o")
-        vtt_tmp = (
-            outputs.add(
-                transcript_path, "the transcript", "use --no-transcript, or another -o name"
-            )
-            if transcript_path
-            else None
-        )
-        json_tmp = outputs.add(timeline_path, "--timeline") if timeline_path else None
+        # Each output is named in a message as the option that chose it (``spell``).
+        audio_tmp = outputs.add(output, spell("output"))
+        hint = f"use {spell('no_transcript')}, or another {spell('output')} name"
+        vtt_tmp = outputs.add(transcript_path, "the transcript", hint) if transcript_path else None
+        json_tmp = outputs.add(timeline_path, spell("timeline")) if timeline_path else None
         bar = ProgressBar(progress)
         prepared = _prepare(
             source, settings, bar=bar, synth_workers=synth_workers, alone=False, spell=spell
