@@ -5,6 +5,7 @@ package that imports it)."""
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -173,6 +174,10 @@ def match_voice(voices: list[Voice], wanted: str, engine: str, model: str | None
         | {v.name for v in voices}
     )
     close = difflib.get_close_matches(wanted, names, n=4, cutoff=0.5)
+    # A part of an id is a likely way to name a voice too: `joe` for
+    # en_US-joe-medium, `scotland` for gmw/en-gb-scotland.
+    parts = [v.id for v in voices if key and key in re.split(r"[-_/ ]", v.id.casefold())]
+    close = list(dict.fromkeys([*parts[:4], *close]))[:4]
     hint = f" Close matches: {', '.join(close)}." if close else ""
     listing = LIST_VOICES_HINT.format(command=voices_command(engine, model))
     raise EngineUnavailable(f"{engine} has no voice {wanted!r}.{hint} {listing}")
