@@ -405,6 +405,38 @@ def test_voices_sample_writes_one_file_per_installed_voice(tmp_path: Path) -> No
     assert [p.name for p in (tmp_path / "s").iterdir()] == ["piper-en_US-joe-medium.wav"]
 
 
+def test_voices_sample_speaks_the_english_sentence_with_english_voices_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `matcue voices --sample` spoke the English sentence with every
+    one of eSpeak's 140 voices and stopped at the first that gave only silence
+    (exit 1, after 45 files). Now: the English voices, and a note for the rest.
+    The note for an engine that is missing here is its first sentence, whole
+    (it was cut at the first colon, inside a web address)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no espeak-ng program
+    r = CliRunner().invoke(main, ["voices", "--sample", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert "piper-en_US-joe-medium.wav" in names and "pyttsx3-gmw_en-us.wav" in names
+    assert all("_en" in n or "-en" in n for n in names), names
+    assert not any("fi" in n.split("_")[-1] for n in names)
+    assert "installed voices do not speak English" in r.stderr
+    note = next(line for line in r.stderr.splitlines() if line.startswith("note: espeak-ng"))
+    assert note.endswith("not found on PATH.)"), note
+
+
+def test_say_refuses_empty_text_and_a_name_that_is_not_wav(tmp_path: Path) -> None:
+    """Regression: empty TEXT ended with exit 1 (a render error), and -o x.mp3
+    wrote WAV data under an .mp3 name."""
+    r = CliRunner().invoke(main, ["say", " ", "-o", str(tmp_path / "x.wav")])
+    assert r.exit_code == 2 and r.output == (
+        "matcue: TEXT is empty: give `matcue say` the words to speak\n"
+    )
+    r = CliRunner().invoke(main, ["say", "Hi.", "-o", str(tmp_path / "x.mp3")])
+    assert r.exit_code == 2 and "writes WAV, give a name ending in .wav" in r.output
+    assert len(r.output.splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
 # ------------------------------------------------------------- the phrase cache
 
 
