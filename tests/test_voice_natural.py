@@ -213,6 +213,58 @@ def test_every_cue_sits_at_one_speech_level_for_every_engine(tiny_model: str) ->
     assert raw_spread > 1.0
 
 
+PEAKY_PHRASES = [
+    "Back to the middle.",
+    "Press into the knee, nothing turns.",
+    "Let the front of the back hip lengthen.",
+    "Last one. Lift.",
+    "Breathe in.",
+    "Let your shoulders soften as you breathe out slowly.",
+]
+"""Joe phrases of the built-in routines whose peaks sit 16-21 dB above their
+loudness (measured), and ordinary ones."""
+
+
+def test_every_cue_of_a_mixed_session_sits_at_its_speech_level(tmp_path: Path) -> None:
+    """Measured in the rendered file, not only on the clips: regression, a Joe
+    phrase with a sharp peak was limited by the session's limiter and came out up
+    to 2 LU under the session's speech level (12 of the 763 cues of the built-in
+    routines were outside +-1 LU). Each cue's loudness is measured between its
+    timeline start and end and compared with all the cues' together."""
+    import soundfile as sf
+
+    from matcue.loudness import true_peak_db
+    from matcue.speech.synth import CLIP_PEAK_DBTP
+
+    routine = tmp_path / "peaks.yaml"
+    routine.write_text(
+        "title: Peaks\nsteps:\n  - kind: say\n    pause: 1\n    text:\n"
+        + "".join(f"      - {p}\n" for p in PEAKY_PHRASES),
+        encoding="utf-8",
+    )
+    out, timeline = tmp_path / "peaks.wav", tmp_path / "peaks.json"
+    r = CliRunner().invoke(
+        main, ["render", str(routine), "--no-chime", "-o", str(out), "--timeline", str(timeline)]
+    )
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(out, dtype="float32")
+    cues = [e for e in json.loads(timeline.read_text()) if e["kind"] == "speech"]
+    assert [c["text"] for c in cues][-len(PEAKY_PHRASES) :] == PEAKY_PHRASES
+    parts = [audio[int(c["start"] * rate) : int(c["end"] * rate)] for c in cues]
+    level = clip_loudness(np.concatenate(parts), rate)
+    off = {
+        c["text"]: round(clip_loudness(p, rate) - level, 2)
+        for c, p in zip(cues, parts, strict=True)
+    }
+    assert all(abs(d) <= 1.0 for d in off.values()), off
+    engine = get_engine("piper")
+    try:
+        clip = engine.synthesize(PEAKY_PHRASES[0], SpeechSettings(engine="piper"))
+    finally:
+        engine.close()
+    assert true_peak_db(process_clip(clip, 44100)) <= CLIP_PEAK_DBTP + 0.25
+
+
 def test_quiet_and_loud_clips_come_out_equally_loud() -> None:
     loud = process_clip(Clip(_tone(1.0, 0.8), 22050), 22050)
     quiet = process_clip(Clip(_tone(1.0, 0.05), 22050), 22050)
