@@ -42,8 +42,7 @@ PROCESSING_VERSION = "trim-45/60dB-10ms-fades+soxr-HQ+norm-23LUFS+peak-7dBTP/6"
 are driven changes output. /2: every pyttsx3 phrase is spoken by a pristine
 espeak (entries from the history-dependent /1 synthesizer are never reused).
 /4: fades at the trim points, the tail found at -60 dB, each clip normalised.
-/6: each clip's peaks limited to :data:`CLIP_PEAK_DBTP`; eSpeak asked for
-``rate / 1.115``, not ``rate / 1.04`` (the clip's key holds the rate asked for)."""
+/6: each clip's peaks limited to :data:`CLIP_PEAK_DBTP`."""
 
 CLIP_LOUDNESS_LUFS = -23.0
 """Every processed clip is brought to this loudness (BS.1770), whatever the engine:
