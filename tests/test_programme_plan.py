@@ -166,6 +166,10 @@ def test_the_wheel_carries_every_package_and_the_builtin_plans():
         if "__pycache__" not in p.parts
     }
     assert sorted(packages - set(config["packages"])) == []
+    # A folder that only holds data is listed as a package of its own too: setuptools
+    # otherwise prints a screenful of "Package would be ignored" warnings for it
+    # during every install (`make demo` on a fresh clone).
+    assert "matcue.programme.plans" in config["packages"]
     plans = [p.name for p in (src / "matcue/programme/plans").iterdir()]
-    patterns = config["package-data"]["matcue.programme"]
-    assert plans and all(any(fnmatch.fnmatch(f"plans/{n}", pat) for pat in patterns) for n in plans)
+    patterns = config["package-data"]["matcue.programme.plans"]
+    assert plans and all(any(fnmatch.fnmatch(n, pat) for pat in patterns) for n in plans)

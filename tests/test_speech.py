@@ -213,6 +213,23 @@ def test_unknown_voice_names_the_command_that_lists_that_engines_voices() -> Non
         match_voice(voices, "klingon", "piper", model="my voices/a.onnx")
 
 
+def test_a_voice_named_by_a_part_of_its_id_is_suggested() -> None:
+    """A new user types `--voice joe` for en_US-joe-medium: difflib finds nothing
+    that close to the whole id, so the part of the id is suggested."""
+    from matcue.speech import Voice, match_voice
+
+    voices = [
+        Voice(id="en_US-joe-medium", name="joe (bundled)"),
+        Voice(id="en_GB-alba-medium", name="alba"),
+        Voice(id="gmw/en-gb-scotland", name="English (Scotland)"),
+    ]
+    with pytest.raises(EngineUnavailable, match=r"Close matches: en_US-joe-medium\. "):
+        match_voice(voices, "joe", "piper")
+    with pytest.raises(EngineUnavailable, match=r"Close matches: gmw/en-gb-scotland"):
+        match_voice(voices, "Scotland", "pyttsx3")
+    assert match_voice(voices, "en_us-joe-medium", "piper") == "en_US-joe-medium"
+
+
 def test_piper_not_installed_says_how_to_install(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The test extra installs piper, so its absence is made here: find_spec sees no
     'piper' package. A render asking for it is one clear line, not a traceback."""

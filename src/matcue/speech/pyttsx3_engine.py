@@ -44,15 +44,20 @@ import numpy as np
 import soundfile as sf
 
 from matcue.errors import EngineUnavailable, InputError, SpeechError
-from matcue.speech.base import DEFAULT_RATE, Clip, SpeechSettings, Voice, check_rate, match_voice
+from matcue.speech.base import (
+    DEFAULT_RATE,
+    ESPEAK_WPM_FACTOR,
+    Clip,
+    SpeechSettings,
+    Voice,
+    check_rate,
+    match_voice,
+)
 from matcue.speech.espeak_lib import ensure_libespeak
 from matcue.speech.helpers import HelperPool, default_isolation
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
-
-ESPEAK_WPM_FACTOR = 1.04
-"""Measured words per minute over eSpeak's rate setting (see ``driver_rate``)."""
 
 WAIT_TIMEOUT_S = 30.0
 """How long to wait for the driver to finish one utterance's file."""
@@ -236,10 +241,9 @@ class Pyttsx3Engine:
     def driver_rate(self, rate: int, state: _DriverState) -> int:
         """The driver's rate setting that speaks ``rate`` measured words per minute.
 
-        eSpeak speaks a little faster than it is asked (measured on
-        CALIBRATION_TEXT with espeak-ng 1.52: 155 wpm at 150, 184 at 175, 213 at
-        200), so its setting is divided by :data:`ESPEAK_WPM_FACTOR`; the system
-        voices of macOS and Windows take the rate as given."""
+        eSpeak speaks faster than it is asked, so its setting is divided by
+        :data:`~matcue.speech.base.ESPEAK_WPM_FACTOR`; the system voices of macOS
+        and Windows take the rate as given."""
         if state.driver == "espeak":
             return max(1, int(round(rate / ESPEAK_WPM_FACTOR)))
         return int(rate)

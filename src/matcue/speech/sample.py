@@ -22,9 +22,12 @@ def write_sample(text: str, settings: SpeechSettings, path: Path) -> str:
         samples = synth.get(text)
         described = synth.engine.describe(settings)
         name = synth.engine.name
+    spoke = described.get("voice", "default")
+    if settings.model and "model" in described:  # a model file: name it, not speaker 0
+        spoke = described["model"] + (f" speaker {spoke}" if settings.voice else "")
     with atomic_output(path) as tmp:
         sf.write(str(tmp), samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    return f"{name} {described.get('voice', 'default')}"
+    return f"{name} {spoke}"
 
 
 __all__ = ["write_sample"]
