@@ -32,6 +32,7 @@ import math
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
@@ -187,11 +188,18 @@ def _load(model: str, config: str) -> _Loaded:
         # not depend on how work was split between threads, and both cores work.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Without the arena a worker gives back the decoder's buffers after each
-        # phrase: measured with Joe, 186 MB held between phrases instead of 396 MB,
-        # and a peak of 363 MB on a long sentence; the samples are the same and
-        # the speed within noise (an interleaved A/B, 5%).
-        options.enable_cpu_mem_arena = False
+        # Memory (issue 11: at most 400 MB a process). The decoder's activations
+        # grow with the sentence (about 0.65 MB per phoneme id). Measured with Joe
+        # on thaw's 57 phrases in one worker: without onnxruntime's arena, glibc's
+        # heap fragments and a worker peaked at 430-520 MB (its RSS creeping up
+        # between phrases); with the arena (reused, never given back) 324 MB, and
+        # with the arena but no memory pattern (one planned block per input
+        # shape, and every phrase has its own shape) 319 MB, 324 MB instead of
+        # 370 on the eight longest built-in sentences. Same samples, same CPU
+        # time. (A fixed glibc mmap threshold held 265 MB but doubled the CPU
+        # time in page faults.) MAX_PIECE_IDS bounds the longest pass.
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = False
         session = onnxruntime.InferenceSession(
             patched_model(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -239,6 +247,110 @@ def _run_sentence(
     raise SpeechError("piper's model asked for more noise than matcue can feed it")
 
 
+MAX_PIECE_IDS = 250
+"""The most phoneme ids spoken in one pass of the model. The decoder's memory
+grows with the pass (measured with Joe: about 0.65 MB per id above the 146 MB a
+worker holds, 305 MB for 247 ids, 528 MB for a 19-second sentence), so a longer
+sentence is spoken in pieces (:func:`sentence_pieces`). The longest sentence of
+the built-in routines has 247 ids, so every built-in cue is spoken whole."""
+
+CLAUSE_PAUSE_S = 0.3
+"""Silence where a long sentence was cut at a clause mark. Joe pauses 0.4-0.47 s
+at a comma inside a sentence (quiet below -40 dB); each piece keeps its decay
+down to -60 dB, so the cut comma measures the same 0.4-0.5 s (on a 19-second
+sentence cut in three: 2% longer, 0.8 LU quieter before the clip levelling)."""
+
+WORD_PAUSE_S = 0.05
+"""Silence where a clause too long for one pass was cut between two words."""
+
+CLAUSE_MARKS = frozenset(",;:")
+
+Phonemes = list[str]
+"""One sentence's phonemes as piper gives them (one symbol a string)."""
+
+
+def _join(runs: list[Phonemes], joiner: Phonemes) -> Phonemes:
+    out: Phonemes = []
+    for i, run in enumerate(runs):
+        out += [*joiner, *run] if i else run
+    return out
+
+
+def _split(phonemes: Phonemes, after: frozenset[str] | None) -> list[Phonemes]:
+    """``phonemes`` cut at each space (dropped) that follows a symbol in ``after``
+    (any symbol when ``after`` is None)."""
+    runs: list[Phonemes] = [[]]
+    for i, symbol in enumerate(phonemes):
+        if symbol == " " and runs[-1] and (after is None or phonemes[i - 1] in after):
+            runs.append([])
+        else:
+            runs[-1].append(symbol)
+    return [r for r in runs if r]
+
+
+def _cut(
+    tokens: list[Phonemes], joiner: Phonemes, count: Callable[[Phonemes], int], limit: int
+) -> list[Phonemes]:
+    """``tokens`` joined into the fewest runs of about equal length that each have
+    at most ``limit`` ids where possible; a token over the limit on its own is a
+    run of its own (the caller cuts it finer)."""
+    total = count(_join(tokens, joiner))
+    for n in range(max(1, math.ceil(total / limit)), len(tokens) + 1):
+        runs: list[list[Phonemes]] = [[]]
+        for i, token in enumerate(tokens):
+            # A new run where this token would take the runs so far past their share.
+            share = total * len(runs) / n
+            if runs[-1] and len(runs) < n and count(_join(tokens[: i + 1], joiner)) > share:
+                runs.append([])
+            runs[-1].append(token)
+        if all(len(r) == 1 or count(_join(r, joiner)) <= limit for r in runs):
+            return [_join(r, joiner) for r in runs]
+    return tokens
+
+
+def sentence_pieces(
+    phonemes: Phonemes, count: Callable[[Phonemes], int], limit: int | None = None
+) -> list[tuple[float, Phonemes]]:
+    """One sentence's phonemes as the pieces to speak in separate passes, each
+    with the pause before it (0 for the first). A sentence of at most ``limit``
+    ids (``count(phonemes)``) is one piece, unchanged. A longer one is cut after
+    clause marks (commas, semicolons, colons; :data:`CLAUSE_PAUSE_S`) into the
+    fewest pieces of about equal length; a clause still too long is cut between
+    words (:data:`WORD_PAUSE_S`), and a word too long between symbols. ``limit``
+    defaults to :data:`MAX_PIECE_IDS`."""
+    limit = MAX_PIECE_IDS if limit is None else limit
+    if count(phonemes) <= limit:
+        return [(0.0, phonemes)]
+    out: list[tuple[float, Phonemes]] = []
+    for clause in _cut(_split(phonemes, CLAUSE_MARKS), [" "], count, limit):
+        pause = CLAUSE_PAUSE_S
+        for words in _cut(_split(clause, None), [" "], count, limit):
+            for symbols in _cut([[c] for c in words], [], count, limit):
+                out.append((pause if out else 0.0, symbols))
+                pause = 0.0
+            pause = WORD_PAUSE_S
+    return out
+
+
+def _speak_sentence(
+    loaded: _Loaded, phonemes: Phonemes, speaker: int | None, length_scale: float, rate: int
+) -> np.ndarray | None:
+    """One sentence, trimmed (None if silent): its pieces joined by their pauses."""
+    voice = loaded.voice
+    pieces = sentence_pieces(phonemes, lambda p: len(voice.phonemes_to_ids(p)))
+    sounds: list[np.ndarray] = []
+    for pause, piece in pieces:
+        samples = _run_sentence(loaded, voice.phonemes_to_ids(piece), speaker, length_scale)
+        if is_silent(samples):
+            continue
+        if sounds and pause:
+            sounds.append(np.zeros(int(round(pause * rate)), dtype=np.float32))
+        sounds.append(trim_silence(samples, rate))
+    if not sounds:
+        return None
+    return sounds[0] if len(sounds) == 1 else np.concatenate(sounds)
+
+
 def _piper_worker(
     model: str,
     config: str,
@@ -253,13 +365,16 @@ def _piper_worker(
     voice = loaded.voice
     rate = int(voice.config.sample_rate)
     try:
-        sentences = [voice.phonemes_to_ids(p) for p in voice.phonemize(text) if p]
-        parts = [_run_sentence(loaded, ids, speaker, length_scale) for ids in sentences]
+        spoken = [
+            _speak_sentence(loaded, p, speaker, length_scale, rate)
+            for p in voice.phonemize(text)
+            if p
+        ]
     except MatcueError:
         raise
     except Exception as exc:
         raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
-    parts = [trim_silence(p, rate) for p in parts if not is_silent(p)]
+    parts = [p for p in spoken if p is not None]
     if not parts:
         raise SpeechError(f"piper produced only silence for {text!r}")
     # Level the sentences as piper does (each to full scale) before joining them.
@@ -337,6 +452,7 @@ class PiperEngine:
         ).hexdigest()[:12]
         return "; ".join(parts) + (
             f"; {PATCH_VERSION}; pause {SENTENCE_PAUSE_S:g}; calibration {calibrated}"
+            f"; pieces {MAX_PIECE_IDS}/{CLAUSE_PAUSE_S:g}/{WORD_PAUSE_S:g}"
         )
 
     def default_rate(self) -> int:
