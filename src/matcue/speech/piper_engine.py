@@ -168,6 +168,15 @@ def _sessions_made() -> int:
     return _SESSIONS_MADE
 
 
+def _memory_options() -> list[tuple[bool, bool]]:
+    """(arena, memory pattern) of each session in this worker process (tested)."""
+    found = []
+    for loaded in _WORKER.values():
+        options = loaded.voice.session.get_session_options()
+        found.append((bool(options.enable_cpu_mem_arena), bool(options.enable_mem_pattern)))
+    return found
+
+
 def _load(model: str, config: str) -> _Loaded:
     global _SESSIONS_MADE
     loaded = _WORKER.get(model)
@@ -298,10 +307,13 @@ def _cut(
     for n in range(max(1, math.ceil(total / limit)), len(tokens) + 1):
         runs: list[list[Phonemes]] = [[]]
         for i, token in enumerate(tokens):
-            # A new run where this token would take the runs so far past their share.
+            # A new run before this token where that ends the runs so far nearer
+            # their share of the whole than taking the token would.
             share = total * len(runs) / n
-            if runs[-1] and len(runs) < n and count(_join(tokens[: i + 1], joiner)) > share:
-                runs.append([])
+            if runs[-1] and len(runs) < n:
+                taken = count(_join(tokens[: i + 1], joiner))
+                if taken > share and taken - share > share - count(_join(tokens[:i], joiner)):
+                    runs.append([])
             runs[-1].append(token)
         if all(len(r) == 1 or count(_join(r, joiner)) <= limit for r in runs):
             return [_join(r, joiner) for r in runs]
