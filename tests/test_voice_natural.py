@@ -230,6 +230,95 @@ def test_sentences_are_joined_by_a_natural_pause(tiny_model: str) -> None:
     assert 0.28 <= longest / clip.sample_rate <= 0.34
 
 
+def _quiet_runs(samples: np.ndarray, rate: int, at_least: float) -> list[float]:
+    """Runs of near-silence of at least ``at_least`` seconds, in seconds."""
+    runs: list[float] = []
+    run = 0
+    for q in np.abs(samples) < 1e-3:
+        if q:
+            run += 1
+            continue
+        if run >= at_least * rate:
+            runs.append(run / rate)
+        run = 0
+    return runs
+
+
+def _piper_like_count(phonemes: list[str]) -> int:
+    """Phoneme ids as piper counts them: start, end, and a pad after each symbol."""
+    return 2 * len(phonemes) + 2
+
+
+def test_a_sentence_within_the_limit_is_one_piece_unchanged() -> None:
+    phonemes = list("briːð ˈɪn, slˈoʊli; ænd ˈaʊt.")
+    limit = _piper_like_count(phonemes)
+    assert pe.sentence_pieces(phonemes, _piper_like_count, limit) == [(0.0, phonemes)]
+    # The default limit lets the longest built-in sentence (247 ids with Joe) through.
+    assert pe.MAX_PIECE_IDS >= 247
+
+
+def test_a_long_sentence_is_cut_after_its_clause_marks_into_even_pieces() -> None:
+    """Issue 11 (memory): a pass of the model needs memory in proportion to its
+    phoneme ids, so a sentence over the limit is spoken in pieces, cut only
+    where a comma, semicolon or colon already makes the voice pause."""
+    clauses = ["wˈʌn tˈuː,", "θɹˈiː fˈɔːɹ;", "fˈaɪv sˈɪks:", "sˈɛvən ˈeɪt,", "nˈaɪn tˈɛn."]
+    phonemes = list(" ".join(clauses))
+    assert _piper_like_count(phonemes) == 124
+    pieces = pe.sentence_pieces(phonemes, _piper_like_count, 90)
+    assert [pause for pause, _ in pieces] == [0.0, pe.CLAUSE_PAUSE_S]
+    texts = ["".join(p) for _, p in pieces]
+    # Whole clauses, cut where the first piece ends nearest half (62 ids).
+    assert texts == [" ".join(clauses[:3]), " ".join(clauses[3:])]
+    assert [_piper_like_count(p) for _, p in pieces] == [74, 50]
+    # A tighter limit: more pieces, still only at clause marks.
+    tighter = pe.sentence_pieces(phonemes, _piper_like_count, 60)
+    assert ["".join(p) for _, p in tighter] == [
+        " ".join(clauses[:2]),
+        clauses[2],
+        " ".join(clauses[3:]),
+    ]
+    assert " ".join(texts) == "".join(phonemes)
+
+
+def test_a_clause_too_long_for_one_pass_is_cut_between_words() -> None:
+    words = [f"wˈɜːd{n}" for n in range(12)]
+    phonemes = list(" ".join(words) + ".")
+    pieces = pe.sentence_pieces(phonemes, _piper_like_count, 60)
+    assert len(pieces) > 1
+    assert all(_piper_like_count(p) <= 60 for _, p in pieces)
+    assert [pause for pause, _ in pieces][1:] == [pe.WORD_PAUSE_S] * (len(pieces) - 1)
+    assert " ".join("".join(p) for _, p in pieces) == "".join(phonemes)
+    # A word longer than a pass on its own is cut between its symbols.
+    long_word = list("a" * 40)
+    cut = pe.sentence_pieces(long_word, _piper_like_count, 30)
+    assert [s for _, p in cut for s in p] == long_word
+    assert all(_piper_like_count(p) <= 30 for _, p in cut)
+
+
+def test_piper_speaks_a_very_long_sentence_in_pieces_and_a_short_one_whole(
+    tiny_model: str,
+) -> None:
+    """The tiny model's tone never falls silent inside a pass, so each quiet run
+    is a join: none in a short sentence with commas, a clause pause at each cut
+    of a sentence over MAX_PIECE_IDS."""
+    settings = SpeechSettings(engine="piper", model=tiny_model)
+    clause = "and the breath moves slowly through the whole of the body"
+    long = ", ".join([clause] * 8) + "."
+    short = "Breathe in, breathe out, and rest."
+    engine = pe.PiperEngine()
+    try:
+        whole = engine.synthesize(short, settings)
+        cut = engine.synthesize(long, settings)
+        options = engine._ensure_pool().submit(pe._memory_options).result()
+    finally:
+        engine.close()
+    assert _quiet_runs(whole.samples, whole.sample_rate, 0.2) == []
+    joins = _quiet_runs(cut.samples, cut.sample_rate, 0.2)
+    assert joins and all(j == pytest.approx(pe.CLAUSE_PAUSE_S, abs=0.04) for j in joins)
+    # The worker's session keeps onnxruntime's arena and plans no memory pattern.
+    assert options == [(True, False)]
+
+
 # ------------------------------------------------------ loudness, trims, fades
 
 

@@ -62,6 +62,13 @@ from matcue.speech.piper_models import (
     read_config,
     speaker_voices,
 )
+from matcue.speech.piper_pieces import (
+    CLAUSE_PAUSE_S,
+    MAX_PIECE_IDS,
+    WORD_PAUSE_S,
+    Phonemes,
+    sentence_pieces,
+)
 from matcue.speech.stretch import is_silent, trim_silence
 
 logger = logging.getLogger(__name__)
@@ -167,6 +174,15 @@ def _sessions_made() -> int:
     return _SESSIONS_MADE
 
 
+def _memory_options() -> list[tuple[bool, bool]]:
+    """(arena, memory pattern) of each session in this worker process (tested)."""
+    found = []
+    for loaded in _WORKER.values():
+        options = loaded.voice.session.get_session_options()
+        found.append((bool(options.enable_cpu_mem_arena), bool(options.enable_mem_pattern)))
+    return found
+
+
 def _load(model: str, config: str) -> _Loaded:
     global _SESSIONS_MADE
     loaded = _WORKER.get(model)
@@ -187,11 +203,18 @@ def _load(model: str, config: str) -> _Loaded:
         # not depend on how work was split between threads, and both cores work.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Without the arena a worker gives back the decoder's buffers after each
-        # phrase: measured with Joe, 186 MB held between phrases instead of 396 MB,
-        # and a peak of 363 MB on a long sentence; the samples are the same and
-        # the speed within noise (an interleaved A/B, 5%).
-        options.enable_cpu_mem_arena = False
+        # Memory (issue 11: at most 400 MB a process). The decoder's activations
+        # grow with the sentence (about 0.65 MB per phoneme id). Measured with Joe
+        # on thaw's 57 phrases in one worker: without onnxruntime's arena, glibc's
+        # heap fragments and a worker peaked at 430-520 MB (its RSS creeping up
+        # between phrases); with the arena (reused, never given back) 324 MB, and
+        # with the arena but no memory pattern (one planned block per input
+        # shape, and every phrase has its own shape) 319 MB, 324 MB instead of
+        # 370 on the eight longest built-in sentences. Same samples, same CPU
+        # time. (A fixed glibc mmap threshold held 265 MB but doubled the CPU
+        # time in page faults.) MAX_PIECE_IDS bounds the longest pass.
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = False
         session = onnxruntime.InferenceSession(
             patched_model(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -239,6 +262,25 @@ def _run_sentence(
     raise SpeechError("piper's model asked for more noise than matcue can feed it")
 
 
+def _speak_sentence(
+    loaded: _Loaded, phonemes: Phonemes, speaker: int | None, length_scale: float, rate: int
+) -> np.ndarray | None:
+    """One sentence, trimmed (None if silent): its pieces joined by their pauses."""
+    voice = loaded.voice
+    pieces = sentence_pieces(phonemes, lambda p: len(voice.phonemes_to_ids(p)))
+    sounds: list[np.ndarray] = []
+    for pause, piece in pieces:
+        samples = _run_sentence(loaded, voice.phonemes_to_ids(piece), speaker, length_scale)
+        if is_silent(samples):
+            continue
+        if sounds and pause:
+            sounds.append(np.zeros(int(round(pause * rate)), dtype=np.float32))
+        sounds.append(trim_silence(samples, rate))
+    if not sounds:
+        return None
+    return sounds[0] if len(sounds) == 1 else np.concatenate(sounds)
+
+
 def _piper_worker(
     model: str,
     config: str,
@@ -253,13 +295,16 @@ def _piper_worker(
     voice = loaded.voice
     rate = int(voice.config.sample_rate)
     try:
-        sentences = [voice.phonemes_to_ids(p) for p in voice.phonemize(text) if p]
-        parts = [_run_sentence(loaded, ids, speaker, length_scale) for ids in sentences]
+        spoken = [
+            _speak_sentence(loaded, p, speaker, length_scale, rate)
+            for p in voice.phonemize(text)
+            if p
+        ]
     except MatcueError:
         raise
     except Exception as exc:
         raise SpeechError(f"piper failed to speak {text!r}: {exc}") from exc
-    parts = [trim_silence(p, rate) for p in parts if not is_silent(p)]
+    parts = [p for p in spoken if p is not None]
     if not parts:
         raise SpeechError(f"piper produced only silence for {text!r}")
     # Level the sentences as piper does (each to full scale) before joining them.
@@ -337,6 +382,7 @@ class PiperEngine:
         ).hexdigest()[:12]
         return "; ".join(parts) + (
             f"; {PATCH_VERSION}; pause {SENTENCE_PAUSE_S:g}; calibration {calibrated}"
+            f"; pieces {MAX_PIECE_IDS}/{CLAUSE_PAUSE_S:g}/{WORD_PAUSE_S:g}"
         )
 
     def default_rate(self) -> int:
@@ -471,8 +517,12 @@ class PiperEngine:
 
 __all__ = [
     "BUNDLED_VOICE",
+    "CLAUSE_PAUSE_S",
     "INSTALL_ADVICE",
+    "MAX_PIECE_IDS",
+    "WORD_PAUSE_S",
     "PiperEngine",
     "bundled_available",
     "length_scale_for",
+    "sentence_pieces",
 ]
