@@ -290,7 +290,14 @@ LARGEST_PHRASES = 990
 
 def _largest_routines(work: Path) -> dict[str, Path]:
     """The two largest accepted inputs, written to ``work``."""
-    from matcue.limits import MAX_PHRASES, MAX_SESSION_SECONDS
+    from num2words import num2words
+
+    from matcue.limits import (
+        MAX_DISTINCT_SPEECH_SECONDS,
+        MAX_PHRASES,
+        MAX_SESSION_SECONDS,
+        SPEECH_WPM,
+    )
 
     assert LARGEST_PHRASES < MAX_PHRASES
     long = work / "four-hours.yaml"
@@ -303,7 +310,13 @@ def _largest_routines(work: Path) -> dict[str, Path]:
         encoding="utf-8",
     )
     many = work / "many-lines.yaml"
-    lines = "".join(f"      - Line {n} of the session.\n" for n in range(1, LARGEST_PHRASES))
+    # As many words as the limit on different speech lets through (with 3% to spare):
+    # "Line <n in words>" and then filler words up to each line's share.
+    budget = int(MAX_DISTINCT_SPEECH_SECONDS / 60 * SPEECH_WPM * 0.97) // LARGEST_PHRASES
+    lines = "".join(
+        f"      - Line {n}" + " now" * max(0, budget - 1 - len(num2words(n).split())) + ".\n"
+        for n in range(1, LARGEST_PHRASES)
+    )
     many.write_text(
         f"title: Many lines\nsteps:\n  - kind: say\n    pause: 0\n    text:\n{lines}",
         encoding="utf-8",
