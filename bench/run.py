@@ -334,7 +334,11 @@ def bench_largest(work: Path) -> list[str]:
         env = {**os.environ, "MATCUE_CACHE_DIR": str(cache)}
         target = work / f"{routine.stem}.mp3"
         args = ["--child-render", str(routine), "--engine", "pyttsx3", "--no-transcript"]
-        wall, data = _child([*args, "-o", str(target)], env, 3600)
+        try:
+            wall, data = _child([*args, "-o", str(target)], env, 3600)
+        except SystemExit as exc:  # one refused case still leaves the tables above
+            out.append(f"FAIL  {label}: {exc}")
+            continue
         peak = max(data["main_peak_mb"], data["children_peak_mb"])
         print(f"  largest: {label}: {wall:.0f} s, peak {peak:.0f} MB", file=sys.stderr, flush=True)
         target.unlink(missing_ok=True)
