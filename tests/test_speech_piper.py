@@ -276,3 +276,27 @@ def test_cli_renders_a_session_with_piper_and_the_tiny_model(
     assert "; voice=0; " in comment and "; model=tiny.onnx; " in comment
     note = out.with_suffix(".vtt").read_text(encoding="utf-8").split("\n\n")[1]
     assert "\nvoice: 0\n" in note and "\nmodel: tiny.onnx\n" in note
+
+
+def test_a_changed_model_replaces_its_prepared_copy(tmp_path: Path, monkeypatch) -> None:
+    """Regression: every modification time of a model left a prepared copy of its own
+    in the cache's piper-models folder (542 MB had gathered unseen on one machine):
+    one copy per model path is kept, and another model's copy is left alone."""
+    from matcue.speech.piper_engine import patched_model
+
+    monkeypatch.setenv("MATCUE_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "one").mkdir()
+    (tmp_path / "other").mkdir()
+    one = build_tiny_model(tmp_path / "one")
+    other = build_tiny_model(tmp_path / "other")
+    folder = tmp_path / "cache" / "piper-models"
+    folder.mkdir(parents=True)
+    (folder / ("0" * 32 + ".onnx")).write_bytes(b"a copy named the old way")
+    first = patched_model(str(one))
+    kept = patched_model(str(other))
+    assert patched_model(str(one)) == first  # made once
+    os.utime(one, ns=(1_000_000_000, 1_000_000_000))  # the voice reinstalled
+    second = patched_model(str(one))
+    assert second != first
+    assert sorted(p.name for p in folder.iterdir()) == sorted(Path(p).name for p in (second, kept))
+    assert onnx.load(second).graph.input  # a whole, loadable model

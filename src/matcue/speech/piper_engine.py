@@ -110,17 +110,33 @@ def patched_model(model: str) -> str:
     run, so the same phrase would differ with what the session spoke before. Each
     such op becomes ``Reshape(Slice(matcue_noise_K, 0, Size(x)), Shape(x))``, and
     the noise comes from a fixed seed for every run. The copy lives in the cache
-    folder under the model's path, size and modification time (made once)."""
-    from matcue.speech.cache import default_cache_dir, write_entry
+    folder under the model's path, size and modification time (made once); one
+    copy per model path is kept: a newer one replaces the copy of an older file
+    there (a reinstalled voice used to leave a 60 MB copy behind each time)."""
+    from matcue.speech.cache import default_cache_dir
 
     st = os.stat(model)
-    stamp = f"{Path(model).resolve()}|{st.st_size}|{st.st_mtime_ns}|{PATCH_VERSION}"
-    key = hashlib.sha256(stamp.encode()).hexdigest()[:32]
-    target = default_cache_dir() / "piper-models" / f"{key}.onnx"
+    where = str(Path(model).resolve())
+    stamp = f"{where}|{st.st_size}|{st.st_mtime_ns}|{PATCH_VERSION}"
+    place = hashlib.sha256(where.encode()).hexdigest()[:16]
+    folder = default_cache_dir() / "piper-models"
+    target = folder / f"{place}-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.onnx"
     if target.is_file():
         return str(target)
+    target = _patched_copy(model, target)
+    for older in folder.glob("*.onnx"):
+        # this model's older copies, and those named the old way (one key, no dash)
+        if older != target and (older.stem.startswith(f"{place}-") or "-" not in older.stem):
+            older.unlink(missing_ok=True)  # an open copy stays readable until closed
+    return str(target)
+
+
+def _patched_copy(model: str, target: Path) -> Path:
+    """Write :func:`patched_model`'s copy of ``model`` to ``target``."""
     import onnx  # only here: about 40 MB a worker need not hold once the copy exists
     from onnx import TensorProto, helper
+
+    from matcue.speech.cache import write_entry
 
     graph_model = onnx.load(model)
     graph = graph_model.graph
@@ -156,7 +172,7 @@ def patched_model(model: str) -> str:
     graph.node.extend(nodes)
     if not write_entry(target, graph_model.SerializeToString()):
         raise SpeechError(f"cannot write the prepared piper model to {target}")
-    return str(target)
+    return target
 
 
 @dataclass
