@@ -274,9 +274,10 @@ def render(
         if settings.volume is not None:
             mix = replace(mix, speech_volume=settings.volume)
         writer = writer_for(settings.format)
-        if writer.headroom_db:
+        headroom = writer.headroom_for(settings.bitrate)
+        if headroom:
             # A lossy encoder's overshoots land after the limiter: leave them room.
-            mix = replace(mix, true_peak_db=mix.true_peak_db - writer.headroom_db)
+            mix = replace(mix, true_peak_db=mix.true_peak_db - headroom)
         total = timeline.length
         bar.stage("mixing and encoding", 1.0)  # the rest of the bar
 

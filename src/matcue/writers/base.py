@@ -47,6 +47,12 @@ class AudioWriter(ABC):
     """How far below the true-peak ceiling the mix aims, for formats whose coding
     adds overshoots the mixer cannot see (lossy codecs); 0 for PCM."""
 
+    def headroom_for(self, bitrate: int) -> float:
+        """:attr:`headroom_db` for a file at ``bitrate`` kbit/s (a codec's overshoots
+        can grow as its bitrate falls)."""
+        del bitrate
+        return self.headroom_db
+
     @abstractmethod
     def write(
         self,

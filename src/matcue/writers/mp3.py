@@ -16,7 +16,13 @@ import numpy as np
 from matcue.atomic import open_binary
 from matcue.errors import RenderError
 from matcue.export import Tags, destination, id3_tag_bytes, int16_blocks
-from matcue.mp3 import LAME_OUTPUT_SCALE, MP3_TRUE_PEAK_MARGIN_DB, Mp3FrameSink, check_settings
+from matcue.mp3 import (
+    LAME_OUTPUT_SCALE,
+    MP3_TRUE_PEAK_MARGIN_DB,
+    Mp3FrameSink,
+    check_settings,
+    mp3_true_peak_margin_db,
+)
 from matcue.timeline import Chapter
 from matcue.writers.base import AudioSpec, AudioWriter
 
@@ -184,6 +190,9 @@ class Mp3Writer(AudioWriter):
     label = "an MP3"
     media_type = "audio/mpeg"
     headroom_db = MP3_TRUE_PEAK_MARGIN_DB
+
+    def headroom_for(self, bitrate: int) -> float:
+        return mp3_true_peak_margin_db(bitrate)
 
     def write(
         self,
