@@ -194,14 +194,13 @@ HALFWAY_MIN_BREATHS = 5
 
 # ---------------------------------------------------------------- estimates
 
-SPEECH_WPM = 180
+SPEECH_WPM = 156
 """Words per minute of speech as heard, for every estimate made without
 synthesizing (``matcue routines``, ``--minutes`` fitting, the progress bar's
-shares): at the default rate (:data:`DEFAULT_RATE`, measured with sentence pauses
-on a guiding passage) both the default voice (piper, Joe) and pyttsx3 measure
-about 180 words per minute of trimmed speech across the built-ins (short cues
-carry no pauses), which puts the estimate within 0.05 min of every built-in's
-rendered length. A ``--rate`` replaces it."""
+shares): the default rate (:data:`DEFAULT_RATE`) as sessions measure it, words
+of the speech cues over their trimmed seconds: 156 on pyttsx3 (eSpeak) and 155.9
+on the default voice (piper, Joe) across the built-ins (issue 11; it was 180 when
+eSpeak was calibrated on one passage). A ``--rate`` replaces it."""
 DEFAULT_RATE = 155
 """The speaking rate (words per minute) when none is chosen, on every engine: calm,
 as a teacher guiding a class speaks (recorded guided practice runs at about 140-160
