@@ -12,7 +12,6 @@ from matcue.pipeline import load_source, prepare, resolve_settings
 from matcue.routine import builtin_names, parse_routine
 from matcue.settings import Settings
 
-
 _FLOOR = pytest.mark.xfail(
     strict=True,
     reason="measured: at the calm default rate (issue 11, 156 wpm in sessions, was 171 "

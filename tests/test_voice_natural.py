@@ -28,7 +28,7 @@ from matcue.errors import EngineUnavailable, InputError
 from matcue.speech import SpeechSettings, get_engine, resolve
 from matcue.speech import piper_engine as pe
 from matcue.speech import piper_models as pm
-from matcue.speech.base import CALIBRATION_TEXT, DEFAULT_RATE, Clip, words_per_minute
+from matcue.speech.base import CALIBRATION_TEXT, DEFAULT_RATE, Clip
 from matcue.speech.cache import ClipCache
 from matcue.speech.stretch import trim_silence
 from matcue.speech.synth import CLIP_LOUDNESS_LUFS, clip_loudness, process_clip
@@ -146,8 +146,7 @@ def test_rate_150_is_150_words_per_minute_on_joe_and_on_espeak() -> None:
                 for c in CALIBRATION_TEXT
             )
             calm = sum(
-                engine.synthesize(c, SpeechSettings(engine=name)).duration
-                for c in CALIBRATION_TEXT
+                engine.synthesize(c, SpeechSettings(engine=name)).duration for c in CALIBRATION_TEXT
             )
         finally:
             engine.close()
