@@ -110,7 +110,10 @@ def test_batch_renders_in_worker_processes(tmp_path: Path) -> None:
     assert [name for name, _ in failures] == ["no-such-routine"]
     assert isinstance(failures[0][1], InputError)
     assert [s for s in seen if s.startswith("wrote ")] == [
-        f"wrote {tmp_path / 'desk-break.mp3'} (2:41)"  # 2:36 before its third setup line
+        # The length follows the speech (2:36 before desk-break's third setup line,
+        # 2:41 before issue 11's rate calibration slowed eSpeak's sessions from 171
+        # to 156 wpm at the default rate).
+        f"wrote {tmp_path / 'desk-break.mp3'} (2:43)"
     ]
     assert after.ru_utime - before.ru_utime > 0.3
 

@@ -194,14 +194,15 @@ HALFWAY_MIN_BREATHS = 5
 
 # ---------------------------------------------------------------- estimates
 
-SPEECH_WPM = 180
+SPEECH_WPM = 160
 """Words per minute of speech as heard, for every estimate made without
 synthesizing (``matcue routines``, ``--minutes`` fitting, the progress bar's
-shares): at the default rate (:data:`DEFAULT_RATE`, measured with sentence pauses
-on a guiding passage) both the default voice (piper, Joe) and pyttsx3 measure
-about 180 words per minute of trimmed speech across the built-ins (short cues
-carry no pauses), which puts the estimate within 0.05 min of every built-in's
-rendered length. A ``--rate`` replaces it."""
+shares), fitted to the rendered length of the built-ins at the default rate
+(:data:`DEFAULT_RATE`): at 160 every built-in's estimate is within 0.03 min of
+its render with pyttsx3 (eSpeak), and Joe's renders differ from those by at most
+0.07 min. (Sessions measure 156 wpm on both engines, words of the cues over their
+trimmed seconds; the estimate's word timing is a little faster than that. It was
+180 when eSpeak sessions measured 171, issue 11.) A ``--rate`` replaces it."""
 DEFAULT_RATE = 155
 """The speaking rate (words per minute) when none is chosen, on every engine: calm,
 as a teacher guiding a class speaks (recorded guided practice runs at about 140-160

@@ -118,7 +118,8 @@ class EspeakCliEngine:
             # "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/..."
             head = out.split("Data at:")[0]
             number = head.split(":")[-1].strip() if ":" in head else head.strip()
-            self._version = f"espeak-ng {number}"
+            # With the rate mapping: a new calibration must not hit older clips.
+            self._version = f"espeak-ng {number}; rate factor {ESPEAK_WPM_FACTOR:g}"
         return self._version
 
     def default_rate(self) -> int:

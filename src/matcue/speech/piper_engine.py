@@ -16,7 +16,7 @@ what the session spoke before nor on which worker spoke it.
 Rate: piper has no words-per-minute setting, only a phoneme ``length_scale``. Each
 voice is calibrated (:func:`calibration`): its speed at scale 1.0 is measured on
 :data:`~matcue.speech.base.CALIBRATION_TEXT`, and ``rate`` maps to the scale that
-speaks that passage at ``rate`` words per minute, sentence pauses included.
+speaks those cues (each on its own) at ``rate`` words per minute.
 
 Sentences are spoken one by one (piper's own split) and joined with
 :data:`SENTENCE_PAUSE_S` of silence: piper alone leaves about 0.13 s at a full
@@ -83,14 +83,14 @@ PATCH_VERSION = "noise-inputs-1"
 """Changes whenever :func:`patched_model` changes the graph differently."""
 
 JOE_CALIBRATION: list[tuple[float, float]] = [
-    (0.5, 7.270975056689342),
-    (1.0, 10.75546485260771),
-    (1.5, 14.183854875283446),
-    (2.0, 17.678730158730158),
-    (3.0, 24.853061224489796),
-    (4.0, 32.010612244897956),
+    (0.5, 29.281269841269843),
+    (1.0, 45.82834467120182),
+    (1.5, 62.23569160997733),
+    (2.0, 79.40621315192745),
+    (3.0, 113.638231292517),
+    (4.0, 148.28761904761905),
 ]
-"""(length scale, seconds) of the calibration passage for the bundled voice,
+"""(length scale, seconds) of the calibration cues for the bundled voice,
 measured with this module (so a first render needs no measuring pass); other
 voices are measured once and remembered in the cache folder."""
 
@@ -338,23 +338,23 @@ def _piper_worker(
 
 
 CALIBRATION_SCALES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
-"""Length scales the calibration passage is spoken at. A voice's duration is not
-proportional to the scale (measured on Joe: 10.8 s at 1.0, 12.6 s at 1.3, 14.9 s
-at 1.6), so rates map through the measured curve, not a single factor."""
+"""Length scales the calibration cues are spoken at. A voice's duration is not
+proportional to the scale (measured on Joe: 45.8 s at 1.0, 62.2 s at 1.5, 79.4 s
+at 2.0), so rates map through the measured curve, not a single factor."""
 
 
 def _calibrate_worker(model: str, config: str, speaker: int | None) -> list[tuple[float, float]]:
-    """(length scale, seconds) of the calibration passage at each calibration scale."""
-    text = " ".join(CALIBRATION_TEXT)
+    """(length scale, seconds) of the calibration cues, each spoken on its own, at
+    each calibration scale."""
     found = []
     for scale in CALIBRATION_SCALES:
-        samples, rate, _count = _piper_worker(model, config, text, speaker, scale, None)
-        found.append((scale, len(samples) / rate))
+        spoken = [_piper_worker(model, config, c, speaker, scale, None) for c in CALIBRATION_TEXT]
+        found.append((scale, sum(len(samples) / rate for samples, rate, _n in spoken)))
     return found
 
 
 def length_scale_for(rate: int, calibration: list[tuple[float, float]]) -> float:
-    """The length scale at which the calibration passage takes ``rate`` words per
+    """The length scale at which the calibration cues take ``rate`` words per
     minute: the measured (scale, seconds) curve, inverted piecewise linearly
     (extended along its end segments beyond the measured scales)."""
     words = len(" ".join(CALIBRATION_TEXT).split())

@@ -215,6 +215,9 @@ class Pyttsx3Engine:
         if state.driver == "espeak":
             kind = state.library.split(":", 1)[0] or "system"
             parts.append(f"espeak-ng {_espeak_version()} ({kind})")
+            # The rate -> setting mapping is part of the output: a new calibration
+            # must not hit clips spoken at the old speed.
+            parts.append(f"rate factor {ESPEAK_WPM_FACTOR:g}")
         return "; ".join(parts)
 
     def voices(self, model: str | None = None) -> list[Voice]:
