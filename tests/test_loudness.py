@@ -186,3 +186,18 @@ def test_weighted_measurement_matches_filtering_the_gained_stream() -> None:
     approx = gated_loudness(m.weighted_sub_block_energies(), m.step)
     assert exact < integrated_loudness(x, sr) - 0.1  # the dips do take loudness off
     assert approx == pytest.approx(exact, abs=0.02)
+
+
+def test_sums_of_squares_a_hair_under_zero_are_silence_without_a_warning() -> None:
+    """Regression: sums of squares of silence made by differences can come out a hair
+    under zero in float32; log10 of them warned "invalid value encountered in log10",
+    and the warning was printed among an interrupted render's messages (the interrupt
+    tests in test_robustness.py failed once speech got slower)."""
+    import warnings
+
+    from matcue.loudness import gated_loudness
+
+    sub = np.array([-1e-12, -1e-12, 0.0, -1e-12, -1e-12, -1e-12], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gated_loudness(sub, 2205) == float("-inf")

@@ -252,7 +252,9 @@ def _block_loudness(sub: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]
     if len(sub) < 4:
         return np.zeros(0), np.zeros(0)
     # (channel weights are all 1.0)
-    energy = (sub[:-3] + sub[1:-2] + sub[2:-1] + sub[3:]) / (4 * step)
+    # Sums of squares of silence can come out a hair under zero in float32 (sums
+    # made by differences); a negative energy is silence, not a NaN loudness.
+    energy = np.maximum((sub[:-3] + sub[1:-2] + sub[2:-1] + sub[3:]) / (4 * step), 0.0)
     with np.errstate(divide="ignore"):
         loud = -0.691 + 10.0 * np.log10(energy)
     return energy, loud
