@@ -12,22 +12,31 @@ from matcue.pipeline import load_source, prepare, resolve_settings
 from matcue.routine import builtin_names, parse_routine
 from matcue.settings import Settings
 
-_FLOOR = pytest.mark.xfail(
-    strict=True,
-    reason="measured: at the calm default rate (issue 11, 156 wpm in sessions, was 171 "
-    "on eSpeak) articulate's shortest version within sensible bounds is 5.59 minutes, "
-    "and the fit, estimating speech at the same speed, says it could only reach 5.6",
-)
+FLOOR_ABOVE_FIVE = {"articulate"}
+"""Built-ins whose shortest version within sensible bounds is longer than 5 minutes at
+the calm default rate (issue 11: 156 wpm in sessions, was 171 on eSpeak): articulate's
+is about 5.6 minutes, measured. For these the fit must say so (the test below)."""
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_FLOOR) if n == "articulate" else n for n in builtin_names()]
-)
+@pytest.mark.parametrize("name", [n for n in builtin_names() if n not in FLOOR_ABOVE_FIVE])
 def test_five_minutes_lands_within_ten_percent(name: str) -> None:
     src = load_source(name)
     p = prepare(src, resolve_settings(src, {"minutes": 5}))
     assert abs(p.timeline.duration - 300) <= 30, (p.timeline.duration, p.changes)
     assert not any("could only reach" in c for c in p.changes), p.changes
+
+
+@pytest.mark.parametrize("name", sorted(FLOOR_ABOVE_FIVE))
+def test_five_minutes_out_of_reach_is_said_and_the_shortest_is_made(name: str) -> None:
+    """When 5 minutes is out of reach the report says how close it could get, and
+    the session is that long (within 10 %), not longer."""
+    src = load_source(name)
+    p = prepare(src, resolve_settings(src, {"minutes": 5}))
+    said = [c for c in p.changes if "could only reach" in c]
+    assert said, p.changes
+    reach = float(said[0].split("about ")[1].split()[0]) * 60
+    assert 300 < reach <= 360, said
+    assert abs(p.timeline.duration - reach) <= 0.1 * reach, (p.timeline.duration, said)
 
 
 @pytest.mark.parametrize("minutes", [7, 10, 15, 20, 30, 45, 60])
