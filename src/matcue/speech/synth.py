@@ -30,7 +30,7 @@ import numpy as np
 import soxr
 
 from matcue.errors import MatcueError, SpeechError
-from matcue.loudness import integrated_loudness
+from matcue.loudness import TruePeakLimiter, integrated_loudness, true_peak_db
 from matcue.speech.base import Clip, Engine, SpeechSettings
 from matcue.speech.cache import ClipCache
 from matcue.speech.registry import get_engine
@@ -93,8 +93,6 @@ def limit_peaks(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """``samples`` with their true peak limited to :data:`CLIP_PEAK_DBTP` (the
     session's look-ahead limiter, run over the clip; unchanged where no peak
     reaches it)."""
-    from matcue.loudness import TruePeakLimiter
-
     limiter = TruePeakLimiter(sample_rate, 1, CLIP_PEAK_DBTP)
     if samples.size == 0 or limiter.passes_unchanged(float(np.max(np.abs(samples)))):
         return samples
@@ -127,8 +125,6 @@ def process_clip(clip: Clip, sample_rate: int) -> np.ndarray:
         # with the rates (round(n * dst / src) samples).
         samples = soxr.resample(samples, int(clip.sample_rate), int(sample_rate), quality="HQ")
     samples = normalise(np.clip(samples, -1.0, 1.0).astype(np.float32), sample_rate)
-    from matcue.loudness import true_peak_db
-
     for _ in range(PEAK_PASSES):  # limiting lowers the loudness: bring it back, limit again
         if true_peak_db(samples) <= CLIP_PEAK_DBTP + 0.25:
             break
