@@ -28,16 +28,22 @@ def _sound_length(name: str) -> int:
         return 2 * ESTIMATE_RATE
 
 
+def speech_seconds(text: str, rate: int | None = None) -> Fraction:
+    """How long ``text`` takes to say, from its word count at ``rate`` words per
+    minute (None: the default voice's :data:`~matcue.limits.SPEECH_WPM`). The
+    templates ask it too (``fits``), to keep a composed cue within its window."""
+    words = max(1, len(text.split()))
+    return Fraction(words * 60, rate or SPEECH_WPM)
+
+
 def estimated_timeline(script: CueScript, rate: int | None = None) -> Timeline:
     """The session's timeline with each spoken line timed from its word count at
     ``rate`` words per minute (the ``--rate`` in use; None: the default voice's
     :data:`~matcue.limits.SPEECH_WPM`): exact for anchored time, close for
     flowing speech."""
-    wpm = rate or SPEECH_WPM
 
     def speech_length(text: str) -> int:
-        words = max(1, len(text.split()))
-        return round(Fraction(words * 60, wpm) * ESTIMATE_RATE)
+        return round(speech_seconds(text, rate) * ESTIMATE_RATE)
 
     plan = schedule(
         script,

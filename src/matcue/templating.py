@@ -33,6 +33,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from . import phrases
 from .cuescript import _format_attrs, escape_text, format_seconds
 from .errors import InputError, SettingError
+from .estimate import speech_seconds
 from .routine import Routine
 from .routine.placeholders import fill
 from .routine.step_base import Plan
@@ -111,6 +112,14 @@ def _say(context: Context, key: str, turn: int = 0, **params: Any) -> str:
         raise LookupError(exc.args[0]) from None
 
 
+@jinja2.pass_context
+def _fits(context: Context, text: str, seconds: Fraction | int) -> bool:
+    """True when ``text``, said at the session's rate, fits in ``seconds`` by the
+    one word-count estimate (:func:`matcue.estimate.speech_seconds`)."""
+    rate = context.get("rate")
+    return speech_seconds(str(text), rate if isinstance(rate, int) else None) <= Fraction(seconds)
+
+
 def _attrs(mapping: Mapping[str, Any]) -> str:
     return _format_attrs({k: str(v) for k, v in mapping.items() if v is not None})
 
@@ -156,6 +165,7 @@ def _environment(user_dir_name: str | None) -> SandboxedEnvironment:
     env.filters["word"] = _number_word
     env.filters["attrs"] = _attrs
     env.globals["say"] = _say
+    env.globals["fits"] = _fits
     return env
 
 
@@ -233,6 +243,7 @@ def build_context(routine: Routine, settings: Settings) -> dict[str, Any]:
         "minimal": settings.verbosity == "minimal",
         "pause": steps[0]["pause"] if steps else timing.pause,
         "pace": Seconds(settings.pace_factor),
+        "rate": settings.rate,
     }
 
 
