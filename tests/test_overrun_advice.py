@@ -223,3 +223,26 @@ def test_cli_prints_each_warning_once_and_strict_fails(tight: Path, tmp_path: Pa
     assert len(lines) == 8 and all(ln.startswith("matcue: overrun: step '") for ln in lines)
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "s.mp3").exists()
+
+
+def test_each_what_if_renders_only_the_overrunning_step(
+    tight: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the advice rendered and scheduled the whole session for every value
+    it tried (135 times for `control --minutes 60`: 7 s of a 14 s render, the `make
+    bench` hour 40% slower). A cue's window is made inside its step, so a try renders
+    that step alone; the advice is the same (the tests above check its values with
+    whole real renders). The spy records the steps of each render."""
+    from matcue import advice
+
+    sizes: list[int] = []
+    real = advice.render_script_text
+
+    def spy(routine, settings):  # type: ignore[no-untyped-def]
+        sizes.append(len(routine.steps))
+        return real(routine, settings)
+
+    monkeypatch.setattr(advice, "render_script_text", spy)
+    found = overruns(tight)
+    assert len(found) == 8 and len(sizes) > 30
+    assert set(sizes) == {1}

@@ -22,6 +22,14 @@ The settings are named as the caller spells them (``spell``: the command line
 passes its flags, ``--breath 12``; the library's own spelling is the name a
 routine's ``defaults:`` writes, ``breath 12``).
 
+Each what-if renders only the overrunning cue's step (a cue's window is made
+inside its step's blocks), so trying a value costs a step, not the session: an
+hour's routine fitted with ``--minutes`` has its advice in a fraction of a
+second. Should the step alone not overrun as it does in the session, its tries
+render the session. A cue is known by its step and its labels (``rep 9, set 1,
+side left, phase move``), not by its text, which a wider window may change (a
+mark said with the full cue instead of the short word).
+
 ``--rate`` changes the speech, not the window: the clip's length is taken to
 scale inversely with the rate (as espeak-ng's and piper's do, to within a few
 percent between 80 and 450 wpm), with a margin on top.
@@ -57,6 +65,12 @@ BREATH_STEP = Fraction(1)
 
 Key = tuple[int, str]
 """An overrunning cue: its step's index and its text."""
+Place = tuple[int, str]
+"""Where a cue is: its step's index, and its labels (its text when it has none)."""
+
+
+def _place(o: Overrun) -> Place:
+    return (o.step_index, o.where or o.text)
 
 
 FIELD_STEP = Fraction(1, 2)
@@ -141,7 +155,9 @@ class OverrunAdvisor:
         self.sound_length = sound_length
         self.rate = rate
         self.max_speedup = max_speedup
-        self._memo: dict[tuple[str, Fraction], set[Key] | None] = {}
+        self._memo: dict[tuple[str, Fraction, int], set[Place] | None] = {}
+        self._faithful: dict[int, bool] = {}
+        self._places: dict[int, set[Place]] = {}
 
     # -- what-if renders
 
@@ -151,36 +167,61 @@ class OverrunAdvisor:
         return known if known is not None else round(len(text) * self._per_char)
 
     def _overrunning(
-        self, name: str, value: Fraction, settings: Settings, routine: Routine | None = None
-    ) -> set[Key] | None:
-        """The cues that still overrun with ``settings`` (None: it does not render)."""
-        memo_key = (name, value)
+        self, name: str, value: Fraction, index: int, routine: Routine, settings: Settings
+    ) -> set[Place] | None:
+        """Where cues of step ``index`` still overrun with ``routine`` and ``settings``
+        (None: it does not render), the option ``name`` set to ``value``."""
+        memo_key = (name, value, index)
         if memo_key not in self._memo:
-            assert self.routine is not None  # only a routine has options to try
-            try:
-                text = render_script_text(routine or self.routine, settings)
-                script = parse_script(text, limit=False)
-                plan = schedule(
-                    script,
-                    sample_rate=settings.sample_rate,
-                    speech_length=self._length,
-                    sound_length=self.sound_length,
-                    max_speedup=self.max_speedup,
-                )
-            except MatcueError:
-                self._memo[memo_key] = None
-            else:
-                self._memo[memo_key] = {(o.step_index, o.text) for o in plan.overruns}
+            self._memo[memo_key] = self._run(routine, settings, index, self._alone(index))
         return self._memo[memo_key]
 
-    def _smallest(self, option: _Option, key: Key) -> Fraction | None:
-        """The smallest grid value with which ``key`` fits (None: not even the largest)."""
+    def _alone(self, index: int) -> bool:
+        """True when step ``index`` rendered on its own overruns where it does in
+        the session: its what-ifs then render only the step."""
+        if index not in self._faithful:
+            assert self.routine is not None  # only a routine has options to try
+            now = self._run(self.routine, self.settings, index, alone=True)
+            self._faithful[index] = now == self._places.get(index, set())
+        return self._faithful[index]
+
+    def _run(
+        self, routine: Routine, settings: Settings, index: int, alone: bool
+    ) -> set[Place] | None:
+        """Where cues of step ``index`` overrun, rendering that step ``alone`` or the
+        whole ``routine`` (None: it does not render)."""
+        if alone:
+            routine = routine.model_copy(update={"steps": [routine.steps[index]]})
+        try:
+            text = render_script_text(routine, settings)
+            script = parse_script(text, limit=False)
+            plan = schedule(
+                script,
+                sample_rate=settings.sample_rate,
+                speech_length=self._length,
+                sound_length=self.sound_length,
+                max_speedup=self.max_speedup,
+            )
+        except MatcueError:
+            return None
+        places = {_place(o) for o in plan.overruns}
+        if alone:
+            return {(index, where) for i, where in places if i == 0}
+        return {p for p in places if p[0] == index}
+
+    def _smallest(self, option: _Option, group: list[Overrun]) -> Fraction | None:
+        """The smallest grid value with which every cue of ``group`` fits (None: not
+        even the largest)."""
+        assert self.routine is not None  # only a routine has options to try
+        index = group[0].step_index
+        places = {_place(o) for o in group}
 
         def fits(i: int) -> bool:
             value = option.grid[i]
-            routine = option.routine(value) if option.routine is not None else None
-            still = self._overrunning(option.name, value, option.settings(value), routine)
-            return still is not None and key not in still
+            routine = option.routine(value) if option.routine is not None else self.routine
+            assert routine is not None
+            still = self._overrunning(option.name, value, index, routine, option.settings(value))
+            return still is not None and not places & still
 
         grid = option.grid
         if not grid or not fits(len(grid) - 1):
@@ -264,7 +305,7 @@ class OverrunAdvisor:
         found = self._field(group)
         if found is None:
             return None
-        value = self._smallest(found.option, key)
+        value = self._smallest(found.option, group)
         if value is None:
             return None
         assert self.routine is not None
@@ -289,11 +330,13 @@ class OverrunAdvisor:
             groups.setdefault((o.step_index, o.text), []).append(o)
         advice: dict[Key, str] = {}
         options = self._options()
+        for o in overruns:
+            self._places.setdefault(o.step_index, set()).add(_place(o))
         for key, group in groups.items():
             own = self._field_fix(key, group)
             fixes = []
             for option in options:
-                value = self._smallest(option, key)
+                value = self._smallest(option, group)
                 if value is not None:
                     fixes.append(f"{self.spell(option.name)} {_show(value)}")
             rate = self._rate(group)
