@@ -90,6 +90,18 @@ def test_a_number_too_large(folder: Path):
     assert line == f"{where}:1: template: a number too large for a template (more than 300 digits)"
 
 
+def test_fits_takes_only_a_number_of_seconds(folder: Path):
+    """`fits` (the templates' word-count check) would hand a string to Fraction,
+    which builds "1e99999999" digit by digit: a hang the watchdog cannot stop."""
+    started = time.monotonic()
+    [line] = _script(folder, '\n\n{{ fits("Breathe in.", "1e99999999") }}')
+    assert time.monotonic() - started < 30
+    assert line == (
+        f"{folder / 'session.cue.j2'}:3: template: fits(text, seconds): "
+        "seconds must be a number, got '1e99999999'"
+    )
+
+
 def test_a_filter_misused(folder: Path):
     [line] = _script(folder, '\n{{ "x"|center(1000000000) }}')
     assert line.startswith(f"{folder / 'session.cue.j2'}:2: template: center: a width")

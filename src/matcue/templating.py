@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Mapping
 from fractions import Fraction
 from importlib import resources
@@ -116,6 +117,11 @@ def _say(context: Context, key: str, turn: int = 0, **params: Any) -> str:
 def _fits(context: Context, text: str, seconds: Fraction | int) -> bool:
     """True when ``text``, said at the session's rate, fits in ``seconds`` by the
     one word-count estimate (:func:`matcue.estimate.speech_seconds`)."""
+    # A number only: a string such as "1e99999999" would make Fraction build the number.
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float, Fraction)):
+        raise TypeError(f"fits(text, seconds): seconds must be a number, got {seconds!r:.40}")
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        return seconds > 0  # inf: anything fits; nan: nothing does
     rate = context.get("rate")
     return speech_seconds(str(text), rate if isinstance(rate, int) else None) <= Fraction(seconds)
 
